@@ -1,0 +1,65 @@
+# Cairn developer entry points. `make up` runs the local stack, `make test` runs every test.
+# Everything installs from the package registries (PyPI, Maven Central, Debian) on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+PROTOS := $(wildcard proto/cairn/v1/*.proto)
+
+.PHONY: help venv up down status demo test test-unit test-integration lint fmt proto proto-check \
+        browser bench bench-ingest bench-sdk bench-e2e bench-query clean
+
+help:
+	@echo "make up      start the local stack (Kafka, ClickHouse endpoint, ingest, processors, portal)"
+	@echo "make down    stop it"
+	@echo "make test    lint, then every test against real Kafka and the real ClickHouse engine"
+
+$(STAMP): pyproject.toml sdk/pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e ./sdk -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+up: venv
+	$(BIN)/cairn up
+
+down:
+	@if [ -x $(BIN)/cairn ]; then $(BIN)/cairn down; else echo "nothing to stop (no .venv)"; fi
+
+status: venv
+	$(BIN)/cairn status
+
+lint: venv proto-check
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Regenerate the checked-in protobuf/gRPC code from proto/ (one command, see docs/events.md).
+proto: venv
+	$(BIN)/python proto/generate.py
+
+# CI fails when the checked-in generated code differs from what proto/ produces.
+proto-check: venv
+	$(BIN)/python proto/generate.py --check
+
+test: venv lint
+	$(BIN)/python -m pytest tests
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: venv
+	$(BIN)/python -m pytest tests/integration
+
+bench-ingest: venv
+	$(BIN)/python -m bench.ingest_throughput
+
+clean:
+	rm -rf $(VENV) .cairn .pytest_cache .mypy_cache .ruff_cache

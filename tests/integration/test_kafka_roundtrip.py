@@ -1,0 +1,62 @@
+"""The real broker behaves as Cairn relies on: idempotent acks=all produce, group consume, commit."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+pytestmark = pytest.mark.integration
+
+
+async def _create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1, topic_configs={"retention.ms": "-1"})])
+    finally:
+        await admin.close()
+
+
+async def test_idempotent_produce_then_group_consume_keeps_per_key_order_and_commits(
+    kafka_bootstrap: str, unique_topic: str
+) -> None:
+    await _create_topic(kafka_bootstrap, unique_topic)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for run in ("run-a", "run-b"):
+            for i in range(50):
+                await producer.send(unique_topic, f"{run}:{i}".encode(), key=run.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        unique_topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"{unique_topic}.group",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    received: dict[str, list[int]] = {"run-a": [], "run-b": []}
+    try:
+        while sum(map(len, received.values())) < 100:
+            batches = await consumer.getmany(timeout_ms=5000)
+            assert batches, "no messages arrived within 5 s"
+            for messages in batches.values():
+                for message in messages:
+                    assert message.value is not None
+                    run, _, index = message.value.decode().partition(":")
+                    received[run].append(int(index))
+        await consumer.commit()
+        committed = {
+            tp: await consumer.committed(tp)
+            for tp in (TopicPartition(unique_topic, p) for p in range(3))
+        }
+    finally:
+        await consumer.stop()
+
+    assert received == {"run-a": list(range(50)), "run-b": list(range(50))}
+    assert sum(offset or 0 for offset in committed.values()) == 100
