@@ -1,0 +1,77 @@
+"""``cairn up``: bring every part of the local stack up, in order, and prepare what it needs.
+
+Order matters: Kafka first (topics are created explicitly), then the store (migrated), then the
+local admin API key (an event on the identity topic), then ingest, processors and the portal.
+Every step is idempotent, so running ``up`` twice is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from localstack import clickhouse_http
+from localstack import secrets as local_secrets
+from localstack.secrets import LocalSecrets
+from localstack.settings import StackSettings
+from localstack.stack import Supervisor, parts
+from query.client import connect
+from query.migrations import apply_migrations
+from servicekit import topics
+
+
+@dataclass(frozen=True)
+class StackSummary:
+    addresses: dict[str, str]
+    api_key: str
+
+
+def bootstrap_stack(
+    settings: StackSettings, env: Mapping[str, str], *, log: Callable[[str], None]
+) -> StackSummary:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    secrets = local_secrets.load_or_create(settings.secrets_path)
+    clickhouse_http.write_users_file(
+        settings.home / "clickhouse-users.json",
+        {
+            LocalSecrets.ADMIN_USER: (secrets.clickhouse_admin_password, False),
+            LocalSecrets.REPORTING_USER: (secrets.clickhouse_reporting_password, True),
+        },
+    )
+    supervisor = Supervisor(settings)
+    by_name = {part.name: part for part in parts(settings, secrets, env)}
+
+    def start(name: str) -> None:
+        log(f"  {name:<11} {'started' if supervisor.start(by_name[name]) else 'already running'}")
+
+    start("kafka")
+    asyncio.run(topics.ensure_topics(settings.kafka_bootstrap, topics.ALL_TOPICS))
+    start("clickhouse")
+    admin_url = settings.clickhouse_url(LocalSecrets.ADMIN_USER, secrets.clickhouse_admin_password)
+    for migration in apply_migrations(connect(admin_url, database="default"), "cairn"):
+        log(f"  {'migrate':<11} applied {migration.version:04d} {migration.name}")
+    if not secrets.admin_api_key:
+        secrets = _issue_local_admin_key(settings, secrets)
+    start("ingest")
+    start("processors")
+    start("portal")
+    return StackSummary(
+        addresses={part.name: part.address for part in by_name.values()},
+        api_key=secrets.admin_api_key,
+    )
+
+
+def _issue_local_admin_key(settings: StackSettings, secrets: LocalSecrets) -> LocalSecrets:
+    from ingest.keys import issue_key_directly
+
+    key = asyncio.run(
+        issue_key_directly(settings.kafka_bootstrap, team="local", role="admin", name="local-admin")
+    )
+    updated = LocalSecrets(
+        clickhouse_admin_password=secrets.clickhouse_admin_password,
+        clickhouse_reporting_password=secrets.clickhouse_reporting_password,
+        admin_api_key=key,
+    )
+    local_secrets.save(settings.secrets_path, updated)
+    return updated

@@ -1,0 +1,148 @@
+"""Stack verbs of the ``cairn`` command: ``up``, ``down``, ``status``, ``sql``, ``migrate``.
+
+Registered through the ``cairn.cli`` entry-point group (see ``sdk/cairn/cli.py``). This module is
+an entry point, so it is where the environment is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+
+from localstack import secrets as local_secrets
+from localstack.secrets import LocalSecrets
+from localstack.settings import StackSettings
+from localstack.stack import Supervisor, parts
+
+_SQL_FORMATS = {
+    "csv": "CSVWithNames",
+    "tsv": "TabSeparatedWithNames",
+    "json": "JSONEachRow",
+    "parquet": "Parquet",
+}
+
+
+def register(subparsers: Any) -> None:
+    up = subparsers.add_parser("up", help="start the local stack and wait until every part is healthy")
+    up.set_defaults(func=cmd_up)
+    down = subparsers.add_parser("down", help="stop the local stack")
+    down.set_defaults(func=cmd_down)
+    status = subparsers.add_parser("status", help="show each part's health and address")
+    status.set_defaults(func=cmd_status)
+    sql = subparsers.add_parser("sql", help="run a SQL query against the store and print a table")
+    sql.add_argument("query", help="the SQL to run (read-only reporting user unless --admin)")
+    sql.add_argument("--format", choices=["table", *_SQL_FORMATS], default="table")
+    sql.add_argument("--output", "-o", help="write to this file instead of standard output")
+    sql.add_argument("--admin", action="store_true", help="run as the admin user (local stack)")
+    sql.set_defaults(func=cmd_sql)
+    migrate = subparsers.add_parser("migrate", help="apply versioned ClickHouse schema migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+
+def _settings() -> StackSettings:
+    return StackSettings.from_env(os.environ)
+
+
+def _admin_url(settings: StackSettings, secrets: LocalSecrets) -> str:
+    return os.environ.get("CAIRN_CLICKHOUSE_URL") or settings.clickhouse_url(
+        LocalSecrets.ADMIN_USER, secrets.clickhouse_admin_password
+    )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from localstack.bootstrap import bootstrap_stack
+
+    settings = _settings()
+    summary = bootstrap_stack(settings, os.environ, log=lambda line: print(line, flush=True))
+    print()
+    print("Cairn is up:")
+    for name, address in summary.addresses.items():
+        print(f"  {name:<11} {address}")
+    print(f"  {'api key':<11} {summary.api_key}   (local admin; the SDK finds it automatically)")
+    print(f"  {'logs':<11} {settings.logs_dir}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    settings = _settings()
+    supervisor = Supervisor(settings)
+    secrets = local_secrets.load(settings.secrets_path) or LocalSecrets("", "")
+    for part in reversed(parts(settings, secrets, os.environ)):
+        was_running = supervisor.stop(part.name)
+        print(f"  {part.name:<11} {'stopped' if was_running else 'not running'}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = _settings()
+    supervisor = Supervisor(settings)
+    secrets = local_secrets.load(settings.secrets_path) or LocalSecrets("", "")
+    all_healthy = True
+    for part in parts(settings, secrets, os.environ):
+        status = supervisor.status(part)
+        all_healthy &= status.healthy
+        pid = str(status.pid) if status.pid else "-"
+        print(f"  {status.name:<11} {status.state:<10} pid {pid:<8} {status.address}")
+    return 0 if all_healthy else 1
+
+
+def _sql_url(settings: StackSettings, admin: bool) -> str:
+    explicit = os.environ.get("CAIRN_SQL_URL")
+    if explicit and not admin:
+        return explicit
+    secrets = local_secrets.load(settings.secrets_path)
+    if secrets is None:
+        raise SystemExit("no local stack credentials found: run `make up` or set CAIRN_SQL_URL")
+    if admin:
+        return _admin_url(settings, secrets)
+    return settings.clickhouse_url(LocalSecrets.REPORTING_USER, secrets.clickhouse_reporting_password)
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from query.client import connect
+    from query.reporting_output import render_table
+
+    client = connect(_sql_url(_settings(), args.admin))
+    if args.format == "table":
+        result = client.query(args.query)
+        text = render_table(result.column_names, result.result_rows)
+        if args.output:
+            with open(args.output, "w") as handle:
+                handle.write(text + "\n")
+        else:
+            print(text)
+        return 0
+    data: bytes = client.raw_query(args.query, fmt=_SQL_FORMATS[args.format])
+    if args.output:
+        with open(args.output, "wb") as handle:
+            handle.write(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from query.client import ClickHouseTarget, connect
+    from query.migrations import apply_migrations
+
+    settings = _settings()
+    secrets = local_secrets.load(settings.secrets_path)
+    url = os.environ.get("CAIRN_CLICKHOUSE_URL") or (
+        _admin_url(settings, secrets) if secrets else None
+    )
+    if url is None:
+        raise SystemExit("set CAIRN_CLICKHOUSE_URL or run `make up` first")
+    target = ClickHouseTarget.from_url(url)
+    applied = apply_migrations(connect(url, database="default"), target.database)
+    if applied:
+        for migration in applied:
+            print(f"applied {migration.version:04d} {migration.name}")
+    else:
+        print(f"{target.database} is up to date")
+    return 0
+
+

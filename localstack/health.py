@@ -1,0 +1,29 @@
+"""Health probes for each part of the stack, as an operator (or ``cairn status``) would check them."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def http_ok(url: str, *, timeout: float = 2.0, expect: bytes | None = None) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our own loopback URLs
+            body: bytes = response.read()
+            return response.status == 200 and (expect is None or body.startswith(expect))
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def grpc_serving(address: str, *, timeout: float = 2.0) -> bool:
+    """True when the standard gRPC health service at ``address`` answers SERVING."""
+    try:
+        with grpc.insecure_channel(address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    except grpc.RpcError:
+        return False

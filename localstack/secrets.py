@@ -1,0 +1,51 @@
+"""The local stack's generated credentials, kept in ``$CAIRN_HOME/secrets.json`` (mode 0600).
+
+Created on the first ``cairn up`` and reused afterwards, so restarts keep working credentials.
+Production never uses this file: there, credentials come from the deployment's secret store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LocalSecrets:
+    clickhouse_admin_password: str
+    clickhouse_reporting_password: str
+    admin_api_key: str = ""  # filled once the local admin key has been issued
+
+    ADMIN_USER = "cairn"
+    REPORTING_USER = "reporting"
+
+
+def load(path: Path) -> LocalSecrets | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return LocalSecrets(**data)
+
+
+def save(path: Path, value: LocalSecrets) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(asdict(value), handle, indent=2)
+    tmp.replace(path)
+
+
+def load_or_create(path: Path) -> LocalSecrets:
+    existing = load(path)
+    if existing is not None:
+        return existing
+    created = LocalSecrets(
+        clickhouse_admin_password=secrets.token_urlsafe(18),
+        clickhouse_reporting_password=secrets.token_urlsafe(18),
+    )
+    save(path, created)
+    return created

@@ -1,0 +1,185 @@
+"""The local stack: start, stop and inspect its five parts, in dependency order, by PID.
+
+Parts: Kafka (the event log), the ClickHouse HTTP endpoint (the store), ingest, processors and the
+portal. ``up`` is idempotent: a part whose recorded PID is alive and healthy is left alone. State
+lives under ``$CAIRN_HOME``: ``run/<part>.pid``, ``logs/<part>.log``, each part's data directory
+and ``secrets.json``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localstack import health, kafka_broker, processes
+from localstack.secrets import LocalSecrets
+from localstack.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    address: str  # what `up` prints: where users and other parts reach it
+    argv: Callable[[], list[str]]  # built lazily: preparing Kafka may download jars
+    healthy: Callable[[], bool]
+    env: Mapping[str, str] = field(default_factory=dict)
+    start_timeout: float = 90.0
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    name: str
+    address: str
+    pid: int | None
+    healthy: bool
+
+    @property
+    def state(self) -> str:
+        if self.pid is None:
+            return "stopped"
+        return "healthy" if self.healthy else "unhealthy"
+
+
+def service_env(settings: StackSettings, secrets: LocalSecrets, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment every service process gets: the caller's plus the stack's addresses."""
+    env = dict(base)
+    env.update(
+        CAIRN_HOME=str(settings.home),
+        CAIRN_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        CAIRN_CLICKHOUSE_URL=settings.clickhouse_url(
+            LocalSecrets.ADMIN_USER, secrets.clickhouse_admin_password
+        ),
+        CAIRN_INGEST_LISTEN=settings.ingest_address,
+        CAIRN_INGEST_URL=settings.ingest_address,
+        CAIRN_INGEST_METRICS_PORT=str(settings.ingest_metrics_port),
+        CAIRN_PROCESSORS_PORT=str(settings.processors_port),
+        CAIRN_PROCESSORS_DATA_DIR=str(settings.home / "processors"),
+        CAIRN_PORTAL_URL=settings.portal_url,
+    )
+    return env
+
+
+def parts(settings: StackSettings, secrets: LocalSecrets, base_env: Mapping[str, str]) -> list[Part]:
+    python = sys.executable
+    env = service_env(settings, secrets, base_env)
+    broker = kafka_broker.BrokerConfig(
+        data_dir=settings.home / "kafka",
+        host=settings.host,
+        port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port,
+    )
+    ch_base = f"http://{settings.host}:{settings.clickhouse_port}"
+    ui_app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    return [
+        Part(
+            name="kafka",
+            address=settings.kafka_bootstrap,
+            argv=lambda: kafka_broker.prepare(broker, settings.cache_dir),
+            healthy=lambda: kafka_broker.is_ready(broker),
+            start_timeout=180,
+        ),
+        Part(
+            name="clickhouse",
+            address=ch_base,
+            argv=lambda: [
+                python,
+                "-m",
+                "localstack.clickhouse_http",
+                "--data-dir",
+                str(settings.home / "clickhouse"),
+                "--host",
+                settings.host,
+                "--port",
+                str(settings.clickhouse_port),
+                "--users-file",
+                str(settings.home / "clickhouse-users.json"),
+            ],
+            healthy=lambda: health.http_ok(f"{ch_base}/ping", expect=b"Ok."),
+            env=env,
+        ),
+        Part(
+            name="ingest",
+            address=settings.ingest_address,
+            argv=lambda: [python, "-m", "ingest"],
+            healthy=lambda: health.grpc_serving(settings.ingest_address),
+            env=env,
+        ),
+        Part(
+            name="processors",
+            address=f"http://{settings.host}:{settings.processors_port}/health",
+            argv=lambda: [python, "-m", "processors"],
+            healthy=lambda: health.http_ok(f"http://{settings.host}:{settings.processors_port}/health"),
+            env=env,
+        ),
+        Part(
+            name="portal",
+            address=settings.portal_url,
+            argv=lambda: [
+                python,
+                "-m",
+                "streamlit",
+                "run",
+                str(ui_app),
+                "--server.headless=true",
+                f"--server.address={settings.host}",
+                f"--server.port={settings.portal_port}",
+                "--browser.gatherUsageStats=false",
+            ],
+            healthy=lambda: health.http_ok(f"{settings.portal_url}/_stcore/health"),
+            env=env,
+        ),
+    ]
+
+
+class Supervisor:
+    """Starts and stops parts, remembering each one's PID in ``$CAIRN_HOME/run``."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+
+    def _pid_file(self, name: str) -> Path:
+        return self.settings.run_dir / f"{name}.pid"
+
+    def _log(self, name: str) -> Path:
+        return self.settings.logs_dir / f"{name}.log"
+
+    def pid(self, name: str) -> int | None:
+        try:
+            pid = int(self._pid_file(name).read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if processes.pid_alive(pid) else None
+
+    def start(self, part: Part) -> bool:
+        """Start ``part`` unless it already runs; wait until healthy. True if it was started."""
+        if self.pid(part.name) is not None and part.healthy():
+            return False
+        self.stop(part.name)
+        process = processes.start_process(
+            part.argv(), log_path=self._log(part.name), env=part.env or None, cwd=Path.cwd()
+        )
+        self._pid_file(part.name).parent.mkdir(parents=True, exist_ok=True)
+        self._pid_file(part.name).write_text(str(process.pid))
+        processes.wait_until(
+            part.healthy,
+            what=part.name,
+            timeout=part.start_timeout,
+            process=process,
+            log_path=self._log(part.name),
+        )
+        return True
+
+    def stop(self, name: str) -> bool:
+        """Stop a part if it runs. True if it was running."""
+        pid = self.pid(name)
+        self._pid_file(name).unlink(missing_ok=True)
+        if pid is None:
+            return False
+        processes.stop_pid(pid, grace=30)
+        return True
+
+    def status(self, part: Part) -> PartStatus:
+        pid = self.pid(part.name)
+        return PartStatus(part.name, part.address, pid, pid is not None and part.healthy())

@@ -1,0 +1,1 @@
+"""Cairn's stream processors: faust-streaming agents that project the event log into ClickHouse."""

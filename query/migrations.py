@@ -1,0 +1,99 @@
+"""Versioned, idempotent ClickHouse schema migrations, recorded in the database they change.
+
+Each :class:`Migration` has a version, a name and SQL statements. :func:`apply_migrations` runs
+the ones not yet recorded in ``<database>.schema_migrations``, in version order, and records each
+after its statements succeeded. Statements are written to be safe to run twice (``IF NOT EXISTS``),
+so a crash between running and recording is harmless. A recorded migration whose checksum no longer
+matches the code is an error: applied migrations are immutable, like events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from clickhouse_connect.driver.client import Client
+
+from cairn.errors import FailedPreconditionError
+from query.sql import quote_identifier
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]  # ``{db}`` stands for the quoted target database
+
+    def rendered(self, database: str) -> list[str]:
+        return [s.replace("{db}", quote_identifier(database)) for s in self.statements]
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256("\n;\n".join(self.statements).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    version: int
+    name: str
+    checksum: str
+    applied_at: datetime
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        name="reporting_database",
+        statements=(
+            # SQL users read stable views from their own database (see docs/sql.md).
+            "CREATE DATABASE IF NOT EXISTS cairn_reporting",
+        ),
+    ),
+)
+
+
+def _ledger(database: str) -> str:
+    return f"{quote_identifier(database)}.schema_migrations"
+
+
+def applied_migrations(client: Client, database: str) -> list[AppliedMigration]:
+    client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {_ledger(database)} ("
+        " version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')"
+        ") ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    rows = client.query(
+        f"SELECT version, argMax(name, applied_at), argMax(checksum, applied_at), max(applied_at)"
+        f" FROM {_ledger(database)} GROUP BY version ORDER BY version"
+    ).result_rows
+    return [AppliedMigration(int(v), str(n), str(c), a) for v, n, c, a in rows]
+
+
+def apply_migrations(
+    client: Client, database: str, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> list[Migration]:
+    """Apply what is missing; return the migrations applied by this call (empty when up to date)."""
+    done = {m.version: m for m in applied_migrations(client, database)}
+    newly_applied: list[Migration] = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        recorded = done.get(migration.version)
+        if recorded is not None:
+            if recorded.checksum != migration.checksum:
+                raise FailedPreconditionError(
+                    f"migration {migration.version} ({migration.name}) was changed after it was applied "
+                    f"(recorded checksum {recorded.checksum}, code has {migration.checksum}); "
+                    "add a new migration instead of editing an applied one"
+                )
+            continue
+        for statement in migration.rendered(database):
+            client.command(statement)
+        client.insert(
+            "schema_migrations",
+            [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
+            database=database,
+            column_names=["version", "name", "checksum", "applied_at"],
+        )
+        newly_applied.append(migration)
+    return newly_applied

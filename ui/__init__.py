@@ -1,0 +1,1 @@
+"""Cairn's team portal (Streamlit). It reads through ``query`` and writes only through ingest."""
