@@ -8,13 +8,17 @@ import faust
 
 from processors.app import create_app
 from processors.settings import ProcessorsSettings
+from processors.writer import ProjectionWriter
+from query.client import ClickHouseTarget, connect
 from servicekit.logs import configure_logging
 
 
 def main() -> None:
     settings = ProcessorsSettings.from_env(os.environ)
     configure_logging(service="processors", level=os.environ.get("CAIRN_LOG_LEVEL", "INFO"))
-    app = create_app(settings)
+    database = ClickHouseTarget.from_url(settings.clickhouse_url).database
+    writer = ProjectionWriter(lambda: connect(settings.clickhouse_url), database)
+    app = create_app(settings, writer=writer)
     worker = faust.Worker(app, loglevel="info", quiet=True)
     worker.execute_from_commandline()
 

@@ -1,16 +1,85 @@
-"""The faust application: built by :func:`create_app` from settings, never at import time."""
+"""The faust application: built by :func:`create_app` from settings, never at import time.
+
+One agent, ``project_events``, reads the event and identity topics in batches (``noack_take``:
+up to ``flush_max_events`` events or ``flush_interval_s``), projects them, writes the rows to
+ClickHouse, sends poison events to the dead-letter topic, and only then acknowledges the batch.
+Faust commits only acknowledged offsets, so a commit never covers a write that did not happen.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import faust
+import structlog
 from faust.web import Request, Response, View
+from prometheus_client import generate_latest
 
+from domain.projections import LogPosition, PoisonEvent, Projection
 from processors.settings import ProcessorsSettings
+from processors.telemetry import ProcessorMetrics
+
+log = structlog.get_logger(__name__)
+
+DeadLetter = Callable[[bytes, bytes | None, str, LogPosition], Awaitable[None]]
 
 
-def create_app(settings: ProcessorsSettings) -> faust.App:
+class Writer(Protocol):
+    failing_since: float | None
+
+    async def write_until_done(self, projection: Projection) -> Any: ...
+
+
+@dataclass
+class BatchOutcome:
+    projection: Projection
+    poison: list[tuple[Any, str]] = field(default_factory=list)
+
+
+def project_batch(events: list[Any]) -> BatchOutcome:
+    """Project faust events (raw values); poison ones are set aside with their reason."""
+    outcome = BatchOutcome(Projection())
+    for event in events:
+        message = event.message
+        position = LogPosition(message.topic, message.partition, message.offset)
+        try:
+            outcome.projection.add(message.value, position)
+        except PoisonEvent as poison:
+            outcome.poison.append((event, poison.reason))
+    return outcome
+
+
+async def handle_batch(
+    events: list[Any], writer: Writer, dead_letter: DeadLetter, metrics: ProcessorMetrics
+) -> BatchOutcome:
+    """Everything before the acknowledgement: project, write (until it succeeds), dead-letter."""
+    outcome = project_batch(events)
+    if outcome.projection.events:
+        result = await writer.write_until_done(outcome.projection)
+        metrics.write_seconds.observe(result.seconds)
+        metrics.rows.inc(result.rows)
+    for event, reason in outcome.poison:
+        message = event.message
+        position = LogPosition(message.topic, message.partition, message.offset)
+        await dead_letter(message.value, message.key, reason, position)
+        log.warning("poison event sent to dead-letter topic", reason=reason, topic=position.topic,
+                    partition=position.partition, offset=position.offset)
+    metrics.events.inc(outcome.projection.events)
+    metrics.points.inc(outcome.projection.points)
+    metrics.poison.inc(len(outcome.poison))
+    return outcome
+
+
+def create_app(
+    settings: ProcessorsSettings,
+    *,
+    writer: Writer,
+    metrics: ProcessorMetrics | None = None,
+    dead_letter: DeadLetter | None = None,
+) -> faust.App:
+    metrics = metrics or ProcessorMetrics()
     app = faust.App(
         settings.group_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -22,18 +91,51 @@ def create_app(settings: ProcessorsSettings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=settings.session_timeout_s,
+        broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=False,  # topics are created explicitly with their configs
         topic_disable_leader=True,
+        producer_acks=-1,
     )
+    source = app.topic(
+        settings.events_topic, settings.identity_topic, key_serializer="raw", value_serializer="raw"
+    )
+    dlq_topic = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
+
+    async def send_to_dead_letter(value: bytes, key: bytes | None, reason: str, pos: LogPosition) -> None:
+        headers = [
+            ("cairn-dlq-reason", reason.encode()),
+            ("cairn-source", f"{pos.topic}/{pos.partition}/{pos.offset}".encode()),
+        ]
+        delivery = await dlq_topic.send(key=key, value=value, headers=headers)
+        await delivery  # durable before the source offset may be committed
+
+    deliver_dead_letter = dead_letter or send_to_dead_letter
+
+    @app.agent(source, name="project_events")
+    async def project_events(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.noack_take(settings.flush_max_events, within=settings.flush_interval_s):
+            await handle_batch(list(events), writer, deliver_dead_letter, metrics)
+            for event in events:
+                await stream.ack(event)
 
     @app.page("/health")
     class Health(View):  # type: ignore[misc]
-        """200 once the worker is running and not rebalancing; 503 otherwise."""
+        """200 once the worker runs, is not rebalancing and the store accepts writes; else 503."""
 
         async def get(self, request: Request) -> Response:
-            ready = bool(app.consumer and not app.rebalancing)
-            body: dict[str, Any] = {"status": "ok" if ready else "starting", "group": settings.group_id}
+            store_ok = writer.failing_since is None
+            ready = bool(app.consumer and not app.rebalancing and store_ok)
+            body = {
+                "status": "ok" if ready else ("store unavailable" if not store_ok else "starting"),
+                "group": settings.group_id,
+            }
             return self.json(body, status=200 if ready else 503)
 
+    @app.page("/metrics")
+    class Metrics(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            return self.bytes(generate_latest(metrics.registry), content_type="text/plain; version=0.0.4")
+
+    app.cairn_agent = project_events  # for tests: agent.test_context()
     return app

@@ -21,7 +21,7 @@ class ProcessorsSettings:
     web_port: int = 6066  # health and Prometheus metrics
     data_dir: Path = Path(".cairn/processors")
     flush_interval_s: float = 0.5  # longest time a projected row waits before it is written
-    flush_max_rows: int = 200_000  # write earlier when this many metric points are buffered
+    flush_max_events: int = 2_000  # write earlier when this many events are buffered
     session_timeout_s: float = 10.0  # short, so a restarted local worker rejoins quickly
 
     @classmethod
@@ -35,9 +35,9 @@ class ProcessorsSettings:
             dead_letter_topic=read_str(env, "CAIRN_DEAD_LETTER_TOPIC", defaults.dead_letter_topic),
             group_id=read_str(env, "CAIRN_PROCESSORS_GROUP", defaults.group_id),
             web_host=read_str(env, "CAIRN_PROCESSORS_HOST", defaults.web_host),
-            web_port=read_int(env, "CAIRN_PROCESSORS_PORT", defaults.web_port, minimum=0),
+            web_port=read_int(env, "CAIRN_PROCESSORS_PORT", defaults.web_port, minimum=1),
             data_dir=read_path(env, "CAIRN_PROCESSORS_DATA_DIR", defaults.data_dir),
             flush_interval_s=read_float(env, "CAIRN_FLUSH_INTERVAL_S", defaults.flush_interval_s),
-            flush_max_rows=read_int(env, "CAIRN_FLUSH_MAX_ROWS", defaults.flush_max_rows, minimum=1),
+            flush_max_events=read_int(env, "CAIRN_FLUSH_MAX_EVENTS", defaults.flush_max_events, minimum=1),
             session_timeout_s=read_float(env, "CAIRN_KAFKA_SESSION_TIMEOUT_S", defaults.session_timeout_s),
         )

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from cairn.errors import FailedPreconditionError
+from query.ddl import SINGLE_NODE, RawSQL, Statement, Topology
+from query.schema import SCHEMA_STATEMENTS
 from query.sql import quote_identifier
 
 
@@ -23,14 +25,16 @@ from query.sql import quote_identifier
 class Migration:
     version: int
     name: str
-    statements: tuple[str, ...]  # ``{db}`` stands for the quoted target database
+    statements: tuple[Statement, ...]
 
-    def rendered(self, database: str) -> list[str]:
-        return [s.replace("{db}", quote_identifier(database)) for s in self.statements]
+    def rendered(self, database: str, topology: Topology = SINGLE_NODE) -> list[str]:
+        return [sql for statement in self.statements for sql in statement.render(database, topology)]
 
     @property
     def checksum(self) -> str:
-        return hashlib.sha256("\n;\n".join(self.statements).encode()).hexdigest()[:16]
+        """Of the single-node DDL for a fixed database name, so it does not depend on the target."""
+        text = "\n;\n".join(self.rendered("cairn"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="reporting_database",
         statements=(
             # SQL users read stable views from their own database (see docs/sql.md).
-            "CREATE DATABASE IF NOT EXISTS cairn_reporting",
+            RawSQL("CREATE DATABASE IF NOT EXISTS cairn_reporting"),
         ),
     ),
+    Migration(version=2, name="projections", statements=SCHEMA_STATEMENTS),
 )
 
 

@@ -38,8 +38,8 @@ def test_malformed_integer_names_the_variable() -> None:
 
 
 def test_integer_below_minimum_is_rejected() -> None:
-    with pytest.raises(ConfigError, match="CAIRN_FLUSH_MAX_ROWS must be >= 1, got 0"):
-        ProcessorsSettings.from_env({"CAIRN_FLUSH_MAX_ROWS": "0"})
+    with pytest.raises(ConfigError, match="CAIRN_FLUSH_MAX_EVENTS must be >= 1, got 0"):
+        ProcessorsSettings.from_env({"CAIRN_FLUSH_MAX_EVENTS": "0"})
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("off", False), ("", False)])

@@ -1,0 +1,117 @@
+"""Columnar row buffers: rows for one table kept as columns, ready for a columnar insert.
+
+Small tables append Python values row by row (a few per event). Metric tables append whole numpy
+arrays per series, so a batch of a million points is a handful of ``np.concatenate`` calls and
+never a Python loop per point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from domain.tables import Kind, TableSchema
+
+_ARRAY_DTYPES = {
+    Kind.INT: np.int64,
+    Kind.UINT: np.uint64,
+    Kind.FLOAT: np.float64,
+    Kind.TIME: "datetime64[ns]",
+}
+
+
+class ColumnBuffer:
+    """Accumulates rows for ``schema``; :meth:`columns` returns one sequence per column."""
+
+    def __init__(self, schema: TableSchema) -> None:
+        self.schema = schema
+        self._chunks: dict[str, list[Any]] = {name: [] for name in schema.column_names}
+        self.rows = 0
+
+    def append(self, **row: Any) -> None:
+        """One row; every column must be given (a missing one is a bug, so it raises)."""
+        if row.keys() != self._chunks.keys():
+            missing = set(self._chunks) - set(row)
+            extra = set(row) - set(self._chunks)
+            raise KeyError(
+                f"{self.schema.name}: missing {sorted(missing)}, unknown {sorted(extra)}"
+            )
+        for name, value in row.items():
+            self._chunks[name].append(value)
+        self.rows += 1
+
+    def extend(self, count: int, **columns: Any) -> None:
+        """``count`` rows: numpy arrays of that length, or scalars repeated ``count`` times."""
+        if count == 0:
+            return
+        for name, chunks in self._chunks.items():
+            value = columns[name]
+            if isinstance(value, np.ndarray):
+                if len(value) != count:
+                    raise ValueError(
+                        f"{self.schema.name}.{name}: {len(value)} values for {count} rows"
+                    )
+                chunks.append(_Array(value))
+            else:
+                chunks.append(_Repeat(value, count))
+        self.rows += count
+
+    def absorb(self, other: ColumnBuffer) -> None:
+        """Move ``other``'s rows (same schema) to the end of this buffer."""
+        for name, chunks in other._chunks.items():
+            self._chunks[name].extend(chunks)
+        self.rows += other.rows
+
+    def columns(self) -> list[Any]:
+        """Columns in schema order: numpy arrays for numeric/time kinds, lists otherwise."""
+        return [self._column(name, kind) for name, kind in self.schema.columns]
+
+    def _column(self, name: str, kind: Kind) -> Any:
+        chunks = self._chunks[name]
+        dtype = _ARRAY_DTYPES.get(kind)
+        if dtype is None:
+            out: list[Any] = []
+            for chunk in chunks:
+                if isinstance(chunk, _Repeat):
+                    out.extend([chunk.value] * chunk.count)
+                elif isinstance(chunk, _Array):
+                    out.extend(chunk.array.tolist())
+                else:
+                    out.append(chunk)
+            return out
+        parts = []
+        for chunk in chunks:
+            if isinstance(chunk, _Repeat):
+                parts.append(
+                    np.full(
+                        chunk.count, chunk.value, dtype=np.int64 if kind is Kind.TIME else dtype
+                    )
+                )
+            elif isinstance(chunk, _Array):
+                parts.append(chunk.array)
+            else:
+                parts.append(np.asarray([chunk], dtype=np.int64 if kind is Kind.TIME else dtype))
+        if not parts:
+            return np.empty(0, dtype=dtype)
+        joined = np.concatenate(parts)
+        return (
+            joined.astype(np.int64).view("datetime64[ns]")
+            if kind is Kind.TIME
+            else joined.astype(dtype)
+        )
+
+
+class _Repeat:
+    __slots__ = ("count", "value")
+
+    def __init__(self, value: Any, count: int) -> None:
+        self.value = value
+        self.count = count
+
+
+class _Array:
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray[Any, Any]) -> None:
+        self.array = array

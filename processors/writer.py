@@ -1,0 +1,84 @@
+"""Writing a :class:`~domain.projections.Projection` to ClickHouse: one columnar insert per table.
+
+The writer never gives up on a batch: a failed write is retried with capped exponential backoff
+until it succeeds (the store may be restarting). The caller acknowledges the Kafka offsets only
+after :meth:`ProjectionWriter.write_until_done` returns, so a crash at any point leads to
+redelivery, never to loss; redelivered rows collapse on the tables' identities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from clickhouse_connect.driver.client import Client
+
+from domain.projections import Projection
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    rows: int
+    tables: int
+    seconds: float
+    attempts: int
+
+
+class ProjectionWriter:
+    def __init__(
+        self,
+        client_factory: Callable[[], Client],
+        database: str,
+        *,
+        max_backoff_s: float = 10.0,
+    ) -> None:
+        self._client_factory = client_factory
+        self._client: Client | None = None
+        self.database = database
+        self.max_backoff_s = max_backoff_s
+        self.failing_since: float | None = None  # monotonic time of the first failure in a row
+
+    def _get_client(self) -> Client:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def write(self, projection: Projection) -> int:
+        """Insert every non-empty table of ``projection`` (blocking). Returns rows written."""
+        client = self._get_client()
+        rows = 0
+        for name, buffer in projection.nonempty().items():
+            client.insert(
+                name,
+                buffer.columns(),
+                column_names=list(buffer.schema.column_names),
+                database=self.database,
+                column_oriented=True,
+            )
+            rows += buffer.rows
+        return rows
+
+    async def write_until_done(self, projection: Projection) -> WriteResult:
+        """Write, retrying forever with backoff; runs the blocking client in a worker thread."""
+        started = time.monotonic()
+        attempt = 0
+        backoff = 0.25
+        while True:
+            attempt += 1
+            try:
+                rows = await asyncio.to_thread(self.write, projection)
+            except Exception as exc:  # any store failure: the batch must not be skipped
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                self._client = None  # reconnect on the next attempt
+                log.warning("store write failed; retrying", attempt=attempt, error=str(exc)[:500], backoff_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            self.failing_since = None
+            return WriteResult(rows, len(projection.nonempty()), time.monotonic() - started, attempt)
