@@ -13,11 +13,12 @@ import numpy as np
 
 from domain.tables import Kind, TableSchema
 
-_ARRAY_DTYPES = {
+# Kinds kept as numpy arrays; times are int64 nanoseconds until they leave as Python ints.
+_ARRAY_DTYPES: dict[Kind, type[np.generic]] = {
     Kind.INT: np.int64,
     Kind.UINT: np.uint64,
     Kind.FLOAT: np.float64,
-    Kind.TIME: "datetime64[ns]",
+    Kind.TIME: np.int64,
 }
 
 
@@ -64,7 +65,7 @@ class ColumnBuffer:
         self.rows += other.rows
 
     def columns(self) -> list[Any]:
-        """Columns in schema order: numpy arrays for numeric/time kinds, lists otherwise."""
+        """Columns in schema order: numpy arrays for numbers, int nanoseconds for times, else lists."""
         return [self._column(name, kind) for name, kind in self.schema.columns]
 
     def _column(self, name: str, kind: Kind) -> Any:
@@ -84,22 +85,20 @@ class ColumnBuffer:
         for chunk in chunks:
             if isinstance(chunk, _Repeat):
                 parts.append(
-                    np.full(
-                        chunk.count, chunk.value, dtype=np.int64 if kind is Kind.TIME else dtype
-                    )
+                    np.full(chunk.count, chunk.value, dtype=dtype)
                 )
             elif isinstance(chunk, _Array):
                 parts.append(chunk.array)
             else:
-                parts.append(np.asarray([chunk], dtype=np.int64 if kind is Kind.TIME else dtype))
+                parts.append(np.asarray([chunk], dtype=dtype))
         if not parts:
-            return np.empty(0, dtype=dtype)
+            return [] if kind is Kind.TIME else np.empty(0, dtype=dtype)
         joined = np.concatenate(parts)
-        return (
-            joined.astype(np.int64).view("datetime64[ns]")
-            if kind is Kind.TIME
-            else joined.astype(dtype)
-        )
+        if kind is Kind.TIME:
+            # Nanosecond ticks as Python ints: the form clickhouse-connect writes to DateTime64(9)
+            # without a per-value datetime conversion.
+            return joined.astype(np.int64).tolist()
+        return joined.astype(dtype)
 
 
 class _Repeat:

@@ -20,6 +20,8 @@ from query.client import connect
 from query.migrations import apply_migrations
 from servicekit import topics
 
+LOCAL_TEAM = "local"  # the team of the local admin key
+
 
 @dataclass(frozen=True)
 class StackSummary:
@@ -56,6 +58,16 @@ def bootstrap_stack(
     start("ingest")
     start("processors")
     start("portal")
+    # The SDK's last configuration fallback: training code on this machine finds the stack.
+    local_secrets.write_private_json(
+        settings.discovery_file,
+        {
+            "ingest_url": settings.ingest_address,
+            "api_key": secrets.admin_api_key,
+            "portal_url": settings.portal_url,
+            "team": LOCAL_TEAM,
+        },
+    )
     return StackSummary(
         addresses={part.name: part.address for part in by_name.values()},
         api_key=secrets.admin_api_key,
@@ -66,7 +78,9 @@ def _issue_local_admin_key(settings: StackSettings, secrets: LocalSecrets) -> Lo
     from ingest.keys import issue_key_directly
 
     key = asyncio.run(
-        issue_key_directly(settings.kafka_bootstrap, team="local", role="admin", name="local-admin")
+        issue_key_directly(
+            settings.kafka_bootstrap, team=LOCAL_TEAM, role="admin", name="local-admin"
+        )
     )
     updated = LocalSecrets(
         clickhouse_admin_password=secrets.clickhouse_admin_password,

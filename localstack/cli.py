@@ -7,7 +7,6 @@ an entry point, so it is where the environment is read.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from typing import Any
@@ -26,7 +25,9 @@ _SQL_FORMATS = {
 
 
 def register(subparsers: Any) -> None:
-    up = subparsers.add_parser("up", help="start the local stack and wait until every part is healthy")
+    up = subparsers.add_parser(
+        "up", help="start the local stack and wait until every part is healthy"
+    )
     up.set_defaults(func=cmd_up)
     down = subparsers.add_parser("down", help="stop the local stack")
     down.set_defaults(func=cmd_down)
@@ -39,6 +40,11 @@ def register(subparsers: Any) -> None:
     sql.add_argument("--admin", action="store_true", help="run as the admin user (local stack)")
     sql.set_defaults(func=cmd_sql)
     migrate = subparsers.add_parser("migrate", help="apply versioned ClickHouse schema migrations")
+    migrate.add_argument(
+        "--print-cluster-ddl",
+        metavar="CLUSTER",
+        help="print the DDL for a replicated ClickHouse cluster of this name instead of applying it",
+    )
     migrate.set_defaults(func=cmd_migrate)
 
 
@@ -98,7 +104,9 @@ def _sql_url(settings: StackSettings, admin: bool) -> str:
         raise SystemExit("no local stack credentials found: run `make up` or set CAIRN_SQL_URL")
     if admin:
         return _admin_url(settings, secrets)
-    return settings.clickhouse_url(LocalSecrets.REPORTING_USER, secrets.clickhouse_reporting_password)
+    return settings.clickhouse_url(
+        LocalSecrets.REPORTING_USER, secrets.clickhouse_reporting_password
+    )
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -127,7 +135,15 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from query.client import ClickHouseTarget, connect
-    from query.migrations import apply_migrations
+    from query.ddl import Topology
+    from query.migrations import MIGRATIONS, apply_migrations
+
+    if args.print_cluster_ddl:
+        for migration in MIGRATIONS:
+            print(f"-- {migration.version:04d} {migration.name}")
+            for statement in migration.rendered("cairn", Topology(cluster=args.print_cluster_ddl)):
+                print(statement.strip() + ";\n")
+        return 0
 
     settings = _settings()
     secrets = local_secrets.load(settings.secrets_path)
@@ -144,5 +160,3 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     else:
         print(f"{target.database} is up to date")
     return 0
-
-

@@ -66,7 +66,8 @@ def ensure_jars(cache_dir: Path) -> Path:
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise UnavailableError(
-            "could not fetch Kafka jars from Maven Central:\n" + (result.stdout + result.stderr)[-4000:]
+            "could not fetch Kafka jars from Maven Central:\n"
+            + (result.stdout + result.stderr)[-4000:]
         )
     (staging / ".complete").write_text(KAFKA_VERSION)
     shutil.rmtree(libs, ignore_errors=True)
@@ -135,7 +136,9 @@ def prepare(config: BrokerConfig, cache_dir: Path) -> list[str]:
             check=False,
         )
         if result.returncode != 0:
-            raise UnavailableError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+            raise UnavailableError(
+                f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
+            )
     return [
         "java",
         f"-Xmx{config.heap}",
@@ -192,7 +195,9 @@ class RunningBroker:
         processes.stop_process(self.process, grace=30)
 
 
-def start(config: BrokerConfig, *, cache_dir: Path, log_path: Path, timeout: float = 90) -> RunningBroker:
+def start(
+    config: BrokerConfig, *, cache_dir: Path, log_path: Path, timeout: float = 90
+) -> RunningBroker:
     """Start a broker and wait until it serves metadata (used by tests and benchmarks)."""
     argv = prepare(config, cache_dir)
     process = processes.start_process(argv, log_path=log_path)

@@ -31,11 +31,16 @@ def load(path: Path) -> LocalSecrets | None:
 
 
 def save(path: Path, value: LocalSecrets) -> None:
+    write_private_json(path, asdict(value))
+
+
+def write_private_json(path: Path, data: dict[str, str]) -> None:
+    """Write ``data`` to ``path`` atomically, readable only by the owner (it holds credentials)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(asdict(value), handle, indent=2)
+        json.dump(data, handle, indent=2)
     tmp.replace(path)
 
 

@@ -17,6 +17,7 @@ from servicekit.envconfig import read_int, read_path, read_str
 class StackSettings:
     home: Path  # CAIRN_HOME: data, logs, PIDs and local secrets (default ./.cairn)
     cache_dir: Path  # CAIRN_CACHE_DIR: downloaded jars, shared by every checkout
+    discovery_file: Path  # CAIRN_LOCAL_STACK_FILE: where the SDK finds the local stack and its key
     host: str = "127.0.0.1"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
@@ -31,6 +32,9 @@ class StackSettings:
         return cls(
             home=read_path(env, "CAIRN_HOME", Path.cwd() / ".cairn"),
             cache_dir=read_path(env, "CAIRN_CACHE_DIR", Path.home() / ".cache" / "cairn"),
+            discovery_file=read_path(
+                env, "CAIRN_LOCAL_STACK_FILE", Path.home() / ".cairn" / "local-stack.json"
+            ),
             host=read_str(env, "CAIRN_HOST", "127.0.0.1"),
             kafka_port=read_int(env, "CAIRN_KAFKA_PORT", 9092, minimum=1),
             kafka_controller_port=read_int(env, "CAIRN_KAFKA_CONTROLLER_PORT", 9093, minimum=1),

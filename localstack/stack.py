@@ -42,7 +42,9 @@ class PartStatus:
         return "healthy" if self.healthy else "unhealthy"
 
 
-def service_env(settings: StackSettings, secrets: LocalSecrets, base: Mapping[str, str]) -> dict[str, str]:
+def service_env(
+    settings: StackSettings, secrets: LocalSecrets, base: Mapping[str, str]
+) -> dict[str, str]:
     """The environment every service process gets: the caller's plus the stack's addresses."""
     env = dict(base)
     env.update(
@@ -61,7 +63,9 @@ def service_env(settings: StackSettings, secrets: LocalSecrets, base: Mapping[st
     return env
 
 
-def parts(settings: StackSettings, secrets: LocalSecrets, base_env: Mapping[str, str]) -> list[Part]:
+def parts(
+    settings: StackSettings, secrets: LocalSecrets, base_env: Mapping[str, str]
+) -> list[Part]:
     python = sys.executable
     env = service_env(settings, secrets, base_env)
     broker = kafka_broker.BrokerConfig(
@@ -110,7 +114,9 @@ def parts(settings: StackSettings, secrets: LocalSecrets, base_env: Mapping[str,
             name="processors",
             address=f"http://{settings.host}:{settings.processors_port}/health",
             argv=lambda: [python, "-m", "processors"],
-            healthy=lambda: health.http_ok(f"http://{settings.host}:{settings.processors_port}/health"),
+            healthy=lambda: health.http_ok(
+                f"http://{settings.host}:{settings.processors_port}/health"
+            ),
             env=env,
         ),
         Part(

@@ -18,7 +18,7 @@ def main() -> None:
     configure_logging(service="processors", level=os.environ.get("CAIRN_LOG_LEVEL", "INFO"))
     database = ClickHouseTarget.from_url(settings.clickhouse_url).database
     writer = ProjectionWriter(lambda: connect(settings.clickhouse_url), database)
-    app = create_app(settings, writer=writer)
+    app, _ = create_app(settings, writer=writer)
     worker = faust.Worker(app, loglevel="info", quiet=True)
     worker.execute_from_commandline()
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 import faust
 import structlog
+from faust.types import EventT
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
@@ -64,12 +65,22 @@ async def handle_batch(
         message = event.message
         position = LogPosition(message.topic, message.partition, message.offset)
         await dead_letter(message.value, message.key, reason, position)
-        log.warning("poison event sent to dead-letter topic", reason=reason, topic=position.topic,
-                    partition=position.partition, offset=position.offset)
+        log.warning(
+            "poison event sent to dead-letter topic",
+            reason=reason,
+            topic=position.topic,
+            partition=position.partition,
+            offset=position.offset,
+        )
     metrics.events.inc(outcome.projection.events)
     metrics.points.inc(outcome.projection.points)
     metrics.poison.inc(len(outcome.poison))
     return outcome
+
+
+class ProcessorsApp(NamedTuple):
+    app: faust.App
+    agent: Any  # the projecting agent; tests drive it with ``agent.test_context()``
 
 
 def create_app(
@@ -78,8 +89,8 @@ def create_app(
     writer: Writer,
     metrics: ProcessorMetrics | None = None,
     dead_letter: DeadLetter | None = None,
-) -> faust.App:
-    metrics = metrics or ProcessorMetrics()
+) -> ProcessorsApp:
+    telemetry = metrics or ProcessorMetrics()
     app = faust.App(
         settings.group_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -102,7 +113,9 @@ def create_app(
     )
     dlq_topic = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
 
-    async def send_to_dead_letter(value: bytes, key: bytes | None, reason: str, pos: LogPosition) -> None:
+    async def send_to_dead_letter(
+        value: bytes, key: bytes | None, reason: str, pos: LogPosition
+    ) -> None:
         headers = [
             ("cairn-dlq-reason", reason.encode()),
             ("cairn-source", f"{pos.topic}/{pos.partition}/{pos.offset}".encode()),
@@ -114,13 +127,18 @@ def create_app(
 
     @app.agent(source, name="project_events")
     async def project_events(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.noack_take(settings.flush_max_events, within=settings.flush_interval_s):
-            await handle_batch(list(events), writer, deliver_dead_letter, metrics)
+        batches = cast("faust.Stream[bytes]", stream).noack_take(
+            settings.flush_max_events, within=settings.flush_interval_s
+        )
+        async for batch in batches:
+            # noack_take yields events (its annotation says values): ack them ourselves, after the write.
+            events = cast("list[EventT[bytes]]", list(batch))
+            await handle_batch(events, writer, deliver_dead_letter, telemetry)
             for event in events:
                 await stream.ack(event)
 
     @app.page("/health")
-    class Health(View):  # type: ignore[misc]
+    class Health(View):
         """200 once the worker runs, is not rebalancing and the store accepts writes; else 503."""
 
         async def get(self, request: Request) -> Response:
@@ -133,9 +151,10 @@ def create_app(
             return self.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")
-    class Metrics(View):  # type: ignore[misc]
+    class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(generate_latest(metrics.registry), content_type="text/plain; version=0.0.4")
+            return self.bytes(
+                generate_latest(telemetry.registry), content_type="text/plain; version=0.0.4"
+            )
 
-    app.cairn_agent = project_events  # for tests: agent.test_context()
-    return app
+    return ProcessorsApp(app, project_events)

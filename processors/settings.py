@@ -38,6 +38,10 @@ class ProcessorsSettings:
             web_port=read_int(env, "CAIRN_PROCESSORS_PORT", defaults.web_port, minimum=1),
             data_dir=read_path(env, "CAIRN_PROCESSORS_DATA_DIR", defaults.data_dir),
             flush_interval_s=read_float(env, "CAIRN_FLUSH_INTERVAL_S", defaults.flush_interval_s),
-            flush_max_events=read_int(env, "CAIRN_FLUSH_MAX_EVENTS", defaults.flush_max_events, minimum=1),
-            session_timeout_s=read_float(env, "CAIRN_KAFKA_SESSION_TIMEOUT_S", defaults.session_timeout_s),
+            flush_max_events=read_int(
+                env, "CAIRN_FLUSH_MAX_EVENTS", defaults.flush_max_events, minimum=1
+            ),
+            session_timeout_s=read_float(
+                env, "CAIRN_KAFKA_SESSION_TIMEOUT_S", defaults.session_timeout_s
+            ),
         )

@@ -8,9 +8,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 class ProcessorMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.events = Counter("cairn_processor_events_total", "Events projected", registry=self.registry)
-        self.points = Counter("cairn_processor_metric_points_total", "Metric points written", registry=self.registry)
-        self.rows = Counter("cairn_processor_rows_total", "Rows written to ClickHouse", registry=self.registry)
+        self.events = Counter(
+            "cairn_processor_events_total", "Events projected", registry=self.registry
+        )
+        self.points = Counter(
+            "cairn_processor_metric_points_total", "Metric points written", registry=self.registry
+        )
+        self.rows = Counter(
+            "cairn_processor_rows_total", "Rows written to ClickHouse", registry=self.registry
+        )
         self.poison = Counter(
             "cairn_processor_poison_events_total",
             "Events sent to the dead-letter topic",

@@ -76,9 +76,16 @@ class ProjectionWriter:
                 if self.failing_since is None:
                     self.failing_since = time.monotonic()
                 self._client = None  # reconnect on the next attempt
-                log.warning("store write failed; retrying", attempt=attempt, error=str(exc)[:500], backoff_s=backoff)
+                log.warning(
+                    "store write failed; retrying",
+                    attempt=attempt,
+                    error=str(exc)[:500],
+                    backoff_s=backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             self.failing_since = None
-            return WriteResult(rows, len(projection.nonempty()), time.monotonic() - started, attempt)
+            return WriteResult(
+                rows, len(projection.nonempty()), time.monotonic() - started, attempt
+            )

@@ -4,7 +4,9 @@ Migrations are written once, as :class:`Table`, :class:`MaterializedView` and :c
 objects, and rendered for a topology. Single node (local stack, small installs): plain
 ``*MergeTree`` engines. Cluster: ``Replicated*MergeTree`` with ZooKeeper/Keeper paths, every
 statement ``ON CLUSTER``, and a ``Distributed`` table in front of each local table so that reads
-and writes go through the same name. ``cairn migrate --print-cluster-ddl`` shows the cluster form;
+and writes go through the same name. Rows are sharded by a hash of the table's leading identity
+column (the run, model or comment id), so duplicates of a fact always meet on one shard and
+deduplicate there. ``cairn migrate --print-cluster-ddl`` shows the cluster form;
 only the single-node path runs here (docs/schema.md).
 """
 
@@ -21,7 +23,6 @@ class Topology:
     """Where DDL runs: one node (``cluster`` is None) or a named ClickHouse cluster."""
 
     cluster: str | None = None
-    sharding_key: str = "rand()"
 
     @property
     def on_cluster(self) -> str:
@@ -44,6 +45,7 @@ class Table:
     partition_by: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
     comment: str = ""
+    shard_by: str | None = None  # cluster sharding column; default: the first identity column
 
     def _engine(self, database: str, topology: Topology) -> str:
         if topology.cluster is None or "MergeTree" not in self.engine:
@@ -74,7 +76,7 @@ class Table:
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {q(database)}.{q(self.name)}{topology.on_cluster}"
                 f" AS {local} ENGINE = Distributed({q(topology.cluster)}, {q(database)},"
-                f" {q(self._local_name(topology))}, {topology.sharding_key})"
+                f" {q(self._local_name(topology))}, cityHash64({self.shard_by or self.order_by[0]}))"
             )
         return statements
 

@@ -28,7 +28,9 @@ class Migration:
     statements: tuple[Statement, ...]
 
     def rendered(self, database: str, topology: Topology = SINGLE_NODE) -> list[str]:
-        return [sql for statement in self.statements for sql in statement.render(database, topology)]
+        return [
+            sql for statement in self.statements for sql in statement.render(database, topology)
+        ]
 
     @property
     def checksum(self) -> str:

@@ -17,7 +17,7 @@ Engines and why (docs/schema.md has the long form):
 from __future__ import annotations
 
 from domain.tables import ALL_TABLES, Kind, TableSchema
-from query.ddl import MaterializedView, Table, View
+from query.ddl import MaterializedView, Statement, Table, View
 
 CLICKHOUSE_TYPES = {
     Kind.STR: "String",
@@ -43,6 +43,8 @@ def projection_table(schema: TableSchema) -> Table:
         engine=engine,
         order_by=schema.identity,
         comment=schema.doc,
+        # The archive is ordered by team for scoped reads but spread over shards by aggregate.
+        shard_by="aggregate_id" if schema.name == "events" else None,
     )
 
 
@@ -127,11 +129,11 @@ SELECT
     if(f.finished_ns = '', NULL, fromUnixTimestamp64Nano(toInt64OrZero(f.finished_ns))) AS finished_at,
     if(f.finished_ns = '', NULL,
        (toInt64OrZero(f.finished_ns) - toInt64OrZero(f.started_ns)) / 1e9) AS duration_s,
-    f.archived = '1' AS archived,
+    toBool(f.archived = '1') AS archived,
     f.git_commit AS git_commit,
     f.git_branch AS git_branch,
     f.git_remote AS git_remote,
-    f.git_dirty = '1' AS git_dirty,
+    toBool(f.git_dirty = '1') AS git_dirty,
     p.params AS params,
     tg.tags AS tags,
     m.metrics_last AS metrics_last,
@@ -210,7 +212,7 @@ SELECT comment_id,
     minIf(occurred_at, action = 'added') AS created_at,
     max(occurred_at) AS updated_at,
     countIf(action = 'edited') AS edit_count,
-    countIf(action = 'deleted') > 0 AS deleted,
+    toBool(countIf(action = 'deleted') > 0) AS deleted,
     anyIf(event_actor, action = 'deleted') AS deleted_by
 FROM (SELECT *, author AS event_actor FROM {db}.comments)
 GROUP BY comment_id
@@ -222,7 +224,7 @@ HAVING countIf(action = 'added') > 0
         f"SELECT team, user_id, argMaxIf(display_name, {_LATEST}, action = 'joined') AS display_name,"
         f" argMaxIf(email, {_LATEST}, action = 'joined') AS email,"
         f" argMaxIf(role, {_LATEST}, action = 'joined') AS role,"
-        f" argMax(action, {_LATEST}) = 'joined' AS active,"
+        f" toBool(argMax(action, {_LATEST}) = 'joined') AS active,"
         " minIf(occurred_at, action = 'joined') AS joined_at,"
         " if(active, NULL, maxIf(occurred_at, action = 'left')) AS left_at"
         " FROM {db}.memberships GROUP BY team, user_id",
@@ -272,4 +274,4 @@ LEFT JOIN (
     ),
 )
 
-SCHEMA_STATEMENTS = (*PROJECTION_TABLES, METRIC_SUMMARIES, METRIC_SUMMARIES_MV, *VIEWS)
+SCHEMA_STATEMENTS: tuple[Statement, ...] = (*PROJECTION_TABLES, METRIC_SUMMARIES, METRIC_SUMMARIES_MV, *VIEWS)

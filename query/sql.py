@@ -16,7 +16,9 @@ def quote_identifier(name: str) -> str:
     future mistake from becoming an injection.
     """
     if not name or "\x00" in name:
-        raise ValidationError(f"invalid SQL identifier {name!r}", field="identifier", rule="sql_identifier")
+        raise ValidationError(
+            f"invalid SQL identifier {name!r}", field="identifier", rule="sql_identifier"
+        )
     if _PLAIN_IDENTIFIER.match(name):
         return f"`{name}`"
     escaped = name.replace("\\", "\\\\").replace("`", "\\`")

@@ -28,5 +28,7 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
     structlog.contextvars.bind_contextvars(service=service)

@@ -20,7 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cairn", description="Cairn experiment tracking.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for entry in sorted(entry_points(group="cairn.cli"), key=lambda e: e.name):
-        entry.load()(subparsers)
+        try:
+            register = entry.load()
+        except ImportError as exc:  # one broken plugin must not take every verb down with it
+            print(f"cairn: the {entry.name!r} commands are unavailable: {exc}", file=sys.stderr)
+            continue
+        register(subparsers)
     return parser
 
 

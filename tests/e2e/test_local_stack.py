@@ -27,6 +27,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     env = dict(os.environ)
     env.update(
         CAIRN_HOME=str(home),
+        CAIRN_LOCAL_STACK_FILE=str(home / "local-stack.json"),
         CAIRN_KAFKA_PORT=str(free_port()),
         CAIRN_KAFKA_CONTROLLER_PORT=str(free_port()),
         CAIRN_CLICKHOUSE_PORT=str(free_port()),
@@ -41,11 +42,17 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     subprocess.run([*CAIRN, "down"], env=env, capture_output=True, timeout=120, check=False)
 
 
-def _cairn(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CAIRN, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+def _cairn(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CAIRN, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
-def test_up_starts_all_five_parts_healthy_and_down_leaves_nothing(stack_env: dict[str, str]) -> None:
+def test_up_starts_all_five_parts_healthy_and_down_leaves_nothing(
+    stack_env: dict[str, str],
+) -> None:
     up = _cairn(stack_env, "up")
     assert up.returncode == 0, up.stdout + up.stderr
     for part in ("kafka", "clickhouse", "ingest", "processors", "portal", "api key"):
@@ -80,6 +87,11 @@ def test_up_starts_all_five_parts_healthy_and_down_leaves_nothing(stack_env: dic
     down = _cairn(stack_env, "down", timeout=180)
     assert down.returncode == 0, down.stderr
     assert not [pid for pid in pids if pid_alive(pid)]
-    for port in ("CAIRN_KAFKA_PORT", "CAIRN_CLICKHOUSE_PORT", "CAIRN_INGEST_PORT", "CAIRN_PORTAL_PORT"):
+    for port in (
+        "CAIRN_KAFKA_PORT",
+        "CAIRN_CLICKHOUSE_PORT",
+        "CAIRN_INGEST_PORT",
+        "CAIRN_PORTAL_PORT",
+    ):
         assert not port_open("127.0.0.1", int(stack_env[port]))
     assert _cairn(stack_env, "status").returncode == 1

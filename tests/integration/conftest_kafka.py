@@ -24,7 +24,9 @@ def kafka_cache_dir() -> Path:
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[broker_lib.RunningBroker]:
     """A running broker; ``.bootstrap`` is its ``host:port``."""
     data_dir = tmp_path_factory.mktemp("kafka")
-    config = broker_lib.BrokerConfig(data_dir=data_dir, port=free_port(), controller_port=free_port())
+    config = broker_lib.BrokerConfig(
+        data_dir=data_dir, port=free_port(), controller_port=free_port()
+    )
     broker = broker_lib.start(config, cache_dir=kafka_cache_dir(), log_path=data_dir / "kafka.log")
     try:
         yield broker

@@ -13,7 +13,9 @@ async def _create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, partitions, 1, topic_configs={"retention.ms": "-1"})])
+        await admin.create_topics(
+            [NewTopic(name, partitions, 1, topic_configs={"retention.ms": "-1"})]
+        )
     finally:
         await admin.close()
 
@@ -22,7 +24,9 @@ async def test_idempotent_produce_then_group_consume_keeps_per_key_order_and_com
     kafka_bootstrap: str, unique_topic: str
 ) -> None:
     await _create_topic(kafka_bootstrap, unique_topic)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all"
+    )
     await producer.start()
     try:
         for run in ("run-a", "run-b"):

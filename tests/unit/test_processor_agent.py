@@ -72,27 +72,33 @@ def settings(tmp_path: Path) -> ProcessorsSettings:
     return ProcessorsSettings(data_dir=tmp_path, flush_interval_s=0.05, flush_max_events=3)
 
 
-async def test_agent_writes_events_in_batches_and_counts_points(settings: ProcessorsSettings) -> None:
+async def test_agent_writes_events_in_batches_and_counts_points(
+    settings: ProcessorsSettings,
+) -> None:
     writer = FakeWriter()
-    app = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
+    app, project_events = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
     series = metrics_pb2.MetricSeries(key="loss", steps=[0, 1, 2], values=[3.0, 2.0, 1.0])
-    async with app.cairn_agent.test_context() as agent:
+    async with project_events.test_context() as agent:
         await agent.put(event("run_created", runs_pb2.RunCreated(name="a")).SerializeToString())
-        await agent.put(event("metrics", metrics_pb2.MetricBatch(series=[series])).SerializeToString())
+        await agent.put(
+            event("metrics", metrics_pb2.MetricBatch(series=[series])).SerializeToString()
+        )
         await _eventually(lambda: sum(p.events for p in writer.projections) == 2)
     assert sum(p.points for p in writer.projections) == 3
     assert sum(p.buffers["events"].rows for p in writer.projections) == 2
 
 
-async def test_poison_goes_to_dead_letter_with_reason_and_the_rest_is_written(settings: ProcessorsSettings) -> None:
+async def test_poison_goes_to_dead_letter_with_reason_and_the_rest_is_written(
+    settings: ProcessorsSettings,
+) -> None:
     writer = FakeWriter()
     dead: list[tuple[bytes, str, LogPosition]] = []
 
     async def dead_letter(value: bytes, key: bytes | None, reason: str, pos: LogPosition) -> None:
         dead.append((value, reason, pos))
 
-    app = create_app(settings, writer=writer, dead_letter=dead_letter)
-    async with app.cairn_agent.test_context() as agent:
+    app, project_events = create_app(settings, writer=writer, dead_letter=dead_letter)
+    async with project_events.test_context() as agent:
         await agent.put(b"not a protobuf \xff\xff")
         await agent.put(event("run_renamed", runs_pb2.RunRenamed(name="ok")).SerializeToString())
         await _eventually(lambda: dead and sum(p.events for p in writer.projections) == 1)
@@ -103,8 +109,8 @@ async def test_poison_goes_to_dead_letter_with_reason_and_the_rest_is_written(se
 
 async def test_a_failing_store_is_retried_never_skipped(settings: ProcessorsSettings) -> None:
     writer = FakeWriter(fail_times=3)
-    app = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
-    async with app.cairn_agent.test_context() as agent:
+    app, project_events = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
+    async with project_events.test_context() as agent:
         await agent.put(event("run_renamed", runs_pb2.RunRenamed(name="x")).SerializeToString())
         await _eventually(lambda: writer.projections)
     assert writer.attempts == 4

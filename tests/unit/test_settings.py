@@ -31,7 +31,9 @@ def test_every_port_can_be_moved_by_its_variable(tmp_path: Path) -> None:
 
 
 def test_malformed_integer_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="CAIRN_KAFKA_PORT must be an integer, got 'ninety'") as info:
+    with pytest.raises(
+        ConfigError, match="CAIRN_KAFKA_PORT must be an integer, got 'ninety'"
+    ) as info:
         StackSettings.from_env({"CAIRN_KAFKA_PORT": "ninety"})
     assert info.value.code is ErrorCode.CONFIG
     assert info.value.field == "CAIRN_KAFKA_PORT"
@@ -42,7 +44,9 @@ def test_integer_below_minimum_is_rejected() -> None:
         ProcessorsSettings.from_env({"CAIRN_FLUSH_MAX_EVENTS": "0"})
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("off", False), ("", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("true", True), ("off", False), ("", False)]
+)
 def test_booleans_accept_common_spellings(raw: str, expected: bool) -> None:
     assert read_bool({"X": raw}, "X", not expected) is expected
 

@@ -1,0 +1,45 @@
+"""SQL for rebuilding projections: a scratch database beside the live one, then an atomic swap.
+
+``cairn replay`` projects the whole event log into ``<database>_replay`` and then exchanges every
+projection table with its live twin (``EXCHANGE TABLES`` is atomic per table in an Atomic
+database). Views and the materialized view refer to tables by name, so they read and feed the new
+tables from the moment of the exchange. The old tables end up in ``<database>_previous``, kept
+until the next replay as a way back.
+"""
+
+from __future__ import annotations
+
+from clickhouse_connect.driver.client import Client
+
+from domain.tables import ALL_TABLES
+from query.migrations import apply_migrations
+from query.schema import METRIC_SUMMARIES
+from query.sql import quote_identifier as q
+
+SWAPPED_TABLES: tuple[str, ...] = (*(t.name for t in ALL_TABLES), METRIC_SUMMARIES.name)
+
+
+def scratch_name(database: str) -> str:
+    return f"{database}_replay"
+
+
+def previous_name(database: str) -> str:
+    return f"{database}_previous"
+
+
+def create_scratch_database(client: Client, database: str) -> str:
+    """A fresh, empty copy of the schema; any leftover from an interrupted replay is dropped."""
+    scratch = scratch_name(database)
+    client.command(f"DROP DATABASE IF EXISTS {q(scratch)} SYNC")
+    apply_migrations(client, scratch)
+    return scratch
+
+
+def swap_in(client: Client, database: str) -> None:
+    """Exchange every projection table of the scratch database with the live one."""
+    scratch = scratch_name(database)
+    for table in SWAPPED_TABLES:
+        client.command(f"EXCHANGE TABLES {q(database)}.{q(table)} AND {q(scratch)}.{q(table)}")
+    previous = previous_name(database)
+    client.command(f"DROP DATABASE IF EXISTS {q(previous)} SYNC")
+    client.command(f"RENAME DATABASE {q(scratch)} TO {q(previous)}")
