@@ -132,7 +132,9 @@ def _target(event: Event) -> dict[str, str]:
 
 
 def _actor(event: Event) -> str:
-    return event.envelope.actor.id
+    """The person responsible: the user a trusted service (the portal) acted for, else the caller."""
+    actor = event.envelope.actor
+    return actor.on_behalf_of or actor.id
 
 
 def _run_field(p: Projection, event: Event, field: str, value: str) -> None:
@@ -177,7 +179,7 @@ def _archive(p: Projection, event: Event, payload: bytes, kind: str, pos: LogPos
         occurred_at=env.occurred_at_ns,
         received_at=env.received_at_ns,
         actor_kind=enum_label(envelope_pb2.ActorKind, env.actor.kind),
-        actor=env.actor.id,
+        actor=_actor(event),
         team=env.team,
         project=env.project,
         payload=payload,
@@ -197,7 +199,7 @@ def _run_created(p: Projection, e: Event) -> None:
         "team": env.team,
         "project": env.project,
         "name": r.name,
-        "owner": r.owner or env.actor.id,
+        "owner": r.owner or _actor(e),
         "parent_run_id": r.parent_run_id,
         "sweep_id": r.sweep_id,
         "host": r.host,

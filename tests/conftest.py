@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.integration.conftest_kafka",
+    "tests.integration.conftest_clickhouse",
 ]

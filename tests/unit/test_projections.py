@@ -236,3 +236,14 @@ def test_enum_labels_are_readable() -> None:
     assert enum_label(runs_pb2.RunStatus, runs_pb2.RUN_STATUS_KILLED) == "killed"
     assert enum_label(models_pb2.ModelStage, models_pb2.MODEL_STAGE_PRODUCTION) == "production"
     assert enum_label(runs_pb2.RunStatus, 999) == "999"
+
+
+def test_events_written_by_the_portal_are_attributed_to_the_person_it_acted_for() -> None:
+    ev = event("comment_added", collaboration_pb2.CommentAdded(comment_id="c9", body_markdown="hi"))
+    ev.envelope.actor.kind = envelope_pb2.ACTOR_KIND_SERVICE
+    ev.envelope.actor.id = "portal"
+    ev.envelope.actor.on_behalf_of = "carol"
+    projection = Projection()
+    projection.add(ev.SerializeToString(), POS)
+    assert _rows(projection, "comments")[0]["author"] == "carol"
+    assert _rows(projection, "events")[0]["actor"] == "carol"
