@@ -59,6 +59,9 @@ class ProjectionWriter:
                 column_names=list(buffer.schema.column_names),
                 database=self.database,
                 column_oriented=True,
+                # Synchronous: when insert returns, the rows are in the table (26.x defaults to
+                # async inserts, which would let an acknowledgement run ahead of the data).
+                settings={"async_insert": 0},
             )
             rows += buffer.rows
         return rows
