@@ -1,0 +1,112 @@
+"""Validation rules that relate several fields of one message (or a payload to its envelope).
+
+The generic walk in ``domain/validation.py`` calls :func:`checks_for`'s functions by message type
+after it has checked each field on its own, so these may assume required fields are present and
+enums are known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import cast
+
+from google.protobuf.message import Message
+
+from cairn.v1 import (
+    collaboration_pb2,
+    envelope_pb2,
+    events_pb2,
+    identity_pb2,
+    lineage_pb2,
+    runs_pb2,
+)
+from domain._field_rules import aggregate_kind_name, fail
+from domain.limits import Limits
+
+Check = Callable[[Message, str], None]
+
+_MODEL_VERSION = lineage_pb2.LINEAGE_NODE_KIND_MODEL_VERSION
+_RELATION_SOURCES = {
+    lineage_pb2.LINEAGE_RELATION_USED: lineage_pb2.LINEAGE_NODE_KIND_RUN,
+    lineage_pb2.LINEAGE_RELATION_PRODUCED: lineage_pb2.LINEAGE_NODE_KIND_RUN,
+    lineage_pb2.LINEAGE_RELATION_BUILT_BY: lineage_pb2.LINEAGE_NODE_KIND_MODEL_VERSION,
+}
+_SOURCE_AGGREGATES = {
+    lineage_pb2.LINEAGE_NODE_KIND_RUN: envelope_pb2.AGGREGATE_KIND_RUN,
+    lineage_pb2.LINEAGE_NODE_KIND_MODEL_VERSION: envelope_pb2.AGGREGATE_KIND_MODEL,
+}
+
+
+def checks_for(limits: Limits) -> Mapping[str, Check]:
+    """Message full name -> its cross-field check."""
+
+    def param(message: Message, path: str) -> None:
+        key = cast(runs_pb2.Param, message).key
+        depth = key.count(".") + 1
+        if depth > limits.max_config_depth:
+            fail(
+                f"{path}.key",
+                "max_config_depth",
+                f"{key[:80]!r} is {depth} levels deep, at most {limits.max_config_depth}",
+            )
+
+    return {
+        "cairn.v1.Param": param,
+        "cairn.v1.MetricAnchor": _anchor,
+        "cairn.v1.LineageNode": _lineage_node,
+        "cairn.v1.LineageEdgeRecorded": _lineage_edge,
+        "cairn.v1.ApiKeyIssued": _api_key_issued,
+    }
+
+
+def _anchor(message: Message, path: str) -> None:
+    anchor = cast(collaboration_pb2.MetricAnchor, message)
+    low, high = anchor.step_min, anchor.step_max
+    if low < 0 or high < low:
+        fail(path, "step_range", f"needs 0 <= step_min <= step_max, got [{low}, {high}]")
+
+
+def _lineage_node(message: Message, path: str) -> None:
+    node = cast(lineage_pb2.LineageNode, message)
+    if node.kind == _MODEL_VERSION and not node.version:
+        fail(f"{path}.version", "required", "is required for model version nodes")
+    if node.kind != _MODEL_VERSION and node.version:
+        fail(f"{path}.version", "lineage_node_version", "is only allowed on model versions")
+
+
+def _lineage_edge(message: Message, path: str) -> None:
+    edge = cast(lineage_pb2.LineageEdgeRecorded, message)
+    expected = _RELATION_SOURCES[edge.relation]
+    if edge.source.kind != expected:
+        relation = lineage_pb2.LineageRelation.Name(edge.relation)
+        fail(
+            f"{path}.source.kind",
+            "lineage_relation",
+            f"{relation} edges start at a {lineage_pb2.LineageNodeKind.Name(expected)}",
+        )
+    if edge.relation == lineage_pb2.LINEAGE_RELATION_BUILT_BY and (
+        edge.target.kind != lineage_pb2.LINEAGE_NODE_KIND_RUN
+    ):
+        fail(f"{path}.target.kind", "lineage_relation", "BUILT_BY edges end at a run")
+
+
+def check_lineage_source(event: events_pb2.Event, path: str) -> None:
+    """An edge is recorded on its source's aggregate (run edges on the run, model-version edges
+    on the model), so each aggregate's log holds its own edges, in order."""
+    source = event.lineage_edge_recorded.source
+    env = event.envelope
+    if env.aggregate_kind != _SOURCE_AGGREGATES[source.kind] or env.aggregate_id != source.id:
+        fail(
+            f"{path}.source",
+            "lineage_source_is_aggregate",
+            "an edge is recorded on its source's aggregate: source must be "
+            f"{aggregate_kind_name(env.aggregate_kind)} {env.aggregate_id!r}",
+        )
+
+
+def _api_key_issued(message: Message, path: str) -> None:
+    issued = cast(identity_pb2.ApiKeyIssued, message)
+    if issued.principal_kind == envelope_pb2.ACTOR_KIND_USER and not issued.user_id:
+        fail(f"{path}.user_id", "required", "is required for keys issued to a user")
+    if issued.principal_kind == envelope_pb2.ACTOR_KIND_SERVICE and issued.user_id:
+        fail(f"{path}.user_id", "service_key_user", "must be empty for service keys")

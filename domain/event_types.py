@@ -1,0 +1,94 @@
+"""Facts about each event type that validation, authorisation and routing share.
+
+An event type is the name of the ``Event.payload`` oneof field that is set (``run_created``,
+``metrics`` ...); the same name travels as the ``cairn-event-type`` Kafka header. The table says
+which aggregate kinds an event may belong to, whether it needs a project, and whether it is an
+identity event (identity topic, admin keys only). A unit test checks the table covers every
+payload field, so adding an event to the contract without deciding these facts fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cairn.v1 import envelope_pb2, events_pb2
+
+_RUN = envelope_pb2.AGGREGATE_KIND_RUN
+_PROJECT = envelope_pb2.AGGREGATE_KIND_PROJECT
+_MODEL = envelope_pb2.AGGREGATE_KIND_MODEL
+_TEAM = envelope_pb2.AGGREGATE_KIND_TEAM
+_VIEW = envelope_pb2.AGGREGATE_KIND_VIEW
+
+# Aggregate kinds whose events must name a project (a run, project or view lives in one).
+PROJECT_SCOPED_AGGREGATES = frozenset({_RUN, _PROJECT, _VIEW})
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    name: str
+    aggregates: frozenset[int]  # allowed AggregateKind values
+    identity: bool = False  # goes to the identity topic; only admin keys may write it
+
+
+def _types(*types: EventType) -> Mapping[str, EventType]:
+    return {t.name: t for t in types}
+
+
+def _run(name: str) -> EventType:
+    return EventType(name, frozenset({_RUN}))
+
+
+EVENT_TYPES: Mapping[str, EventType] = _types(
+    _run("run_created"),
+    _run("run_status_changed"),
+    _run("run_resumed"),
+    _run("run_renamed"),
+    _run("run_description_set"),
+    _run("run_archived"),
+    _run("run_unarchived"),
+    _run("params_set"),
+    _run("tags_set"),
+    _run("tags_removed"),
+    _run("metrics"),
+    _run("system_metrics"),
+    _run("code_version_recorded"),
+    _run("environment_recorded"),
+    _run("dataset_recorded"),
+    _run("artifact_logged"),
+    EventType("lineage_edge_recorded", frozenset({_RUN, _MODEL})),
+    EventType("model_registered", frozenset({_MODEL})),
+    EventType("model_version_created", frozenset({_MODEL})),
+    EventType("model_version_stage_changed", frozenset({_MODEL})),
+    EventType("model_alias_set", frozenset({_MODEL})),
+    EventType("model_alias_removed", frozenset({_MODEL})),
+    EventType("team_created", frozenset({_TEAM}), identity=True),
+    EventType("member_joined", frozenset({_TEAM}), identity=True),
+    EventType("member_left", frozenset({_TEAM}), identity=True),
+    EventType("api_key_issued", frozenset({_TEAM}), identity=True),
+    EventType("api_key_revoked", frozenset({_TEAM}), identity=True),
+    EventType("project_created", frozenset({_PROJECT}), identity=True),
+    EventType("comment_added", frozenset({_RUN, _PROJECT, _MODEL})),
+    EventType("comment_edited", frozenset({_RUN, _PROJECT, _MODEL})),
+    EventType("comment_deleted", frozenset({_RUN, _PROJECT, _MODEL})),
+    EventType("decision_recorded", frozenset({_PROJECT, _RUN})),
+    EventType("resource_shared", frozenset({_RUN, _VIEW})),
+    EventType("resource_unshared", frozenset({_RUN, _VIEW})),
+    EventType("ownership_transferred", frozenset({_RUN, _PROJECT, _MODEL})),
+    EventType("project_notes_set", frozenset({_PROJECT})),
+)
+
+IDENTITY_EVENT_TYPES = frozenset(name for name, t in EVENT_TYPES.items() if t.identity)
+
+
+def event_type_of(event: events_pb2.Event) -> str | None:
+    """The set payload's name, or None when the event has no payload."""
+    return event.WhichOneof("payload")
+
+
+def partition_key(event: events_pb2.Event, event_type: str) -> str:
+    """The Kafka key: the team for identity events (one ordered stream per team), else the
+    aggregate id, so every event of one run (model, project) lands in one partition in order."""
+    if event_type in IDENTITY_EVENT_TYPES:
+        return event.envelope.team
+    return event.envelope.aggregate_id

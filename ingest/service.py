@@ -1,0 +1,221 @@
+"""The ``cairn.v1.Ingest`` servicer: batches in, Kafka-acknowledged acks out.
+
+Every batch takes the same path: parse (bytes are decoded here, not by gRPC, so malformed bytes
+become INVALID_ARGUMENT instead of an internal error), validate, authorise and stamp the
+server-owned envelope fields, serialize, hand to the publisher, and acknowledge only once Kafka
+has acknowledged every event. A batch is accepted whole or rejected whole.
+
+``Append`` answers a rejection with the gRPC status from ``ingest/status_codes.py`` plus
+google.rpc details. ``Publish`` keeps the stream open and reports the rejection in that batch's
+Ack, so one bad batch does not cost the SDK its stream. Publish pipelines: it reads the next
+batch while earlier ones wait for Kafka, up to ``max_in_flight_batches_per_stream``; acks go out
+strictly in the order batches came in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import structlog
+
+from cairn.errors import CairnError, UnavailableError
+from cairn.v1 import ingest_pb2
+from domain.access import authorize_and_stamp
+from domain.identity import Caller
+from domain.validation import BatchSummary, BatchValidator
+from ingest.auth import current_caller
+from ingest.metrics import IngestMetrics
+from ingest.publisher import Publisher, records_for
+from ingest.settings import IngestSettings
+from ingest.status_codes import rejection, rich_status
+
+log = structlog.get_logger(__name__)
+
+SERVICE_NAME = "cairn.v1.Ingest"
+
+
+@dataclass(slots=True)
+class _Accepted:
+    """A batch handed to the publisher, waiting for Kafka."""
+
+    batch_id: int
+    summary: BatchSummary
+    delivered: asyncio.Future[None]
+    size: int
+    started: float
+
+
+_StreamItem = _Accepted | ingest_pb2.Ack | None
+
+
+class _Rejected(Exception):
+    """A batch was rejected; carries the error and the batch id when it could be read."""
+
+    def __init__(self, error: CairnError, batch_id: int) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.batch_id = batch_id
+
+
+class IngestService:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        publisher: Publisher,
+        metrics: IngestMetrics,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._settings = settings
+        self._validator = BatchValidator(settings.limits)
+        self._publisher = publisher
+        self._metrics = metrics
+        self._clock = clock
+
+    def rpc_handler(self) -> grpc.GenericRpcHandler:
+        serialize = ingest_pb2.Ack.SerializeToString
+        return grpc.method_handlers_generic_handler(
+            SERVICE_NAME,
+            {
+                "Publish": grpc.stream_stream_rpc_method_handler(
+                    self.publish, request_deserializer=None, response_serializer=serialize
+                ),
+                "Append": grpc.unary_unary_rpc_method_handler(
+                    self.append, request_deserializer=None, response_serializer=serialize
+                ),
+            },
+        )
+
+    # -- the RPCs -------------------------------------------------------------------------------
+
+    async def append(
+        self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> ingest_pb2.Ack:
+        caller = current_caller.get()
+        _bind_call_context(caller, "Append")
+        try:
+            accepted = await self._accept(request, caller)
+            return await self._settle(accepted)
+        except (_Rejected, CairnError) as exc:
+            error = exc.error if isinstance(exc, _Rejected) else exc
+            self.record_rejection(error)
+            await context.abort_with_status(rich_status(error))
+
+    async def publish(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        caller = current_caller.get()
+        _bind_call_context(caller, "Publish")
+        queue: asyncio.Queue[_StreamItem] = asyncio.Queue(
+            maxsize=self._settings.max_in_flight_batches_per_stream
+        )
+        writer = asyncio.create_task(self._write_acks(queue, context), name="publish-acks")
+        self._metrics.open_streams.inc()
+        try:
+            async for request in requests:
+                item: _StreamItem
+                try:
+                    item = await self._accept(request, caller)
+                except _Rejected as exc:
+                    self.record_rejection(exc.error)
+                    item = ingest_pb2.Ack(batch_id=exc.batch_id, rejection=rejection(exc.error))
+                await queue.put(item)  # waits while too many batches are in flight
+                if writer.done():
+                    break
+            await queue.put(None)
+            await writer
+        finally:
+            self._metrics.open_streams.dec()
+            if not writer.done():
+                writer.cancel()
+
+    # -- one batch ------------------------------------------------------------------------------
+
+    async def _accept(self, request: bytes, caller: Caller) -> _Accepted:
+        """Check the batch and hand it to the publisher (waiting for room); _Rejected if not."""
+        started = time.perf_counter()
+        now = self._clock()
+        batch_id = 0
+        try:
+            batch = self._validator.parse(request)
+            batch_id = batch.batch_id
+            summary = self._validator.check(batch, now_ns=now)
+            authorize_and_stamp(batch, caller, now_ns=now)
+            encoded = self._validator.encode(batch)
+            records = records_for(
+                encoded,
+                events_topic=self._settings.events_topic,
+                identity_topic=self._settings.identity_topic,
+            )
+            delivered = await self._publisher.submit(records)
+        except CairnError as exc:
+            raise _Rejected(exc, batch_id) from exc
+        self._metrics.in_flight_bytes.set(self._publisher.in_flight_bytes)
+        return _Accepted(batch.batch_id, summary, delivered, len(request), started)
+
+    async def _settle(self, accepted: _Accepted) -> ingest_pb2.Ack:
+        """Wait for Kafka; raise UnavailableError if it did not acknowledge the batch."""
+        try:
+            await accepted.delivered
+        except CairnError:
+            raise
+        except Exception as exc:
+            raise UnavailableError(f"Kafka did not acknowledge the batch: {exc!r}") from exc
+        finally:
+            self._metrics.in_flight_bytes.set(self._publisher.in_flight_bytes)
+        summary = accepted.summary
+        metrics = self._metrics
+        metrics.batches.inc()
+        metrics.points.inc(summary.points)
+        metrics.bytes.inc(accepted.size)
+        for event_type in summary.event_types:
+            metrics.events.labels(event_type).inc()
+        metrics.latency.observe(time.perf_counter() - accepted.started)
+        return ingest_pb2.Ack(
+            batch_id=accepted.batch_id,
+            accepted_events=summary.events,
+            highest_sequence=summary.highest_sequence,
+        )
+
+    async def _write_acks(
+        self, queue: asyncio.Queue[_StreamItem], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        """Send acks in batch order. After a failed write (the client went away) keep draining
+        the queue, so the reader never blocks on a full queue, then re-raise."""
+        failure: BaseException | None = None
+        while (item := await queue.get()) is not None:
+            if isinstance(item, _Accepted):
+                try:
+                    ack = await self._settle(item)
+                except CairnError as exc:
+                    self.record_rejection(exc)
+                    ack = ingest_pb2.Ack(batch_id=item.batch_id, rejection=rejection(exc))
+            else:
+                ack = item
+            if failure is None:
+                try:
+                    await context.write(ack)
+                except Exception as exc:
+                    failure = exc
+        if failure is not None:
+            raise failure
+
+    def record_rejection(self, exc: CairnError) -> None:
+        self._metrics.rejected.labels(exc.code.value, exc.rule or "").inc()
+        log.info(
+            "batch rejected", code=exc.code.value, rule=exc.rule, field=exc.field, error=exc.message
+        )
+
+
+def _bind_call_context(caller: Caller, method: str) -> None:
+    """Log lines of this call carry who is calling and a request id (each call runs in its own
+    task, so its context variables are its own)."""
+    structlog.contextvars.bind_contextvars(
+        request_id=uuid.uuid4().hex[:16], method=method, key_id=caller.key_id, team=caller.team
+    )
