@@ -84,9 +84,7 @@ class ColumnBuffer:
         parts = []
         for chunk in chunks:
             if isinstance(chunk, _Repeat):
-                parts.append(
-                    np.full(chunk.count, chunk.value, dtype=dtype)
-                )
+                parts.append(np.full(chunk.count, chunk.value, dtype=dtype))
             elif isinstance(chunk, _Array):
                 parts.append(chunk.array)
             else:

@@ -76,7 +76,7 @@ async def test_agent_writes_events_in_batches_and_counts_points(
     settings: ProcessorsSettings,
 ) -> None:
     writer = FakeWriter()
-    app, project_events = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
+    _, project_events = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
     series = metrics_pb2.MetricSeries(key="loss", steps=[0, 1, 2], values=[3.0, 2.0, 1.0])
     async with project_events.test_context() as agent:
         await agent.put(event("run_created", runs_pb2.RunCreated(name="a")).SerializeToString())
@@ -97,7 +97,7 @@ async def test_poison_goes_to_dead_letter_with_reason_and_the_rest_is_written(
     async def dead_letter(value: bytes, key: bytes | None, reason: str, pos: LogPosition) -> None:
         dead.append((value, reason, pos))
 
-    app, project_events = create_app(settings, writer=writer, dead_letter=dead_letter)
+    _, project_events = create_app(settings, writer=writer, dead_letter=dead_letter)
     async with project_events.test_context() as agent:
         await agent.put(b"not a protobuf \xff\xff")
         await agent.put(event("run_renamed", runs_pb2.RunRenamed(name="ok")).SerializeToString())
@@ -109,7 +109,7 @@ async def test_poison_goes_to_dead_letter_with_reason_and_the_rest_is_written(
 
 async def test_a_failing_store_is_retried_never_skipped(settings: ProcessorsSettings) -> None:
     writer = FakeWriter(fail_times=3)
-    app, project_events = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
+    _, project_events = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
     async with project_events.test_context() as agent:
         await agent.put(event("run_renamed", runs_pb2.RunRenamed(name="x")).SerializeToString())
         await _eventually(lambda: writer.projections)
