@@ -6,77 +6,61 @@ a second `up` is harmless, and `down` leaves no process behind.
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from localstack.processes import free_port, pid_alive, port_open
+from localstack.ephemeral import cairn
+from localstack.ephemeral import stack_env as stack_env_for
+from localstack.processes import pid_alive, port_open
 
 pytestmark = pytest.mark.e2e
-
-CAIRN = [sys.executable, "-m", "cairn.cli"]
 
 
 @pytest.fixture(scope="module")
 def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    home = tmp_path_factory.mktemp("stack-home")
-    env = dict(os.environ)
-    env.update(
-        CAIRN_HOME=str(home),
-        CAIRN_LOCAL_STACK_FILE=str(home / "local-stack.json"),
-        CAIRN_KAFKA_PORT=str(free_port()),
-        CAIRN_KAFKA_CONTROLLER_PORT=str(free_port()),
-        CAIRN_CLICKHOUSE_PORT=str(free_port()),
-        CAIRN_INGEST_PORT=str(free_port()),
-        CAIRN_INGEST_METRICS_PORT=str(free_port()),
-        CAIRN_PROCESSORS_PORT=str(free_port()),
-        CAIRN_PORTAL_PORT=str(free_port()),
-    )
-    env.pop("CAIRN_CLICKHOUSE_URL", None)
-    env.pop("CAIRN_SQL_URL", None)
+    env = stack_env_for(tmp_path_factory.mktemp("stack-home"), os.environ)
     yield env
-    subprocess.run([*CAIRN, "down"], env=env, capture_output=True, timeout=120, check=False)
-
-
-def _cairn(
-    env: dict[str, str], *args: str, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CAIRN, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    cairn(env, "down", timeout=120)
 
 
 def test_up_starts_all_five_parts_healthy_and_down_leaves_nothing(
     stack_env: dict[str, str],
 ) -> None:
-    up = _cairn(stack_env, "up")
+    up = cairn(stack_env, "up")
     assert up.returncode == 0, up.stdout + up.stderr
     for part in ("kafka", "clickhouse", "ingest", "processors", "portal", "api key"):
         assert part in up.stdout
     assert f"127.0.0.1:{stack_env['CAIRN_INGEST_PORT']}" in up.stdout
     assert f"http://127.0.0.1:{stack_env['CAIRN_PORTAL_PORT']}" in up.stdout
 
-    status = _cairn(stack_env, "status")
+    discovery = Path(stack_env["CAIRN_LOCAL_STACK_FILE"])
+    assert discovery.stat().st_mode & 0o777 == 0o600  # it holds the admin API key
+    assert (
+        json.loads(discovery.read_text())["ingest_url"]
+        == f"127.0.0.1:{stack_env['CAIRN_INGEST_PORT']}"
+    )
+
+    status = cairn(stack_env, "status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert status.stdout.count("healthy") == 5
 
-    version = _cairn(stack_env, "sql", "SELECT version() AS v")
+    version = cairn(stack_env, "sql", "SELECT version() AS v")
     assert version.returncode == 0, version.stderr
     assert version.stdout.splitlines()[2].startswith("26.")
 
-    csv = _cairn(stack_env, "sql", "SELECT number AS n FROM numbers(3)", "--format", "csv")
+    csv = cairn(stack_env, "sql", "SELECT number AS n FROM numbers(3)", "--format", "csv")
     assert csv.stdout.splitlines() == ['"n"', "0", "1", "2"]
 
     # The reporting user cannot write.
-    denied = _cairn(stack_env, "sql", "CREATE TABLE cairn.x (a UInt8) ENGINE = Memory")
+    denied = cairn(stack_env, "sql", "CREATE TABLE cairn.x (a UInt8) ENGINE = Memory")
     assert denied.returncode != 0
     assert "164" in denied.stderr or "readonly" in denied.stderr.lower()
 
-    again = _cairn(stack_env, "up")
+    again = cairn(stack_env, "up")
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("already running") == 5
 
@@ -84,7 +68,7 @@ def test_up_starts_all_five_parts_healthy_and_down_leaves_nothing(
     pids = [int(p.read_text()) for p in run_dir.glob("*.pid")]
     assert len(pids) == 5
 
-    down = _cairn(stack_env, "down", timeout=180)
+    down = cairn(stack_env, "down", timeout=180)
     assert down.returncode == 0, down.stderr
     assert not [pid for pid in pids if pid_alive(pid)]
     for port in (
@@ -94,4 +78,4 @@ def test_up_starts_all_five_parts_healthy_and_down_leaves_nothing(
         "CAIRN_PORTAL_PORT",
     ):
         assert not port_open("127.0.0.1", int(stack_env[port]))
-    assert _cairn(stack_env, "status").returncode == 1
+    assert cairn(stack_env, "status").returncode == 1
