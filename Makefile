@@ -61,5 +61,11 @@ test-integration: venv
 bench-ingest: venv
 	$(BIN)/python -m bench.ingest_throughput
 
+bench-e2e: venv
+	$(BIN)/python -m bench.e2e_throughput
+
 clean:
 	rm -rf $(VENV) .cairn .pytest_cache .mypy_cache .ruff_cache
+
+bench-sdk: venv
+	$(BIN)/python -m bench.sdk_logging

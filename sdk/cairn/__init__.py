@@ -1,10 +1,136 @@
 """Cairn: track ML runs as immutable events.
 
-The training-side API (``cairn.init``, ``run.log`` ...) arrives with the SDK issue; this package
-already owns the event contract types (``cairn.v1``) and the error hierarchy shared with services.
+::
+
+    import cairn
+
+    with cairn.init(project="churn", config={"lr": 3e-4}) as run:
+        for step in range(n):
+            run.log({"loss": loss}, step=step)
+
+``import cairn`` stays light (no protobuf, grpc or psutil until ``init``); see docs/sdk.md for
+every call, the configuration and what is captured. The package also owns the event contract
+types (``cairn.v1``) and the error hierarchy shared with the services (``cairn.errors``).
 """
 
-from cairn.errors import CairnError, ErrorCode, ValidationError
+from __future__ import annotations
 
-__all__ = ["CairnError", "ErrorCode", "ValidationError"]
+from typing import TYPE_CHECKING, Any
+
+from cairn.errors import (
+    AlreadyExistsError,
+    CairnError,
+    ConfigError,
+    ErrorCode,
+    FailedPreconditionError,
+    NotFoundError,
+    UnavailableError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:  # annotations only: importing these eagerly would cost import time
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from cairn.config import Capture, Settings
+    from cairn.run import Run
+
+__all__ = [
+    "AlreadyExistsError",
+    "CairnError",
+    "ConfigError",
+    "ErrorCode",
+    "FailedPreconditionError",
+    "NotFoundError",
+    "Run",
+    "UnavailableError",
+    "ValidationError",
+    "current_run",
+    "finish",
+    "init",
+]
 __version__ = "0.1.0"
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    team: str | None = None,
+    description: str | None = None,
+    parent: Run | str | None = None,
+    resume: str | None = None,
+    run_id: str | None = None,
+    mode: str | None = None,
+    capture: bool | Mapping[str, bool] | Capture | None = None,
+    ingest_url: str | None = None,
+    api_key: str | None = None,
+    portal_url: str | None = None,
+    dir: str | Path | None = None,
+    artifact_store: str | None = None,
+    settings: Settings | None = None,
+) -> Run:
+    """Start recording a run and return it.
+
+    ``project``, ``team`` and the connection settings fall back to ``CAIRN_*`` variables and to
+    ``~/.cairn/local-stack.json`` (written by ``cairn up``). ``config`` is recorded as the run's
+    parameters (nested mappings become dotted keys), ``tags`` as its tags. ``parent`` (a run or
+    run id) makes a nested run; ``resume`` continues an existing run; ``mode`` is ``"online"``
+    (default), ``"offline"`` (spool only; upload with ``cairn sync``) or ``"disabled"``.
+    ``capture`` switches automatic capture off (``False``) or in part (``{"diff": False}``).
+    Misuse raises :class:`ValidationError` or :class:`ConfigError` here, before anything is
+    recorded.
+    """
+    from cairn._start import start_run
+
+    overrides = {
+        "ingest_url": ingest_url,
+        "api_key": api_key,
+        "portal_url": portal_url,
+        "dir": dir,
+        "artifact_store": artifact_store,
+    }
+    return start_run(
+        project=project,
+        name=name,
+        config=config,
+        tags=tags,
+        team=team,
+        description=description,
+        parent=parent,
+        resume=resume,
+        run_id=run_id,
+        mode=mode,
+        capture=capture,
+        settings=settings,
+        overrides=overrides,
+    )
+
+
+def current_run() -> Run | None:
+    """The most recently started run that is still active, if any."""
+    from cairn import _lifecycle
+
+    return _lifecycle.current()
+
+
+def finish() -> None:
+    """Finish the current run (see :meth:`Run.finish`); does nothing when there is none."""
+    run = current_run()
+    if run is not None:
+        run.finish()
+
+
+def __getattr__(name: str) -> Any:
+    """``cairn.Run``, ``cairn.Settings`` and ``cairn.Capture`` without importing them eagerly."""
+    if name == "Run":
+        from cairn.run import Run
+
+        return Run
+    if name in ("Settings", "Capture"):
+        from cairn import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module 'cairn' has no attribute {name!r}")

@@ -1,0 +1,379 @@
+"""The :class:`Run` a training script holds: every call checks its input and returns at once.
+
+Nothing here touches the network, and only ``log_artifact``/``use_dataset`` touch the disk (they
+must hash and copy what they are given while it still exists). Calls put an entry in the buffer
+(``cairn._buffer``) and return; the run's sender thread does the rest. Misuse raises
+:class:`~cairn.errors.ValidationError` (bad keys or values), :class:`~cairn.errors.NotFoundError`
+(a path that does not exist) or :class:`~cairn.errors.FailedPreconditionError` (a call after
+``finish``), always before anything is spooled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, SupportsIndex
+
+from cairn import _checks as checks
+from cairn import _payloads as payloads
+from cairn._buffer import Barrier, Payload
+from cairn._datasets import Dataset, describe
+from cairn._flatten import flatten
+from cairn.artifacts import open_store, store_path
+from cairn.config import Mode, Settings
+from cairn.errors import FailedPreconditionError, NotFoundError
+from cairn.v1 import common_pb2, lineage_pb2, runs_pb2
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+    from cairn._start import RunParts
+
+Status = Literal["finished", "failed", "killed"]
+_MAX_KEYS = 100_000  # checked metric keys remembered; beyond this they are checked again
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """An artifact as recorded on the run."""
+
+    name: str
+    kind: str
+    sha256: str
+    size_bytes: int
+    uri: str
+    file_count: int
+
+
+class Run:
+    """A run being recorded; made by :func:`cairn.init`. Use it as a context manager, or call
+    :meth:`finish` (an uncaught exception, SIGTERM or interpreter exit finish it too).
+
+    Calls may come from any thread; ``log`` without an explicit ``step`` counts steps per run, so
+    threads logging concurrently should pass ``step``.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        name: str,
+        team: str,
+        project: str,
+        settings: Settings,
+        parts: RunParts,
+        parent_id: str = "",
+        first_step: int = 0,
+    ) -> None:
+        self.id = run_id
+        self.name = name
+        self.team = team
+        self.project = project
+        self.parent_id = parent_id
+        self.settings = settings
+        self.status: Status | Literal["running"] = "running"
+        self._parts = parts
+        self._put = parts.buffer.put
+        self._next_step = first_step
+        self._keys: set[str] = set()  # metric keys already checked
+        self._finished = False
+        self._finish_lock = threading.RLock()  # re-entered by a signal handler during finish
+
+    def __repr__(self) -> str:
+        return f"<cairn.Run {self.id} {self.project}/{self.name} {self.status}>"
+
+    @property
+    def url(self) -> str | None:
+        """The run's page in the portal, if a portal address is configured."""
+        base = self.settings.portal_url.rstrip("/")
+        return f"{base}/run?id={self.id}" if base else None
+
+    @property
+    def mode(self) -> Mode:
+        return self.settings.mode
+
+    @property
+    def spool_dir(self) -> Path | None:
+        spool = self._parts.spool
+        return spool.directory if spool is not None else None
+
+    # -- metrics ---------------------------------------------------------------------------------
+
+    def log(self, data: Mapping[str, Any], step: SupportsIndex | None = None) -> None:
+        """Record scalar metrics at ``step`` (default: one more than the last step logged).
+
+        Values are numbers (int, float, numpy scalars, one-element tensors); NaN and ±inf are
+        kept as they are. Nested mappings become dotted keys. Costs a few microseconds and never
+        waits for the network or the disk.
+        """
+        if self._finished:
+            raise self._after_finish("log")
+        if type(data) is not dict:
+            data = _as_dict(data)
+        if not data.keys() <= self._keys:
+            self._admit(data)
+        try:
+            total = sum(data.values())  # one C loop over plain numbers; raises for text and None
+            plain = type(total) is float or type(total) is int
+        except Exception:
+            plain = False
+        data = data.copy() if plain else self._convert(data)
+        if step is None:
+            at = self._next_step
+        elif type(step) is int and step >= 0:
+            at = step
+        else:
+            at = checks.check_step(step)
+        self._next_step = at + 1
+        if data:
+            self._put((at, time.time_ns(), data))
+
+    def log_series(
+        self,
+        key: str,
+        steps: Sequence[int] | Any,
+        values: Sequence[float] | Any,
+        timestamps_ns: Sequence[int] | Any | None = None,
+    ) -> None:
+        """Record a whole array of points for one metric (lists, tuples or numpy arrays)."""
+        if self._finished:
+            raise self._after_finish("log_series")
+        series = payloads.metric_series(key, steps, values, timestamps_ns, time.time_ns())
+        self._next_step = max(self._next_step, max(series.steps) + 1)
+        self._put(series)
+
+    # -- parameters, tags, descriptions, comments --------------------------------------------------
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record (hyper)parameters; nested mappings and lists become dotted keys. A later value
+        for a key replaces the earlier one."""
+        flat = flatten(params, "params")
+        if flat:
+            self._emit("params_set", payloads.params_set(flat))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set tags; numbers and booleans are recorded as text."""
+        message = payloads.tags_set(tags)
+        if message.tags:
+            self._emit("tags_set", message)
+
+    def remove_tags(self, keys: Iterable[str]) -> None:
+        names = [checks.check_key(key, f"keys[{i}]") for i, key in enumerate(keys)]
+        if names:
+            self._emit("tags_removed", runs_pb2.TagsRemoved(keys=names))
+
+    def set_description(self, markdown: str) -> None:
+        text = checks.check_text(markdown, "description", checks.MAX_MARKDOWN_CHARS)
+        self._emit("run_description_set", runs_pb2.RunDescriptionSet(description=text))
+
+    def rename(self, name: str) -> None:
+        checked = checks.check_name(name, "name")
+        self._emit("run_renamed", runs_pb2.RunRenamed(name=checked))
+        self.name = checked
+
+    def comment(
+        self,
+        body: str,
+        *,
+        metric: str | None = None,
+        steps: tuple[int, int] | None = None,
+        reply_to: str | None = None,
+    ) -> str:
+        """Add a Markdown comment, optionally anchored to a metric (and a step range of it);
+        returns the comment's id (pass it as ``reply_to`` to answer it)."""
+        comment = payloads.comment_added(body, metric, steps, reply_to)
+        self._emit("comment_added", comment)
+        return comment.comment_id
+
+    # -- lineage ---------------------------------------------------------------------------------
+
+    def use_dataset(
+        self, source: Any, *, name: str | None = None, version: str | None = None
+    ) -> Dataset:
+        """Record a dataset the run reads: a file or directory (hashed), a pandas DataFrame
+        (content hash) or a URI with a known version. Returns what was recorded."""
+        return self._dataset(source, name, version, common_pb2.DATA_ROLE_INPUT)
+
+    def log_dataset(
+        self, source: Any, *, name: str | None = None, version: str | None = None
+    ) -> Dataset:
+        """Record a dataset the run wrote (the output counterpart of :meth:`use_dataset`)."""
+        return self._dataset(source, name, version, common_pb2.DATA_ROLE_OUTPUT)
+
+    def _dataset(
+        self,
+        source: Any,
+        name: str | None,
+        version: str | None,
+        role: common_pb2.DataRole.ValueType,
+    ) -> Dataset:
+        if self._finished:
+            raise self._after_finish("use_dataset")
+        dataset = describe(source, name=name, version=version)
+        relation = (
+            lineage_pb2.LINEAGE_RELATION_USED
+            if role == common_pb2.DATA_ROLE_INPUT
+            else lineage_pb2.LINEAGE_RELATION_PRODUCED
+        )
+        self._emit("dataset_recorded", payloads.dataset_recorded(dataset, role))
+        edge = payloads.lineage_edge(
+            self.id, relation, lineage_pb2.LINEAGE_NODE_KIND_DATASET, dataset.digest, dataset.name
+        )
+        self._emit("lineage_edge_recorded", edge)
+        return dataset
+
+    def log_artifact(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        kind: str = "other",
+        metadata: Mapping[str, str] | None = None,
+    ) -> Artifact:
+        """Store a file or directory in the artifact store (content-addressed: identical files
+        are stored once) and record it as an output of the run. Blocks while it hashes and
+        copies, so a file overwritten right after the call is recorded as it was."""
+        if self._finished:
+            raise self._after_finish("log_artifact")
+        kind_value = payloads.artifact_kind(kind)
+        source = Path(path).expanduser()
+        if not source.exists():
+            detail = f"path: {str(source)!r} does not exist (rule exists)"
+            raise NotFoundError(detail, field="path", rule="exists")
+        label = checks.check_name(name if name is not None else source.name, "name")
+        pairs = payloads.artifact_metadata(metadata)
+        stored = store_path(open_store(self.settings.artifact_location), source)
+        self._emit("artifact_logged", payloads.artifact_logged(label, kind_value, stored, pairs))
+        edge = payloads.lineage_edge(
+            self.id,
+            lineage_pb2.LINEAGE_RELATION_PRODUCED,
+            lineage_pb2.LINEAGE_NODE_KIND_ARTIFACT,
+            stored.sha256,
+            label,
+        )
+        self._emit("lineage_edge_recorded", edge)
+        return Artifact(
+            label, kind, stored.sha256, stored.size_bytes, stored.uri, stored.file_count
+        )
+
+    # -- delivery and the end --------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything logged so far is in the spool on disk (safe from a crash of
+        this process, not necessarily delivered yet). True unless ``timeout`` ran out."""
+        sender = self._parts.sender
+        if sender is None or not sender.alive:
+            return True
+        barrier = Barrier()
+        self._put(barrier)
+        sender.wake()
+        return barrier.done.wait(timeout)
+
+    def finish(self, status: Status = "finished", *, reason: str = "", exit_code: int = 0) -> None:
+        """End the run: record its status, deliver what is pending (waiting up to
+        ``CAIRN_FINISH_TIMEOUT``) and stop the background threads. Later calls do nothing."""
+        self._end(payloads.status_changed(status, reason=reason, exit_code=exit_code), status)
+
+    def fail_with(self, error: BaseException, *, killed: bool = False, exit_code: int = 1) -> None:
+        """End the run as failed (or killed) because of ``error``, keeping the traceback's end."""
+        status: Status = "killed" if killed else "failed"
+        change = payloads.status_changed(status, exit_code=exit_code, error=error)
+        self._end(change, status)
+
+    def _end(
+        self, change: runs_pb2.RunStatusChanged, status: Status, *, timeout_s: float | None = None
+    ) -> None:
+        with self._finish_lock:
+            if self._finished:
+                return
+            self._finished = True
+        from cairn import _lifecycle
+
+        try:
+            self._parts.stop_capture()
+            self._put(Payload("run_status_changed", change, time.time_ns()))
+            self.status = status
+            timeout = self.settings.finish_timeout_s if timeout_s is None else timeout_s
+            self._parts.shut_down(self.id, self.settings, self._next_step, timeout)
+        finally:
+            _lifecycle.unregister(self)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.finish()
+        elif isinstance(exc, SystemExit):
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if code == 0:
+                self.finish()
+            else:
+                self.finish("failed", reason=f"SystemExit({exc.code!r})", exit_code=code)
+        elif isinstance(exc, KeyboardInterrupt):
+            self.fail_with(exc, killed=True, exit_code=130)
+        else:
+            self.fail_with(exc)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _emit(self, field: str, message: Message) -> None:
+        if self._finished:
+            raise self._after_finish(field)
+        self._put(Payload(field, message, time.time_ns()))
+
+    def _after_finish(self, call: str) -> FailedPreconditionError:
+        return FailedPreconditionError(
+            f"run {self.id} is {self.status}: {call} after finish() is not recorded "
+            "(start a new run, or resume this one with cairn.init(resume=...))",
+            field=call,
+            rule="run_finished",
+        )
+
+    def _convert(self, data: Mapping[str, Any]) -> dict[str, float]:
+        """The slow path: numpy and torch scalars to floats, nested mappings to dotted keys, and
+        a clear error for anything that is not a number."""
+        converted: dict[str, float] = {}
+
+        def visit(mapping: Mapping[Any, Any], prefix: str) -> None:
+            for key, value in mapping.items():
+                name = f"{prefix}{key}"
+                if isinstance(value, Mapping):
+                    visit(value, f"{name}.")
+                elif type(value) is float:
+                    converted[name] = value
+                else:
+                    converted[name] = checks.to_metric_value(value, f"data[{name!r}]")
+
+        visit(data, "")
+        if not converted.keys() <= self._keys:
+            self._admit(converted)
+        return converted
+
+    def _admit(self, data: Mapping[Any, Any]) -> None:
+        """Check keys not seen before; nested mappings are checked once flattened."""
+        for key, value in data.items():
+            if not isinstance(key, str):
+                kind = type(key).__name__
+                checks.fail(f"data[{key!r}]", "type", f"metric names must be strings, got {kind}")
+            if key not in self._keys and not isinstance(value, Mapping):
+                checks.check_key(key, f"data[{key!r}]")
+                if len(self._keys) >= _MAX_KEYS:
+                    self._keys.clear()
+                self._keys.add(key)
+
+
+def _as_dict(data: object) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        kind = type(data).__name__
+        checks.fail("data", "type", f"must be a mapping of metric names to numbers, got {kind}")
+    return dict(data)
