@@ -126,8 +126,8 @@ def prepare(config: BrokerConfig, cache_dir: Path) -> list[str]:
                 f"-Dlog4j2.configurationFile={_DEPLOY_DIR / 'log4j2.yaml'}",
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id_file.read_text().strip(),
+                # '=' form: a base64 id may start with '-' and must not be read as an option.
+                f"--cluster-id={cluster_id_file.read_text().strip()}",
                 "-c",
                 str(props),
             ],

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from localstack import kafka_broker
+from tests.integration.conftest_kafka import kafka_cache_dir
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +69,12 @@ async def test_idempotent_produce_then_group_consume_keeps_per_key_order_and_com
 
     assert received == {"run-a": list(range(50)), "run-b": list(range(50))}
     assert sum(offset or 0 for offset in committed.values()) == 100
+
+
+def test_storage_format_accepts_a_cluster_id_that_starts_with_a_dash(tmp_path: Path) -> None:
+    """Regression: one generated id in 64 starts with '-', which ``-t ID`` read as an option."""
+    config = kafka_broker.BrokerConfig(data_dir=tmp_path / "kafka", port=1, controller_port=2)
+    config.data_dir.mkdir(parents=True)
+    (config.data_dir / "cluster.id").write_text("-" + kafka_broker._kafka_uuid()[1:])
+    kafka_broker.prepare(config, kafka_cache_dir())
+    assert (config.data_dir / "log" / "meta.properties").exists()
