@@ -53,7 +53,7 @@ test: venv lint
 	$(BIN)/python -m pytest tests
 
 test-unit: venv
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit tests/sdk/unit tests/query/unit
 
 test-integration: venv
 	$(BIN)/python -m pytest tests/integration
@@ -69,3 +69,10 @@ clean:
 
 bench-sdk: venv
 	$(BIN)/python -m bench.sdk_logging
+
+bench-query: venv
+	$(BIN)/python -m bench.query_scale
+
+bench: venv
+	$(BIN)/python -m bench.compare $(if $(QUICK),--quick,)
+

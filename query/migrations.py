@@ -17,7 +17,9 @@ from clickhouse_connect.driver.client import Client
 
 from cairn.errors import FailedPreconditionError
 from query.ddl import SINGLE_NODE, RawSQL, Statement, Topology
+from query.reporting_schema import REPORTING_STATEMENTS, reporting_database
 from query.schema import SCHEMA_STATEMENTS
+from query.series_schema import SERIES_STATEMENTS
 from query.sql import quote_identifier
 
 
@@ -57,6 +59,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(version=2, name="projections", statements=SCHEMA_STATEMENTS),
+    Migration(version=3, name="reporting_views", statements=REPORTING_STATEMENTS),
+    Migration(version=4, name="series_downsampling", statements=SERIES_STATEMENTS),
 )
 
 
@@ -104,3 +108,9 @@ def apply_migrations(
         )
         newly_applied.append(migration)
     return newly_applied
+
+
+def drop_database(client: Client, database: str) -> None:
+    """Drop a migrated database and the reporting database that migrations created beside it."""
+    for name in (database, reporting_database(database)):
+        client.command(f"DROP DATABASE IF EXISTS {quote_identifier(name)} SYNC")

@@ -13,10 +13,18 @@ from clickhouse_connect.driver.client import Client
 
 from domain.tables import ALL_TABLES
 from query.migrations import apply_migrations
+from query.reporting_schema import reporting_database
 from query.schema import METRIC_SUMMARIES
+from query.series_schema import METRIC_BOUNDS, METRIC_ROLLUP
 from query.sql import quote_identifier as q
 
-SWAPPED_TABLES: tuple[str, ...] = (*(t.name for t in ALL_TABLES), METRIC_SUMMARIES.name)
+# Every table that holds data; views (and the reporting views) follow them by name.
+SWAPPED_TABLES: tuple[str, ...] = (
+    *(t.name for t in ALL_TABLES),
+    METRIC_SUMMARIES.name,
+    METRIC_BOUNDS.name,
+    METRIC_ROLLUP.name,
+)
 
 
 def scratch_name(database: str) -> str:
@@ -31,6 +39,7 @@ def create_scratch_database(client: Client, database: str) -> str:
     """A fresh, empty copy of the schema; any leftover from an interrupted replay is dropped."""
     scratch = scratch_name(database)
     client.command(f"DROP DATABASE IF EXISTS {q(scratch)} SYNC")
+    client.command(f"DROP DATABASE IF EXISTS {q(reporting_database(scratch))} SYNC")
     apply_migrations(client, scratch)
     return scratch
 
@@ -43,3 +52,5 @@ def swap_in(client: Client, database: str) -> None:
     previous = previous_name(database)
     client.command(f"DROP DATABASE IF EXISTS {q(previous)} SYNC")
     client.command(f"RENAME DATABASE {q(scratch)} TO {q(previous)}")
+    # The scratch schema's reporting views point at the scratch database; the live ones remain.
+    client.command(f"DROP DATABASE IF EXISTS {q(reporting_database(scratch))} SYNC")

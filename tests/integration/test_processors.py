@@ -26,7 +26,7 @@ from cairn.v1 import (
     runs_pb2,
 )
 from processors.replay import replay
-from query.migrations import apply_migrations
+from query.migrations import apply_migrations, drop_database
 from tests.builders import event
 from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 from tests.integration.processors_harness import (
@@ -73,7 +73,7 @@ async def setup(
         kafka_bootstrap, topics, f"{clickhouse_endpoint.url}/{database}", database, tmp_path
     )
     for db in (database, f"{database}_previous", f"{database}_replay"):
-        admin.command(f"DROP DATABASE IF EXISTS `{db}` SYNC")
+        drop_database(admin, db)
 
 
 def complete_run(run_id: str) -> list[events_pb2.Event]:

@@ -15,7 +15,7 @@ import pytest
 import cairn
 from cairn.config import Capture
 from ingest.keys import issue_key_directly
-from query.migrations import apply_migrations
+from query.migrations import apply_migrations, drop_database
 from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 from tests.integration.processors_harness import Topics, Worker, create_topics, eventually, store
 from tests.sdk.integration.conftest import TEAM, IngestProcess, Stack
@@ -47,9 +47,7 @@ def pipeline(
     finally:
         worker.stop()
         server.stop()
-        store(f"{clickhouse_endpoint.url}/default").command(
-            f"DROP DATABASE IF EXISTS `{database}` SYNC"
-        )
+        drop_database(store(f"{clickhouse_endpoint.url}/default"), database)
 
 
 async def test_a_logged_run_is_complete_and_correct_in_clickhouse(
