@@ -49,11 +49,13 @@ proto: venv
 proto-check: venv
 	$(BIN)/python proto/generate.py --check
 
+# The portal's browser tests drive Debian's Chromium (installed once, from Debian's packages).
 test: venv lint
+	./deploy/local/install-browser.sh
 	$(BIN)/python -m pytest tests
 
 test-unit: venv
-	$(BIN)/python -m pytest tests/unit tests/sdk/unit tests/query/unit
+	$(BIN)/python -m pytest tests/unit tests/sdk/unit tests/query/unit tests/ui/unit
 
 test-integration: venv
 	$(BIN)/python -m pytest tests/integration
@@ -76,3 +78,13 @@ bench-query: venv
 bench: venv
 	$(BIN)/python -m bench.compare $(if $(QUICK),--quick,)
 
+# The demo (two teams, a sweep, a model in production with lineage, comments, a handover),
+# seeded through ingest into the running local stack once; sign in as alice / cairn-demo.
+demo: up
+	$(BIN)/python -m localstack.demo
+
+# Every portal page with the demo's data, as docs/screenshots/<page>.png (throwaway stack, Chromium).
+.PHONY: screenshots
+screenshots: venv
+	./deploy/local/install-browser.sh
+	$(BIN)/python -m tests.ui.screenshots --out docs/screenshots

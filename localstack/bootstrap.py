@@ -8,6 +8,7 @@ Every step is idempotent, so running ``up`` twice is harmless.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -55,6 +56,7 @@ def bootstrap_stack(
         log(f"  {'migrate':<11} applied {migration.version:04d} {migration.name}")
     if not secrets.admin_api_key:
         secrets = _issue_local_admin_key(settings, secrets)
+    _ensure_portal_key(settings)
     start("ingest")
     start("processors")
     start("portal")
@@ -72,6 +74,22 @@ def bootstrap_stack(
         addresses={part.name: part.address for part in by_name.values()},
         api_key=secrets.admin_api_key,
     )
+
+
+def _ensure_portal_key(settings: StackSettings) -> None:
+    """The portal writes events as an admin *service* key of each team it writes for (a key only
+    writes its own team's events); the local team's key is issued here once, the demo adds more.
+    """
+    from ingest.keys import issue_key_directly
+
+    keys_file = settings.home / "portal-keys.json"
+    keys: dict[str, str] = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+    if LOCAL_TEAM in keys:
+        return
+    keys[LOCAL_TEAM] = asyncio.run(
+        issue_key_directly(settings.kafka_bootstrap, team=LOCAL_TEAM, role="admin", name="portal")
+    )
+    local_secrets.write_private_json(keys_file, keys)
 
 
 def _issue_local_admin_key(settings: StackSettings, secrets: LocalSecrets) -> LocalSecrets:

@@ -63,6 +63,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = _settings()
     summary = bootstrap_stack(settings, os.environ, log=lambda line: print(line, flush=True))
+    if args.demo:
+        from localstack.demo import seed
+
+        seed(settings, log=lambda line: print(line, flush=True))
     print()
     print("Cairn is up:")
     for name, address in summary.addresses.items():

@@ -132,6 +132,9 @@ def parts(
                 f"--server.address={settings.host}",
                 f"--server.port={settings.portal_port}",
                 "--browser.gatherUsageStats=false",
+                # No "file changed, rerun?" banner mid-session, no "Deploy" button.
+                "--server.fileWatcherType=none",
+                "--client.toolbarMode=viewer",
             ],
             healthy=lambda: health.http_ok(f"{settings.portal_url}/_stcore/health"),
             env=env,

@@ -1,4 +1,9 @@
-"""Streamlit entry point: ``streamlit run ui/app.py``. Pages arrive with the portal issue."""
+"""Cairn's team portal: ``streamlit run ui/app.py``.
+
+The entry point: it reads the environment (the only place the portal does), signs the visitor
+in (:mod:`ui.sign_in`), and hands over to the page the URL names. Each page is a script in
+``ui/views/``; the sidebar lists them in three groups.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,36 @@ import os
 
 import streamlit as st
 
-from query.client import ClickHouseTarget, connect
+from ui import context, sign_in
 from ui.settings import PortalSettings
 
-settings = PortalSettings.from_env(os.environ)
-st.set_page_config(page_title="Cairn", layout="wide")
-st.title("Cairn")
-try:
-    version = connect(settings.clickhouse_url).command("SELECT version()")
-    st.caption(
-        f"Store: ClickHouse {version} at {ClickHouseTarget.from_url(settings.clickhouse_url).redacted()}"
-    )
-except Exception as exc:  # the page must still render when the store is down
-    st.error(f"The store is unreachable: {exc}")
+st.set_page_config(page_title="Cairn", page_icon=":material/landscape:", layout="wide")
+context.configure(PortalSettings.from_env(os.environ))
+
+PAGES = {
+    "Explore": [
+        st.Page("views/projects.py", title="Projects", icon=":material/folder:", default=True),
+        st.Page("views/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs"),
+        st.Page("views/run.py", title="Run", icon=":material/monitoring:", url_path="run"),
+        st.Page("views/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+        st.Page("views/lineage.py", title="Lineage", icon=":material/account_tree:", url_path="lineage"),
+    ],
+    "Explain": [
+        st.Page("views/models.py", title="Models", icon=":material/deployed_code:", url_path="models"),
+    ],
+    "Collaborate": [
+        st.Page("views/discussion.py", title="Discussion", icon=":material/forum:", url_path="discussion"),
+        st.Page("views/handover.py", title="Handover", icon=":material/handshake:", url_path="handover"),
+        st.Page("views/sharing.py", title="Sharing", icon=":material/share:", url_path="sharing"),
+    ],
+}  # fmt: skip
+
+# Navigation comes first even for visitors who must sign in: it resolves the page the URL names,
+# so a permalink opened while signed out lands on its page (with its parameters) afterwards.
+signed_in = sign_in.signed_in() is not None
+page = st.navigation(PAGES, position="sidebar" if signed_in else "hidden")
+if not signed_in:
+    sign_in.show()
+    st.stop()
+sign_in.sidebar()
+page.run()

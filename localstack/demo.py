@@ -1,0 +1,796 @@
+"""``cairn up --demo``: seed a realistic demo so a newcomer sees every portal page with content.
+
+Two teams (``risk``, ``vision``), three projects, a hyperparameter sweep with a parent run, a
+feature pipeline whose output dataset the training runs use, a model (``churn-classifier``) in
+production with lineage to its data, comments (anchored, replied, edited, deleted), a decision,
+a share with the other team, project notes, and a handover: Bob leaves risk, his project goes to
+Alice, some runs are transferred and others stay his, listed as "owner left".
+
+Everything goes the way users' data goes: real events, appended through ingest with API keys
+(one admin service key per team, issued the way an operator does, since a team's first key
+cannot come through ingest), then projected by the running processors; :func:`seed` returns
+once the projections show the data. It also writes the portal's keys file (one admin service
+key per team, for the portal to write with) and a users file whose people sign in with the
+password :data:`DEMO_PASSWORD`. A marker in ``$CAIRN_HOME`` makes seeding happen once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+
+from cairn.v1 import (
+    collaboration_pb2,
+    common_pb2,
+    envelope_pb2,
+    events_pb2,
+    identity_pb2,
+    ingest_pb2_grpc,
+    lineage_pb2,
+    metrics_pb2,
+    models_pb2,
+    provenance_pb2,
+    runs_pb2,
+)
+from domain.ids import new_uuid7
+from localstack import secrets as local_secrets
+from localstack.settings import StackSettings
+
+DEMO_PASSWORD = "cairn-demo"  # noqa: S105 (documented, demo users only)
+MARKER = "demo-seeded.json"
+TEAMS = {"risk": "Risk Modelling", "vision": "Computer Vision"}
+PROJECTS = {
+    ("risk", "churn"): ("Customer churn", "Predict which subscribers cancel within 60 days."),
+    ("risk", "fraud"): ("Card fraud", "Score card transactions for fraud in real time."),
+    ("vision", "defects"): ("Weld defects", "Detect weld defects on the assembly-line cameras."),
+}
+DAY = 86_400 * 10**9
+HOUR = 3_600 * 10**9
+_RUN = envelope_pb2.AGGREGATE_KIND_RUN
+_PROJECT = envelope_pb2.AGGREGATE_KIND_PROJECT
+_MODEL = envelope_pb2.AGGREGATE_KIND_MODEL
+_TEAM = envelope_pb2.AGGREGATE_KIND_TEAM
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    display_name: str
+    teams: tuple[str, ...]
+    team_admin: bool = False
+    portal_admin: bool = False
+
+
+PEOPLE = (
+    Person("alice", "Alice Moreau", ("risk",), team_admin=True),
+    Person("bob", "Bob Okafor", ("risk",)),
+    Person("carol", "Carol Lin", ("vision",), team_admin=True),
+    Person("dave", "Dave Singh", ("vision", "risk")),
+    Person("admin", "Portal Admin", ("risk", "vision"), portal_admin=True),
+)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    runs: int
+    events: int
+    users_file: Path
+    keys_file: Path
+    seeded: bool  # False when an earlier seed was found
+
+
+class _Events:
+    """Collects the demo's events in the order a real team would have caused them."""
+
+    def __init__(self, now_ns: int) -> None:
+        self.now = now_ns
+        self.events: list[events_pb2.Event] = []
+        self._sequence: dict[str, int] = {}
+        self.run_ids: dict[str, str] = {}
+
+    def add(
+        self,
+        kind: int,
+        aggregate_id: str,
+        team: str,
+        project: str,
+        person: str,
+        at_ns: int,
+        field: str,
+        message: object,
+    ) -> events_pb2.Event:
+        sequence = 0
+        if kind == _RUN:
+            sequence = self._sequence.get(aggregate_id, 0) + 1
+            self._sequence[aggregate_id] = sequence
+        event = events_pb2.Event(
+            envelope=envelope_pb2.Envelope(
+                event_id=new_uuid7(at_ns),
+                schema_version=1,
+                aggregate_kind=kind,  # type: ignore[arg-type]
+                aggregate_id=aggregate_id,
+                sequence=sequence,
+                occurred_at_ns=at_ns,
+                actor=envelope_pb2.Actor(on_behalf_of=person),
+                team=team,
+                project=project,
+            )
+        )
+        getattr(event, field).CopyFrom(message)
+        self.events.append(event)
+        return event
+
+    def ago(self, days: float, hours: float = 0) -> int:
+        return self.now - int(days * DAY) - int(hours * HOUR)
+
+
+def _param(key: str, value: float | int | str | bool) -> runs_pb2.Param:
+    param = runs_pb2.Param(key=key)
+    if isinstance(value, bool):
+        param.value.bool_value = value
+    elif isinstance(value, int):
+        param.value.int_value = value
+    elif isinstance(value, float):
+        param.value.double_value = value
+    else:
+        param.value.string_value = value
+    return param
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _curves(
+    rng: np.random.Generator, steps: int, quality: float, noise: float = 0.02
+) -> dict[str, np.ndarray]:
+    """Plausible training curves: losses falling towards a floor set by ``quality``."""
+    x = np.arange(steps, dtype=np.float64)
+    floor = 0.25 + (1 - quality) * 0.6
+    train = floor + 0.9 * np.exp(-x / (steps / 5)) + rng.normal(0, noise, steps)
+    val = floor + 0.05 + 0.9 * np.exp(-x / (steps / 4)) + rng.normal(0, noise * 1.5, steps)
+    val += np.clip(x - steps * 0.73, 0, None) / steps * 0.5  # late overfitting
+    auc = quality - 0.35 * np.exp(-x / (steps / 6)) + rng.normal(0, noise / 3, steps)
+    lr = 0.5 * (1 + np.cos(np.pi * x / steps))
+    return {"train/loss": train, "val/loss": val, "val/auc": np.clip(auc, 0, 1), "lr": lr}
+
+
+@dataclass(frozen=True)
+class _Code:
+    commit: str
+    diff: str = ""
+    branch: str = "main"
+    remote: str = "git@github.com:example/risk-models.git"
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A file put into the artifact store (so the portal can offer it for download)."""
+
+    name: str
+    sha256: str
+    uri: str
+    size: int
+
+
+@dataclass(frozen=True)
+class _Env:
+    packages: dict[str, str]
+    gpu: bool = False
+    image: str = "ghcr.io/example/train:2024.06"
+
+
+def _run(
+    log: _Events,
+    rng: np.random.Generator,
+    *,
+    team: str,
+    project: str,
+    name: str,
+    owner: str,
+    start_ns: int,
+    minutes: float,
+    params: dict[str, float | int | str | bool],
+    tags: dict[str, str],
+    quality: float,
+    steps: int,
+    code: _Code,
+    env: _Env,
+    inputs: Sequence[tuple[str, str, str]] = (),
+    outputs: Sequence[tuple[str, str, str]] = (),
+    artifacts: Sequence[_Stored] = (),
+    status: int = runs_pb2.RUN_STATUS_FINISHED,
+    parent: str = "",
+    sweep: str = "",
+    description: str = "",
+) -> str:
+    """One run's events, as the SDK would send them; returns the run id."""
+    run_id = new_uuid7(start_ns)
+    log.run_ids[name] = run_id
+    end_ns = start_ns + int(minutes * 60e9)
+
+    def emit(at: int, field: str, message: object) -> None:
+        log.add(_RUN, run_id, team, project, owner, at, field, message)
+
+    host = f"{'gpu' if env.gpu else 'cpu'}-node-{rng.integers(1, 9)}"
+    emit(
+        start_ns,
+        "run_created",
+        runs_pb2.RunCreated(
+            name=name,
+            owner=owner,
+            parent_run_id=log.run_ids.get(parent, ""),
+            sweep_id=sweep,
+            host=host,
+            command_line=["python", "train.py", *(f"--{k}={v}" for k, v in params.items())],
+            started_at_ns=start_ns,
+            description=description,
+        ),
+    )
+    emit(
+        start_ns + 1,
+        "params_set",
+        runs_pb2.ParamsSet(params=[_param(k, v) for k, v in params.items()]),
+    )
+    emit(
+        start_ns + 2,
+        "tags_set",
+        runs_pb2.TagsSet(tags=[runs_pb2.Tag(key=k, value=v) for k, v in tags.items()]),
+    )
+    emit(
+        start_ns + 3,
+        "code_version_recorded",
+        provenance_pb2.CodeVersionRecorded(
+            git_remote=code.remote,
+            branch=code.branch,
+            commit=code.commit,
+            dirty=bool(code.diff),
+            diff=code.diff,
+            diff_sha256=_digest(code.diff) if code.diff else "",
+            entry_point="train.py",
+        ),
+    )
+    emit(
+        start_ns + 4,
+        "environment_recorded",
+        provenance_pb2.EnvironmentRecorded(
+            python_version="3.11.9",
+            python_implementation="CPython",
+            os="Linux",
+            os_version="6.1.0-21-amd64",
+            cpu_model="AMD EPYC 7B13",
+            cpu_count=16,
+            memory_bytes=64 << 30,
+            gpus=[provenance_pb2.Gpu(name="NVIDIA A10G", memory_bytes=24 << 30)] if env.gpu else [],
+            cuda_version="12.1" if env.gpu else "",
+            packages=[provenance_pb2.Package(name=n, version=v) for n, v in env.packages.items()],
+            container_image=env.image,
+            container_digest="sha256:" + _digest(env.image + str(sorted(env.packages.items()))),
+            hostname=host,
+        ),
+    )
+    for role, datasets in (
+        (common_pb2.DATA_ROLE_INPUT, inputs),
+        (common_pb2.DATA_ROLE_OUTPUT, outputs),
+    ):
+        for data_name, uri, version in datasets:
+            emit(
+                start_ns + 5,
+                "dataset_recorded",
+                provenance_pb2.DatasetRecorded(
+                    name=data_name,
+                    uri=uri,
+                    digest="sha256:" + _digest(uri + version),
+                    size_bytes=int(rng.integers(50, 900)) << 20,
+                    manifest_digest="sha256:" + _digest("manifest" + uri + version),
+                    file_count=int(rng.integers(4, 64)),
+                    role=role,
+                    version=version,
+                ),
+            )
+    done = steps if status == runs_pb2.RUN_STATUS_FINISHED else int(steps * 0.6)
+    curves = _curves(rng, steps, quality)
+    times = np.linspace(start_ns, end_ns, steps).astype(np.int64)[:done]
+    emit(
+        end_ns - 3,
+        "metrics",
+        metrics_pb2.MetricBatch(
+            series=[
+                metrics_pb2.MetricSeries(
+                    key=key,
+                    steps=list(range(done)),
+                    values=values[:done].tolist(),
+                    timestamps_ns=times.tolist(),
+                )
+                for key, values in curves.items()
+            ]
+        ),
+    )
+    samples = np.linspace(start_ns, end_ns, 60).astype(np.int64).tolist()
+    system = [
+        (metrics_pb2.SYSTEM_METRIC_CPU_PERCENT, "", 55 + rng.normal(0, 12, 60)),
+        (metrics_pb2.SYSTEM_METRIC_MEMORY_PERCENT, "", 40 + np.linspace(0, 25, 60)),
+    ]
+    if env.gpu:
+        system.append(
+            (metrics_pb2.SYSTEM_METRIC_GPU_UTILIZATION_PERCENT, "gpu0", 85 + rng.normal(0, 6, 60))
+        )
+    emit(
+        end_ns - 2,
+        "system_metrics",
+        metrics_pb2.SystemMetricBatch(
+            series=[
+                metrics_pb2.SystemMetricSeries(
+                    metric=metric,
+                    device=device,
+                    timestamps_ns=samples,
+                    values=np.clip(v, 0, 100).tolist(),
+                )
+                for metric, device, v in system
+            ]
+        ),
+    )
+    for stored in artifacts:
+        emit(
+            end_ns - 1,
+            "artifact_logged",
+            provenance_pb2.ArtifactLogged(
+                name=stored.name,
+                kind=provenance_pb2.ARTIFACT_KIND_MODEL,
+                uri=stored.uri,
+                sha256=stored.sha256,
+                size_bytes=stored.size,
+                role=common_pb2.DATA_ROLE_OUTPUT,
+                metadata=[common_pb2.KeyValue(key="framework", value="xgboost")],
+            ),
+        )
+    if status != runs_pb2.RUN_STATUS_RUNNING:
+        failed = status == runs_pb2.RUN_STATUS_FAILED
+        emit(
+            end_ns,
+            "run_status_changed",
+            runs_pb2.RunStatusChanged(
+                status=status,  # type: ignore[arg-type]
+                reason="CUDA out of memory" if failed else "",
+                exit_code=137 if failed else 0,
+                traceback=(
+                    'Traceback (most recent call last):\n  File "train.py", line 88, in <module>\n'
+                    "    booster = xgb.train(params, dtrain)\nMemoryError: CUDA out of memory"
+                )
+                if failed
+                else "",
+            ),
+        )
+    return run_id
+
+
+def _identity(log: _Events) -> None:
+    """Projects and members (teams themselves are created when their first key is issued)."""
+    start = log.ago(21)
+    for (team, project), (display, description) in PROJECTS.items():
+        lead = {"churn": "alice", "fraud": "bob"}.get(project, "carol")
+        log.add(
+            _PROJECT, project, team, project, lead, start, "project_created",
+            identity_pb2.ProjectCreated(display_name=display, description=description),
+        )  # fmt: skip
+    for person in PEOPLE:
+        if person.portal_admin:
+            continue
+        for team in person.teams:
+            role = (
+                identity_pb2.MEMBER_ROLE_ADMIN
+                if person.team_admin
+                else identity_pb2.MEMBER_ROLE_MEMBER
+            )
+            log.add(
+                _TEAM, team, team, "", "alice" if team == "risk" else "carol", start + 1,
+                "member_joined",
+                identity_pb2.MemberJoined(
+                    user_id=person.user_id, display_name=person.display_name,
+                    email=f"{person.user_id}@example.com", role=role,
+                ),
+            )  # fmt: skip
+
+
+_BASE_PACKAGES = {"numpy": "1.26.4", "pandas": "2.2.2", "scikit-learn": "1.5.0"}
+_EARLY_STOP_DIFF = """--- a/train.py
++++ b/train.py
+@@ -84,7 +84,8 @@ def main(args):
+     dtrain = xgb.DMatrix(features.train, label=labels.train)
+-    booster = xgb.train(params, dtrain, num_boost_round=args.rounds)
++    booster = xgb.train(params, dtrain, num_boost_round=args.rounds,
++                        evals=[(dval, "val")], early_stopping_rounds=40)
+     booster.save_model(args.out)
+"""
+
+
+def _churn(log: _Events, rng: np.random.Generator, store: Callable[[str, bytes], _Stored]) -> None:
+    raw = ("churn-raw", "s3://risk-data/churn/raw/2024-06", "2024-06")
+    features = ("churn-features", "s3://risk-data/churn/features/v3", "v3")
+    holdout = ("churn-holdout", "s3://risk-data/churn/holdout/2024-05", "2024-05")
+    code = _Code("4f3c2a9d1e0b8c7a6f5e4d3c2b1a09f8e7d6c5b4")
+    env = _Env({**_BASE_PACKAGES, "xgboost": "2.0.3"})
+    common: dict[str, Any] = {"team": "risk", "project": "churn", "code": code, "env": env}
+    _run(
+        log, rng, **common, name="build-features-v3", owner="bob", start_ns=log.ago(20),
+        minutes=42, params={"window_days": 90, "min_events": 3}, tags={"stage": "features"},
+        quality=0.5, steps=50, inputs=[raw], outputs=[features],
+        description="Feature pipeline: 90-day usage windows, support tickets, billing events.",
+    )  # fmt: skip
+    baseline = store("baseline-logreg.pkl", b"logistic regression weights (demo)\n" * 40)
+    _run(
+        log, rng, **common, name="baseline-logreg", owner="bob", start_ns=log.ago(18),
+        minutes=12, params={"model": "logreg", "C": 1.0, "max_iter": 200},
+        tags={"stage": "baseline"}, quality=0.82, steps=120, inputs=[features, holdout],
+        artifacts=[baseline],
+    )  # fmt: skip
+    _run(
+        log, rng, **common, name="xgb-sweep-01", owner="alice", start_ns=log.ago(6, 2),
+        minutes=300, params={"search": "grid", "trials": 12}, tags={"stage": "tuning"},
+        quality=0.6, steps=12, inputs=[features], sweep="xgb-sweep-01",
+        description="Grid search over learning rate and depth; children are the trials.",
+    )  # fmt: skip
+    best = store("model.json", b'{"learner": "gbtree", "demo": true}\n' * 200)
+    trial = 0
+    for lr in (0.03, 0.1, 0.3):
+        for depth in (4, 6, 8, 10):
+            trial += 1
+            is_best = (lr, depth) == (0.1, 6)
+            quality = (
+                0.912 if is_best else 0.86 + 0.04 * rng.random() - (0.02 if depth == 10 else 0)
+            )
+            status = runs_pb2.RUN_STATUS_FINISHED
+            if (lr, depth) == (0.3, 10):
+                status = runs_pb2.RUN_STATUS_FAILED
+            elif (lr, depth) == (0.03, 10):
+                status = runs_pb2.RUN_STATUS_KILLED
+            trial_code = _Code(code.commit, _EARLY_STOP_DIFF) if lr == 0.1 else code
+            trial_env = _Env({**_BASE_PACKAGES, "xgboost": "2.1.0" if depth == 8 else "2.0.3"})
+            _run(
+                log, rng, team="risk", project="churn", name=f"xgb-lr{lr}-d{depth}",
+                owner="alice", start_ns=log.ago(6, 2) + trial * 20 * 60 * 10**9, minutes=18,
+                params={"model": "xgboost", "learning_rate": lr, "max_depth": depth,
+                        "subsample": 0.8, "rounds": 300},
+                tags={"stage": "tuning", "sweep": "xgb-sweep-01"}, quality=quality, steps=300,
+                code=trial_code, env=trial_env, inputs=[features, holdout],
+                artifacts=[best] if is_best else [], status=status, parent="xgb-sweep-01",
+                sweep="xgb-sweep-01",
+            )  # fmt: skip
+
+
+def _fraud_and_vision(log: _Events, rng: np.random.Generator) -> None:
+    code = _Code(
+        "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678", remote="git@github.com:example/fraud.git"
+    )
+    env = _Env({**_BASE_PACKAGES, "lightgbm": "4.3.0"})
+    tx = ("transactions", "s3://risk-data/fraud/tx/2024-06", "2024-06")
+    for i, (name, days, status) in enumerate(
+        (("iforest-baseline", 9.0, runs_pb2.RUN_STATUS_FINISHED),
+         ("lgbm-v1", 5.0, runs_pb2.RUN_STATUS_FINISHED),
+         ("lgbm-v2-focal", 3.0, runs_pb2.RUN_STATUS_FINISHED),
+         ("lgbm-v3-nightly", 0.2, runs_pb2.RUN_STATUS_RUNNING))
+    ):  # fmt: skip
+        _run(
+            log, rng, team="risk", project="fraud", name=name, owner="bob", start_ns=log.ago(days),
+            minutes=25, params={"model": name.split("-")[0], "num_leaves": 31 + 16 * i,
+                                 "learning_rate": 0.05}, tags={"stage": "experiment"},
+            quality=0.8 + 0.03 * i, steps=200, code=code, env=env, inputs=[tx], status=status,
+        )  # fmt: skip
+    vcode = _Code(
+        "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c", remote="git@github.com:example/vision.git"
+    )
+    venv = _Env({"torch": "2.3.1", "torchvision": "0.18.1", "numpy": "1.26.4"}, gpu=True)
+    welds = ("weld-images", "s3://vision-data/welds/2024-05", "2024-05")
+    common: dict[str, Any] = {
+        "team": "vision",
+        "project": "defects",
+        "code": vcode,
+        "env": venv,
+        "inputs": [welds],
+    }
+    _run(
+        log, rng, **common, name="resnet50-finetune", owner="carol", start_ns=log.ago(4),
+        minutes=240, params={"backbone": "resnet50", "folds": 3, "lr": 3e-4, "batch_size": 64},
+        tags={"stage": "cv"}, quality=0.7, steps=30,
+        description="3-fold cross-validation of a fine-tuned ResNet-50.",
+    )  # fmt: skip
+    for fold in range(3):
+        _run(
+            log, rng, **common, name=f"resnet50-fold{fold}", owner="carol",
+            start_ns=log.ago(4) + fold * HOUR, minutes=70, params={"backbone": "resnet50",
+            "fold": fold, "lr": 3e-4, "batch_size": 64}, tags={"stage": "cv"},
+            quality=0.88 + 0.01 * fold, steps=2000, parent="resnet50-finetune",
+        )  # fmt: skip
+    _run(
+        log, rng, **common, name="effnet-b3", owner="dave", start_ns=log.ago(2), minutes=90,
+        params={"backbone": "efficientnet_b3", "lr": 1e-3, "batch_size": 32},
+        tags={"stage": "experiment"}, quality=0.9, steps=1500,
+    )  # fmt: skip
+
+
+def _model(log: _Events, store: Callable[[str, bytes], _Stored]) -> None:
+    model = "churn-classifier"
+
+    def emit(at: int, person: str, field: str, message: object) -> None:
+        log.add(_MODEL, model, "risk", "churn", person, at, field, message)
+
+    best = log.run_ids["xgb-lr0.1-d6"]
+    baseline = log.run_ids["baseline-logreg"]
+    emit(log.ago(17), "bob", "model_registered", models_pb2.ModelRegistered(
+        name=model, description="Churn propensity score used by the retention campaign."))  # fmt: skip
+    base_file = store("baseline-logreg.pkl", b"logistic regression weights (demo)\n" * 40)
+    emit(log.ago(17), "bob", "model_version_created", models_pb2.ModelVersionCreated(
+        version=1, run_id=baseline, artifact_name=base_file.name, artifact_uri=base_file.uri,
+        artifact_sha256=base_file.sha256, description="Logistic-regression baseline."))  # fmt: skip
+    emit(log.ago(16), "bob", "model_version_stage_changed", models_pb2.ModelVersionStageChanged(
+        version=1, stage=models_pb2.MODEL_STAGE_PRODUCTION, reason="first model for the campaign"))  # fmt: skip
+    best_file = store("model.json", b'{"learner": "gbtree", "demo": true}\n' * 200)
+    emit(log.ago(4), "alice", "model_version_created", models_pb2.ModelVersionCreated(
+        version=2, run_id=best, artifact_name=best_file.name, artifact_uri=best_file.uri,
+        artifact_sha256=best_file.sha256, description="XGBoost, lr 0.1, depth 6, early stopping."))  # fmt: skip
+    emit(log.ago(3, 20), "alice", "model_version_stage_changed", models_pb2.ModelVersionStageChanged(
+        version=2, stage=models_pb2.MODEL_STAGE_STAGING, reason="shadow scoring for 48 h"))  # fmt: skip
+    emit(log.ago(2, 2), "alice", "model_version_stage_changed", models_pb2.ModelVersionStageChanged(
+        version=2, stage=models_pb2.MODEL_STAGE_PRODUCTION, reason="AUC +0.09 over v1 in shadow"))  # fmt: skip
+    emit(log.ago(2, 2), "alice", "model_version_stage_changed", models_pb2.ModelVersionStageChanged(
+        version=1, stage=models_pb2.MODEL_STAGE_ARCHIVED, reason="replaced by v2"))  # fmt: skip
+    emit(log.ago(2, 2), "alice", "model_alias_set", models_pb2.ModelAliasSet(
+        alias="champion", version=2, reason="current production model"))  # fmt: skip
+    # The training data's origin, recorded explicitly on the model: v2 used the holdout set.
+    node = lineage_pb2.LineageNode
+    emit(log.ago(4), "alice", "lineage_edge_recorded", lineage_pb2.LineageEdgeRecorded(
+        source=node(kind=lineage_pb2.LINEAGE_NODE_KIND_MODEL_VERSION, id=model, version=2),
+        relation=lineage_pb2.LINEAGE_RELATION_BUILT_BY,
+        target=node(kind=lineage_pb2.LINEAGE_NODE_KIND_RUN, id=best)))  # fmt: skip
+
+
+def _talk(log: _Events) -> None:
+    """Comments, a decision, a share, notes and Bob's handover."""
+    best = log.run_ids["xgb-lr0.1-d6"]
+    c = collaboration_pb2
+
+    def on_run(run: str, person: str, at: int, field: str, message: object) -> None:
+        log.add(_RUN, run, "risk", "churn", person, at, field, message)
+
+    first, reply, removed = (
+        new_uuid7(log.ago(5)),
+        new_uuid7(log.ago(5, -1)),
+        new_uuid7(log.ago(5, -2)),
+    )
+    on_run(best, "alice", log.ago(5), "comment_added", c.CommentAdded(
+        comment_id=first, mentions=["bob"], anchor=c.MetricAnchor(metric_key="val/loss", step_min=220, step_max=299),
+        body_markdown="Validation loss turns up after step **220**: early stopping at ~200 would save "
+        "a third of the compute. @bob does the `early_stopping_rounds` branch do that?"))  # fmt: skip
+    on_run(best, "bob", log.ago(4, 23), "comment_added", c.CommentAdded(
+        comment_id=reply, reply_to=first,
+        body_markdown="It does — 40 rounds of patience on `val`. See the diff in the Code tab."))  # fmt: skip
+    on_run(best, "bob", log.ago(4, 22), "comment_edited", c.CommentEdited(
+        comment_id=reply,
+        body_markdown="It does: **40 rounds** of patience on `val`. See the diff in the *Code* tab."))  # fmt: skip
+    on_run(best, "dave", log.ago(4, 21), "comment_added", c.CommentAdded(
+        comment_id=removed, body_markdown="Is this the run with the leaked label column?"))  # fmt: skip
+    on_run(best, "dave", log.ago(4, 20), "comment_deleted", c.CommentDeleted(
+        comment_id=removed, reason="wrong run, sorry"))  # fmt: skip
+    on_run(best, "alice", log.ago(4, 1), "resource_shared", c.ResourceShared(
+        grantee=c.Principal(kind=c.PRINCIPAL_KIND_TEAM, id="vision"), access=c.ACCESS_LEVEL_VIEW,
+        note="for the model-review guild"))  # fmt: skip
+    failed = log.run_ids["xgb-lr0.3-d10"]
+    on_run(failed, "alice", log.ago(5, 3), "comment_added", c.CommentAdded(
+        comment_id=new_uuid7(log.ago(5, 3)),
+        body_markdown="OOM at depth 10 with lr 0.3; not worth a bigger GPU, depth 6 wins anyway."))  # fmt: skip
+
+    def on_project(
+        team: str, project: str, person: str, at: int, field: str, message: object
+    ) -> None:
+        log.add(_PROJECT, project, team, project, person, at, field, message)
+
+    on_project("risk", "churn", "alice", log.ago(3), "decision_recorded", c.DecisionRecorded(
+        decision_id=new_uuid7(log.ago(3)), title="Ship xgb-lr0.1-d6 as churn-classifier v2",
+        body_markdown="Best validation AUC (0.91) of the sweep, stable across folds, and 12 ms p99 "
+        "scoring latency. Baseline v1 is archived once v2 has run 48 h in shadow.",
+        run_ids=[best, log.run_ids["baseline-logreg"]]))  # fmt: skip
+    on_project("risk", "churn", "alice", log.ago(10), "project_notes_set", c.ProjectNotesSet(
+        body_markdown="# Customer churn\n\nPredicts cancellation within **60 days**.\n\n"
+        "- Features: `build-features-v3` (90-day windows)\n- Model: `churn-classifier` "
+        "(production alias `champion`)\n- Owner: Alice (since Bob's handover)\n\n"
+        "Retrain monthly; compare against the holdout set `churn-holdout`."))  # fmt: skip
+    kickoff = new_uuid7(log.ago(19))
+    on_project("risk", "churn", "bob", log.ago(19), "comment_added", c.CommentAdded(
+        comment_id=kickoff, mentions=["alice"],
+        body_markdown="Features v3 are in `s3://risk-data/churn/features/v3`: 90-day windows, "
+        "support tickets and billing events. @alice the holdout set is the May cohort."))  # fmt: skip
+    on_project("risk", "churn", "alice", log.ago(18, 20), "comment_added", c.CommentAdded(
+        comment_id=new_uuid7(log.ago(18, 20)), reply_to=kickoff,
+        body_markdown="Thanks! I will run a grid over learning rate and depth next week."))  # fmt: skip
+    on_project("vision", "defects", "carol", log.ago(3), "comment_added", c.CommentAdded(
+        comment_id=new_uuid7(log.ago(3)),
+        body_markdown="Fold 2 is consistently best; @dave can you try EfficientNet-B3 on it?"))  # fmt: skip
+    log.add(_MODEL, "churn-classifier", "risk", "churn", "dave", log.ago(1, 5), "comment_added",
+        c.CommentAdded(comment_id=new_uuid7(log.ago(1, 5)),
+        body_markdown="Scoring service p99 latency with v2: **12 ms** (v1: 9 ms). Fine for the campaign."))  # fmt: skip
+    # Bob leaves: his project and pipeline go to Alice; his fraud runs stay his ("owner left").
+    reason = "Bob is leaving the company; Alice takes over churn"
+    on_project("risk", "churn", "alice", log.ago(2), "ownership_transferred", c.OwnershipTransferred(
+        from_user="bob", to_user="alice", reason=reason))  # fmt: skip
+    for name in ("build-features-v3", "baseline-logreg"):
+        on_run(log.run_ids[name], "alice", log.ago(2), "ownership_transferred",
+               c.OwnershipTransferred(from_user="bob", to_user="alice", reason=reason))  # fmt: skip
+    log.add(_MODEL, "churn-classifier", "risk", "churn", "alice", log.ago(2), "ownership_transferred",
+        c.OwnershipTransferred(from_user="bob", to_user="alice", reason=reason))  # fmt: skip
+    log.add(_TEAM, "risk", "risk", "", "alice", log.ago(1, 12), "member_left",
+        identity_pb2.MemberLeft(user_id="bob", reason="left the company"))  # fmt: skip
+
+
+def build_demo(now_ns: int, store: Callable[[str, bytes], _Stored]) -> _Events:
+    """Every demo event, in causal order, with times relative to ``now_ns``."""
+    log = _Events(now_ns)
+    rng = np.random.default_rng(7)
+    _identity(log)
+    _churn(log, rng, store)
+    _fraud_and_vision(log, rng)
+    _model(log, store)
+    _talk(log)
+    return log
+
+
+# --- seeding a running stack ----------------------------------------------------------------------
+
+
+def local_store(root: Path) -> Callable[[str, bytes], _Stored]:
+    from cairn.artifacts import LocalStore
+
+    store = LocalStore(root)
+
+    def put(name: str, content: bytes) -> _Stored:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(content)
+            stored = store.put_file(path)
+        return _Stored(name, stored.sha256, stored.uri, stored.size_bytes)
+
+    return put
+
+
+def _team_keys(settings: StackSettings, path: Path, name: str) -> dict[str, str]:
+    """An admin service key named ``name`` per demo team, kept in ``path`` (issued once)."""
+    from ingest.keys import issue_key_directly
+
+    keys: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    for team in TEAMS:
+        if team not in keys:
+            keys[team] = asyncio.run(
+                issue_key_directly(settings.kafka_bootstrap, team=team, role="admin", name=name)
+            )
+    local_secrets.write_private_json(path, keys)
+    return keys
+
+
+def write_users_file(path: Path) -> None:
+    """Add the demo people to the portal's users file (existing users are kept)."""
+    from ui.users import LocalUser, hash_password, load_users, write_users
+
+    users = load_users(path)
+    for person in PEOPLE:
+        users[person.user_id] = LocalUser(
+            user_id=person.user_id,
+            display_name=person.display_name,
+            password_scrypt=hash_password(DEMO_PASSWORD),
+            teams=frozenset(person.teams),
+            admin=person.portal_admin,
+            email=f"{person.user_id}@example.com",
+        )
+    write_users(path, users.values())
+
+
+def _append_all(ingest_url: str, keys: dict[str, str], events: Sequence[events_pb2.Event]) -> None:
+    """Append in order, per team, in modest batches; waits (up to 30 s) for ingest to learn the
+    freshly issued keys from the identity topic."""
+    channel = grpc.insecure_channel(ingest_url)
+    stub = ingest_pb2_grpc.IngestStub(channel)
+    try:
+        batch: list[events_pb2.Event] = []
+        for event in [*events, None]:
+            if batch and (
+                event is None or event.envelope.team != batch[0].envelope.team or len(batch) >= 200
+            ):
+                _append(stub, keys[batch[0].envelope.team], events_pb2.EventBatch(events=batch))
+                batch = []
+            if event is not None:
+                batch.append(event)
+    finally:
+        channel.close()
+
+
+def _append(stub: ingest_pb2_grpc.IngestStub, key: str, batch: events_pb2.EventBatch) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            stub.Append(batch, metadata=(("authorization", f"Bearer {key}"),), timeout=60)
+            return
+        except grpc.RpcError as exc:
+            code = exc.code()
+            if code not in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNAVAILABLE):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _wait_projected(clickhouse_url: str, log: _Events, timeout: float = 120) -> None:
+    """Until the processors have projected the demo: its runs, their final states, the talk."""
+    from query.access import Caller
+    from query.client import connect
+    from query.collaboration import comments, ownership_history, project_notes
+    from query.runs import count_runs
+
+    client = connect(clickhouse_url)
+    admin = Caller("demo", frozenset(TEAMS), admin=True)
+    expected_runs = len(log.run_ids)
+    best = log.run_ids["xgb-lr0.1-d6"]
+    deadline = time.monotonic() + timeout
+    while True:
+        teams = "team in ('risk', 'vision')"
+        done = (
+            count_runs(client, admin, teams) >= expected_runs
+            and count_runs(client, admin, f"{teams} and status = 'running'") <= 1
+            and len(comments(client, admin, "run", best)) >= 3
+            and len(ownership_history(client, admin, "model", "churn-classifier")) >= 1
+            and project_notes(client, admin, "risk", "churn") is not None
+        )
+        if done:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the demo was not projected within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def seed(settings: StackSettings, *, log: Callable[[str], None] = print) -> DemoSummary:
+    """Seed the running local stack once; later calls find the marker and do nothing."""
+    home = settings.home
+    users_file = home / "portal-users.json"
+    keys_file = home / "portal-keys.json"
+    marker = home / MARKER
+    if marker.exists():
+        log(f"  {'demo':<11} already seeded ({json.loads(marker.read_text())['seeded_at']})")
+        return DemoSummary(0, 0, users_file, keys_file, seeded=False)
+    secrets = local_secrets.load(settings.secrets_path)
+    if secrets is None:
+        raise RuntimeError("the local stack has no credentials yet: run `cairn up` first")
+    write_users_file(users_file)
+    seed_keys = _team_keys(settings, home / "demo-seed-keys.json", "demo-seed")
+    portal_keys = _team_keys(settings, keys_file, "portal")
+    demo = build_demo(time.time_ns(), local_store(home / "artifacts"))
+    _append_all(settings.ingest_address, seed_keys, demo.events)
+    log(f"  {'demo':<11} appended {len(demo.events)} events ({len(demo.run_ids)} runs)")
+    _wait_projected(
+        settings.clickhouse_url(secrets.ADMIN_USER, secrets.clickhouse_admin_password), demo
+    )
+    log(f"  {'demo':<11} projected; sign in as alice, bob, carol, dave or admin / {DEMO_PASSWORD}")
+    local_secrets.write_private_json(
+        marker, {"seeded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    )
+    del portal_keys
+    return DemoSummary(len(demo.run_ids), len(demo.events), users_file, keys_file, seeded=True)
+
+
+def main() -> int:
+    """``python -m localstack.demo``: seed the stack described by the ``CAIRN_*`` variables."""
+    import os
+
+    seed(StackSettings.from_env(os.environ))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

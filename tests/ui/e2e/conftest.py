@@ -1,0 +1,60 @@
+"""The running portal for browser tests: a fresh local stack with the demo, and Chromium.
+
+Set ``CAIRN_E2E_PORTAL_URL`` and ``CAIRN_E2E_CLICKHOUSE_URL`` to run the tests against a portal
+that is already up (with the demo seeded) instead of starting a stack: handy while iterating.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from query.access import Caller
+from query.client import connect
+from query.runs import search_runs
+from tests.ui.browser import chromium, new_page
+from tests.ui.stack import demo_stack
+
+
+@dataclass(frozen=True)
+class Portal:
+    url: str
+    clickhouse_url: str
+
+    def run_id(self, name: str) -> str:
+        found = search_runs(
+            connect(self.clickhouse_url),
+            Caller("e2e", admin=True),
+            f"name = '{name}'",
+            columns=["run_id"],
+        )
+        return str(found["run_id"].iloc[0])
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[Portal]:
+    """The portal of a local stack seeded with the demo."""
+    url, store = os.environ.get("CAIRN_E2E_PORTAL_URL"), os.environ.get("CAIRN_E2E_CLICKHOUSE_URL")
+    if url and store:
+        yield Portal(url.rstrip("/"), store)
+        return
+    with demo_stack() as stack:
+        yield Portal(stack.portal_url, stack.clickhouse_url)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (a new portal session) per test."""
+    opened = new_page(browser)
+    yield opened
+    opened.context.close()

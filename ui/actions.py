@@ -1,0 +1,166 @@
+"""What people can do in the portal, as events appended through ingest on their behalf.
+
+Each action checks that the signed-in person may act in the target's team (a member, or a
+portal admin), builds the events (:mod:`ui.events`), numbers run events after the run's own
+(:func:`ui.events.assign_run_sequences`) and appends them (:func:`ui.context.sink`). Comment
+actions also return the optimistic copy the author sees until the projection has it
+(:mod:`ui.threads`), and remember it in the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from cairn.errors import PermissionDeniedError, ValidationError
+from cairn.v1 import events_pb2
+from query.collaboration import Comment
+from ui import context, data, events, threads
+from ui.events import Anchor, Target
+from ui.writer import WriteResult
+
+PENDING_KEY = "cairn.pending_comments"
+MAX_BODY = 65_536
+
+
+def _check_team(team: str) -> str:
+    who = context.identity()
+    if not (who.admin or team in who.teams):
+        raise PermissionDeniedError(
+            f"{who.user_id} is not a member of team {team!r}", field="team", rule="team_member"
+        )
+    return who.user_id
+
+
+def _check_body(body: str) -> str:
+    text = body.strip()
+    if not text:
+        raise ValidationError("write something first", field="body", rule="required")
+    if len(text) > MAX_BODY:
+        raise ValidationError(f"at most {MAX_BODY} characters", field="body", rule="max_length")
+    return text
+
+
+def append(batch: Sequence[events_pb2.Event]) -> WriteResult:
+    """Sequence the run events of ``batch`` after their runs' own and append it."""
+    events.assign_run_sequences(batch, data.run_sequence)
+    return context.sink().append(batch)
+
+
+def pending(target: Target) -> list[Comment]:
+    """The author's optimistic comment changes on ``target`` not yet seen projected."""
+    store: dict[Target, list[Comment]] = context.state(PENDING_KEY, {})
+    return store.setdefault(target, [])
+
+
+def set_pending(target: Target, waiting: list[Comment]) -> None:
+    store: dict[Target, list[Comment]] = context.state(PENDING_KEY, {})
+    store[target] = waiting
+
+
+def _remember(target: Target, change: Comment) -> Comment:
+    waiting = [c for c in pending(target) if c.comment_id != change.comment_id]
+    set_pending(target, [*waiting, change])
+    return change
+
+
+def add_comment(
+    target: Target, body: str, *, anchor: Anchor | None = None, reply_to: str = ""
+) -> Comment:
+    person = _check_team(target.team)
+    event = events.comment_added(
+        target, person, _check_body(body), anchor=anchor, reply_to=reply_to
+    )
+    append([event])
+    return _remember(target, threads.optimistic(event, person))
+
+
+def edit_comment(target: Target, comment: Comment, body: str) -> Comment:
+    person = _check_team(target.team)
+    if comment.author != person:
+        raise PermissionDeniedError("only the author can edit a comment", rule="author_only")
+    text = _check_body(body)
+    append([events.comment_edited(target, person, comment.comment_id, text)])
+    return _remember(target, threads.edited(comment, text, datetime.now(UTC)))
+
+
+def delete_comment(target: Target, comment: Comment, reason: str = "") -> Comment:
+    person = _check_team(target.team)
+    if comment.author != person and not context.identity().admin:
+        raise PermissionDeniedError("only the author or an admin can delete a comment")
+    append([events.comment_deleted(target, person, comment.comment_id, reason.strip())])
+    return _remember(target, threads.deleted(comment, person, datetime.now(UTC)))
+
+
+def record_decision(target: Target, title: str, body: str, run_ids: Sequence[str]) -> None:
+    person = _check_team(target.team)
+    if not title.strip():
+        raise ValidationError("a decision needs a title", field="title", rule="required")
+    append([events.decision_recorded(target, person, title.strip(), body.strip(), run_ids)])
+
+
+def transfer(targets: Sequence[tuple[Target, str]], to_user: str, reason: str) -> int:
+    """Give every (target, current owner) to ``to_user``; returns how many were transferred."""
+    if not to_user:
+        raise ValidationError("choose who receives ownership", field="to_user", rule="required")
+    if not reason.strip():
+        raise ValidationError("say why (it stays in the history)", field="reason", rule="required")
+    batch = [
+        events.ownership_transferred(target, _check_team(target.team), owner, to_user, reason)
+        for target, owner in targets
+        if owner != to_user
+    ]
+    if batch:
+        append(batch)
+    return len(batch)
+
+
+def set_notes(team: str, project: str, body: str) -> None:
+    person = _check_team(team)
+    append([events.project_notes_set(team, project, person, body.strip())])
+
+
+def share(
+    targets: Sequence[Target], grantee_kind: str, grantee_id: str, access: str, note: str
+) -> int:
+    if not grantee_id.strip():
+        raise ValidationError("choose whom to share with", field="grantee", rule="required")
+    batch = [
+        events.resource_shared(
+            t, _check_team(t.team), grantee_kind, grantee_id.strip(), access, note
+        )
+        for t in targets
+    ]
+    if batch:
+        append(batch)
+    return len(batch)
+
+
+def unshare(target: Target, grantee_kind: str, grantee_id: str) -> None:
+    person = _check_team(target.team)
+    append([events.resource_unshared(target, person, grantee_kind, grantee_id)])
+
+
+def report_errors(action_name: str) -> _ErrorReporter:
+    """``with report_errors("posting"):`` shows refused actions as an error, not a traceback."""
+    return _ErrorReporter(action_name)
+
+
+class _ErrorReporter:
+    def __init__(self, action_name: str) -> None:
+        self.action_name = action_name
+        self.failed = False
+
+    def __enter__(self) -> _ErrorReporter:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+        from cairn.errors import CairnError
+
+        if isinstance(exc, CairnError):
+            st.error(f"{self.action_name.capitalize()} failed: {exc.message}")
+            self.failed = True
+            return True
+        return False

@@ -1,0 +1,247 @@
+"""The portal's reads: ``query/`` functions called as the signed-in caller, some cached briefly.
+
+Caching is per caller and arguments (Streamlit's cache), with short lifetimes: long enough that
+clicking around a page does not re-run expensive queries (a 10,000-run search, a 50-run metric
+overlay), short enough that what others do shows up within seconds. Comments are never cached:
+a thread must show what was just said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import pandas as pd
+import streamlit as st
+
+from query import collaboration, compare, diffs, lineage, provenance, runs, series
+from query.access import Caller
+from query.collaboration import Comment
+from ui import _pending_queries as pending
+from ui import context
+from ui.format import People, Person
+from ui.users import load_users
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _people(caller: Caller) -> dict[str, Person]:
+    found: dict[str, Person] = {}
+    for member in pending.members(context.client(), caller):
+        current = found.get(member.user_id)
+        active = member.active or bool(current and current.active)
+        found[member.user_id] = Person(
+            member.user_id, member.display_name or member.user_id, active
+        )
+    users_file = context.settings().users_file
+    for user in load_users(users_file).values() if users_file else ():
+        found.setdefault(user.user_id, Person(user.user_id, user.display_name, True))
+    return found
+
+
+def members(caller: Caller) -> tuple[pending.Member, ...]:
+    return pending.members(context.client(), caller)
+
+
+def people() -> People:
+    return People(_people(context.caller()))
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def projects(caller: Caller) -> tuple[pending.ProjectActivity, ...]:
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    return pending.projects_overview(context.client(), caller, since=week_ago)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def known_keys(
+    caller: Caller, namespace: str, project: tuple[str, str] | None = None
+) -> tuple[str, ...]:
+    return pending.known_keys(context.client(), caller, namespace, project=project)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def search(
+    caller: Caller,
+    filter: str | None,
+    order_by: str,
+    columns: tuple[str, ...],
+    limit: int,
+) -> pd.DataFrame:
+    return runs.search_runs(
+        context.client(), caller, filter, order_by, limit=limit, columns=list(columns)
+    )
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def count(caller: Caller, filter: str | None) -> int:
+    return runs.count_runs(context.client(), caller, filter)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def comparison(caller: Caller, run_ids: tuple[str, ...]) -> compare.RunComparison:
+    return compare.compare_runs(context.client(), caller, list(run_ids))
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def metric_keys(caller: Caller, run_ids: tuple[str, ...]) -> tuple[str, ...]:
+    return pending.metric_keys_of_runs(context.client(), caller, run_ids)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def comparison_with_series(
+    caller: Caller,
+    run_ids: tuple[str, ...],
+    keys: tuple[str, ...],
+    max_points: int,
+    x: Literal["step", "time"],
+    smoothing: float | None,
+) -> tuple[compare.RunComparison, pd.DataFrame]:
+    """The comparison and the metric overlay together, fetched concurrently (the slowest of the
+    two, not their sum: what makes a 50-run comparison open fast)."""
+    client = context.client()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        found = pool.submit(compare.compare_runs, client, caller, list(run_ids))
+        points = pool.submit(
+            series.metric_series,
+            client,
+            caller,
+            list(run_ids),
+            list(keys),
+            max_points,
+            x,
+            smoothing,
+        )
+        return found.result(), points.result()
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def metric_series(
+    caller: Caller,
+    run_ids: tuple[str, ...],
+    keys: tuple[str, ...],
+    max_points: int,
+    x: Literal["step", "time"],
+    smoothing: float | None,
+) -> pd.DataFrame:
+    return series.metric_series(
+        context.client(), caller, list(run_ids), list(keys), max_points, x, smoothing
+    )
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def system_metrics(caller: Caller, run_id: str) -> pd.DataFrame:
+    return pending.system_metric_series(context.client(), caller, run_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def artifacts(caller: Caller, run_id: str) -> tuple[pending.ArtifactRecord, ...]:
+    return pending.run_artifacts(context.client(), caller, run_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def code_diff(caller: Caller, run_a: str, run_b: str) -> diffs.CodeDiff:
+    return diffs.diff_code(context.client(), caller, run_a, run_b)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def environment_diff(caller: Caller, run_a: str, run_b: str) -> diffs.EnvironmentDiff:
+    return diffs.diff_environment(context.client(), caller, run_a, run_b)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def datasets_diff(caller: Caller, run_a: str, run_b: str) -> diffs.DatasetsDiff:
+    return diffs.diff_datasets(context.client(), caller, run_a, run_b)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def lineage_graph(
+    caller: Caller,
+    node: lineage.Node,
+    direction: Literal["upstream", "downstream", "both"],
+    depth: int,
+) -> lineage.LineageGraph:
+    return lineage.lineage(context.client(), caller, node, direction, depth)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def models(caller: Caller) -> tuple[pending.ModelSummary, ...]:
+    return pending.models_overview(context.client(), caller)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def model_versions(caller: Caller, model_id: str) -> tuple[pending.VersionRow, ...]:
+    return pending.model_versions(context.client(), caller, model_id)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def model_provenance(caller: Caller, model_id: str, version: int) -> provenance.ModelProvenance:
+    return provenance.model_provenance(context.client(), caller, model_id, version)
+
+
+def comments(caller: Caller, target_kind: str, target_id: str) -> tuple[Comment, ...]:
+    return collaboration.comments(context.client(), caller, target_kind, target_id)
+
+
+def project_comments(caller: Caller, team: str, project: str) -> tuple[Comment, ...]:
+    return pending.project_comments(context.client(), caller, team, project)
+
+
+def comment_history(caller: Caller, comment_id: str) -> tuple[pending.CommentVersion, ...]:
+    return pending.comment_history(context.client(), caller, comment_id)
+
+
+def decisions(
+    caller: Caller, *, project: str | None = None, run_id: str | None = None
+) -> tuple[collaboration.Decision, ...]:
+    return collaboration.decisions(context.client(), caller, project=project, run_id=run_id)
+
+
+def notes(caller: Caller, team: str, project: str) -> collaboration.ProjectNotes | None:
+    return collaboration.project_notes(context.client(), caller, team, project)
+
+
+def activity(caller: Caller, **where: str) -> tuple[collaboration.Activity, ...]:
+    return collaboration.activity(context.client(), caller, limit=50, **where)  # type: ignore[arg-type]
+
+
+def ownership_history(
+    caller: Caller, target_kind: str, target_id: str
+) -> tuple[collaboration.OwnershipTransfer, ...]:
+    return collaboration.ownership_history(context.client(), caller, target_kind, target_id)
+
+
+def owned_objects(caller: Caller) -> tuple[pending.OwnedObject, ...]:
+    return pending.owned_objects(context.client(), caller)
+
+
+def transfers(caller: Caller) -> tuple[pending.Transfer, ...]:
+    return pending.recent_transfers(context.client(), caller)
+
+
+def shares(caller: Caller) -> tuple[pending.ShareRow, ...]:
+    return pending.shares_involving(context.client(), caller)
+
+
+def run_sequence(run_id: str) -> int:
+    return pending.max_run_sequence(context.client(), run_id)
+
+
+def run_summaries(caller: Caller, run_ids: Sequence[str]) -> pd.DataFrame:
+    """Name, project, owner and status of specific runs (for labels), via the filter language."""
+    if not run_ids:
+        return pd.DataFrame(columns=["run_id", "team", "project", "name", "owner", "status"])
+    quoted = ", ".join(quote(run_id) for run_id in run_ids)
+    return search(
+        caller,
+        f"run_id in ({quoted})",
+        "created desc",
+        ("run_id", "team", "project", "name", "owner", "status"),
+        min(len(run_ids), runs.MAX_LIMIT),
+    )
+
+
+def quote(text: str) -> str:
+    """A string literal of the filter language."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,155 @@
+"""The lineage graph as a picture: nodes laid out left to right in the direction data flows.
+
+Edges are stored as recorded (``run used dataset``, ``run produced artifact``, ``model_version
+built_by run``); drawn, they point the way data moves: dataset → run → artifact, run → model
+version. Each node's column is its longest distance from a source, so inputs are always left of
+what was made from them. Nodes are addressed in URLs as ``<kind>:<id>`` (``:<version>`` for
+model versions), e.g. ``run:0190…``, ``dataset:sha256:ab…``, ``model_version:churn:2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import plotly.graph_objects as go
+
+from cairn.errors import ValidationError
+from query.lineage import Edge, LineageGraph, Node, NodeKind
+from ui.format import short
+
+STYLE = {  # kind -> (marker symbol, colour)
+    NodeKind.DATASET: ("square", "#54A24B"),
+    NodeKind.RUN: ("circle", "#4C78A8"),
+    NodeKind.ARTIFACT: ("diamond", "#F58518"),
+    NodeKind.MODEL_VERSION: ("star", "#E45756"),
+}
+
+
+def parse_node(text: str) -> Node:
+    """``run:<id>``, ``dataset:<digest>``, ``artifact:<sha256>``, ``model_version:<id>:<n>``."""
+    kind, sep, rest = text.partition(":")
+    if not sep or not rest or kind not in {k.value for k in NodeKind}:
+        raise ValidationError(f"not a lineage node: {text!r}", field="node", rule="node_format")
+    if kind == NodeKind.MODEL_VERSION:
+        model, _, version = rest.rpartition(":")
+        if not model or not version.isdigit():
+            raise ValidationError("model versions are model_version:<model id>:<n>", field="node")
+        return Node(kind, model, int(version))
+    return Node(kind, rest)
+
+
+def format_node(node: Node) -> str:
+    if node.kind == NodeKind.MODEL_VERSION:
+        return f"{node.kind}:{node.id}:{node.version}"
+    return f"{node.kind}:{node.id}"
+
+
+def flow(edge: Edge) -> tuple[Node, Node]:
+    """(from, to) in the direction data flows."""
+    if edge.relation == "produced":
+        return edge.source, edge.target
+    return edge.target, edge.source  # used: input → run; built_by: run → model version
+
+
+def layers(graph: LineageGraph) -> dict[Node, int]:
+    """Each node's column: the longest flow path reaching it (cycles are cut)."""
+    incoming: dict[Node, list[Node]] = {n.node: [] for n in graph.nodes}
+    for edge in graph.edges:
+        start, end = flow(edge)
+        incoming.setdefault(end, []).append(start)
+        incoming.setdefault(start, [])
+    column: dict[Node, int] = {}
+    visiting: set[Node] = set()
+
+    def depth(node: Node) -> int:
+        if node in column:
+            return column[node]
+        if node in visiting:
+            return 0
+        visiting.add(node)
+        found = max((depth(parent) + 1 for parent in incoming[node]), default=0)
+        visiting.discard(node)
+        column[node] = found
+        return found
+
+    for node in incoming:
+        depth(node)
+    return column
+
+
+def positions(graph: LineageGraph) -> dict[Node, tuple[float, float]]:
+    """(column, row) per node; within a column, nodes are ordered by the mean row of what flows
+    into them, which keeps most arrows short and uncrossed."""
+    columns = layers(graph)
+    parents: dict[Node, list[Node]] = {}
+    for edge in graph.edges:
+        start, end = flow(edge)
+        parents.setdefault(end, []).append(start)
+    by_column: dict[int, list[Node]] = {}
+    for node, col in sorted(columns.items(), key=lambda kv: (kv[1], kv[0].kind, kv[0].id)):
+        by_column.setdefault(col, []).append(node)
+    out: dict[Node, tuple[float, float]] = {}
+    for col in sorted(by_column):
+        nodes = by_column[col]
+
+        def pull(node: Node) -> float:
+            rows = [out[p][1] for p in parents.get(node, []) if p in out]
+            return -sum(rows) / len(rows) if rows else 0.0
+
+        nodes.sort(key=pull)
+        for i, node in enumerate(nodes):
+            out[node] = (float(col), (len(nodes) - 1) / 2 - i)
+    return out
+
+
+def _padded(where: Mapping[Node, tuple[float, float]]) -> list[float]:
+    """The y range with room above and below the outermost nodes (and their labels)."""
+    ys = [y for _, y in where.values()] or [0.0]
+    return [min(ys) - 0.8, max(ys) + 0.6]
+
+
+def label(node: Node, names: Mapping[Node, str]) -> str:
+    name = names.get(node, "")
+    if node.kind == NodeKind.MODEL_VERSION:
+        return f"{node.id} v{node.version}"
+    return name or short(node.id, 10)
+
+
+def figure(graph: LineageGraph, names: Mapping[Node, str]) -> go.Figure:
+    """Nodes (clickable: ``customdata`` is the node's URL form) and flow arrows."""
+    where = positions(graph)
+    fig = go.Figure()
+    for edge in graph.edges:
+        start, end = flow(edge)
+        if start in where and end in where:
+            (x0, y0), (x1, y1) = where[start], where[end]
+            fig.add_annotation(
+                x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=1.2,
+                arrowcolor="#9AA0A6", standoff=14, startstandoff=14, text="",
+            )  # fmt: skip
+    for kind, (symbol, color) in STYLE.items():
+        nodes = [n for n in where if n.kind == kind]
+        if not nodes:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[where[n][0] for n in nodes], y=[where[n][1] for n in nodes],
+                mode="markers+text", name=kind.value.replace("_", " "),
+                text=[label(n, names) for n in nodes], textposition="bottom center",
+                customdata=[format_node(n) for n in nodes],
+                marker={"symbol": symbol, "size": [26 if n == graph.root else 18 for n in nodes],
+                        "color": color, "line": {"width": [3 if n == graph.root else 1 for n in nodes], "color": "#222"}},
+                hovertemplate="%{text}<br>%{customdata}<extra></extra>",
+            )
+        )  # fmt: skip
+    height = 140 + 90 * max(
+        (sum(1 for p in where.values() if p[0] == c) for c in {p[0] for p in where.values()}),
+        default=1,
+    )
+    fig.update_layout(
+        height=min(max(height, 360), 640), margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        xaxis={"visible": False}, yaxis={"visible": False, "range": _padded(where)}, dragmode="pan",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+    )  # fmt: skip
+    return fig

@@ -1,0 +1,224 @@
+"""Run: everything one run recorded, its charts, its lineage and its discussion."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from cairn.errors import CairnError
+from query.lineage import Node, NodeKind
+from ui import charts, context, data, discussion, links, threads
+from ui.downloads import artifact_bytes
+from ui.events import Target, TargetKind
+from ui.format import duration, md, short, size, when
+from ui.markdown import to_html
+from ui.run_view import (
+    SECTIONS,
+    ChartView,
+    code_facts,
+    environment_facts,
+    metrics_table,
+    params_table,
+)
+
+caller = context.caller()
+people = data.people()
+run_id = st.query_params.get("id", "")
+
+if not run_id:
+    st.title("Run")
+    recent = data.search(caller, None, "created desc", ("run_id", "name", "project"), 200)
+    labels = {str(r.run_id): f"{r.name} · {r.project}" for r in recent.itertuples()}
+    picked = st.selectbox(
+        "Open a run", list(labels), format_func=lambda k: labels.get(k, k), index=None
+    )
+    if picked:
+        st.query_params["id"] = picked
+        st.rerun()
+    st.stop()
+
+try:
+    comparison = data.comparison(caller, (run_id,))
+except CairnError as exc:
+    st.error(exc.message)
+    st.stop()
+run = comparison.runs[0]
+identity = comparison.identities[0]
+metric_keys = [m.key for m in comparison.metrics]
+
+st.title(md(run.name or run.run_id))
+st.caption(f"`{run.run_id}` · {run.team}/{run.project}")
+overview = {
+    "Status": run.status + (f" ({run.status_reason})" if run.status_reason else ""),
+    "Owner": people.name(run.owner),
+    "Created by": people.name(run.created_by),
+    "Started": when(run.started_at),
+    "Finished": when(run.finished_at) or "-",
+    "Duration": duration(run.duration_s) or "running",
+    "Host": run.host or "-",
+}
+for column, (label, value) in zip(st.columns(len(overview)), overview.items(), strict=True):
+    column.caption(label)
+    column.markdown(f"**{md(value)}**")
+facts = [
+    f"git `{short(run.git_commit, 10)}` on `{run.git_branch}`" if run.git_commit else "no git info"
+]
+if identity.code and identity.code.dirty:
+    facts.append("with uncommitted changes")
+st.markdown(" · ".join(facts))
+if run.parent_run_id:
+    st.page_link(links.PAGES["run"], label="Parent run", icon=":material/arrow_upward:",
+                 query_params=links.run_params(run.parent_run_id))  # fmt: skip
+children = data.search(
+    caller,
+    f"parent_run_id = {data.quote(run.run_id)}",
+    "created asc",
+    ("run_id", "name", "status"),
+    200,
+)
+if not children.empty:
+    with st.expander(f"{len(children)} child runs"):
+        for child in children.itertuples():
+            st.page_link(links.PAGES["run"], label=f"{child.name} ({child.status})",
+                         query_params=links.run_params(str(child.run_id)))  # fmt: skip
+if run.sweep_id:
+    st.page_link(links.PAGES["runs"], label=f"Sweep {run.sweep_id}", icon=":material/grid_view:",
+                 query_params={"filter": f"sweep_id = {data.quote(run.sweep_id)}"})  # fmt: skip
+if run.description:
+    st.html(to_html(run.description))
+
+section = st.segmented_control(
+    "Section", SECTIONS, default=st.query_params.get("tab", "Charts") if st.query_params.get("tab") in SECTIONS else "Charts",
+    key="run.section", label_visibility="collapsed",
+) or "Charts"  # fmt: skip
+st.query_params["tab"] = section
+
+if section == "Charts":
+    view = ChartView.from_params(st.query_params.to_dict(), metric_keys)
+    keys_col, x_col, log_col, smooth_col = st.columns([4, 1, 1, 2])
+    keys = keys_col.multiselect("Metrics", metric_keys, default=list(view.keys), key="run.keys")
+    x = x_col.radio(
+        "x axis", ["step", "time"], index=0 if view.x == "step" else 1, key="run.x", horizontal=True
+    )
+    log_y = log_col.toggle("Log scale", value=view.log_y, key="run.log")
+    smoothing = smooth_col.slider(
+        "Smoothing", 0.0, 0.99, value=view.smoothing, step=0.01, key="run.smooth"
+    )
+    view = ChartView(tuple(keys), x, log_y, smoothing)
+    st.query_params.update(view.to_params())
+    points = data.metric_series(
+        caller, (run_id,), view.keys, 1000, "time" if x == "time" else "step", smoothing or None
+    )
+    anchored = data.comments(caller, "run", run_id)
+    names = {c.author: people.name(c.author) for c in anchored}
+    for left, right in zip(view.keys[::2], [*view.keys[1::2], None], strict=False):
+        for column, key in zip(st.columns(2), (left, right), strict=False):
+            if key:
+                figure = charts.metric_figure(
+                    points, key, {run_id: run.name}, x=x, log_y=log_y, smoothed=bool(smoothing),
+                    anchors=threads.anchored(anchored, key), names=names,
+                )  # fmt: skip
+                column.plotly_chart(figure, key=f"run.chart.{key}")
+    with st.popover("Permalink to this chart view", icon=":material/link:"):
+        st.code(
+            links.permalink(
+                context.settings().portal_url,
+                "run",
+                {"id": run_id, "tab": "Charts", **view.to_params()},
+            ),
+            language=None,
+        )
+    st.subheader("Summary")
+    st.dataframe(metrics_table(comparison), hide_index=True)
+
+elif section == "Params":
+    st.dataframe(params_table(comparison), hide_index=True)
+    st.subheader("Tags")
+    st.dataframe(
+        pd.DataFrame(sorted(comparison.tags[0].items()), columns=["tag", "value"]), hide_index=True
+    )
+
+elif section == "System":
+    samples = data.system_metrics(caller, run_id)
+    if samples.empty:
+        st.caption("No system metrics were recorded.")
+    for metric in sorted(samples["metric"].unique()) if not samples.empty else ():
+        st.plotly_chart(charts.system_figure(samples, metric), key=f"run.system.{metric}")
+
+elif section == "Artifacts":
+    found = data.artifacts(caller, run_id)
+    if not found:
+        st.caption("No artifacts were logged.")
+    for item in found:
+        with st.container(border=True):
+            info, action = st.columns([4, 1])
+            info.markdown(
+                f"**{md(item.name)}** · {item.kind} · {item.role} · {size(item.size_bytes)}"
+            )
+            info.caption(f"sha256 `{item.sha256}` · {item.uri}")
+            try:
+                content = artifact_bytes(
+                    item.uri, item.sha256, context.settings().artifact_store, item.size_bytes
+                )
+            except CairnError as exc:
+                action.caption(exc.message)
+            else:
+                action.download_button(
+                    "Download",
+                    content,
+                    file_name=item.name,
+                    key=f"run.download.{item.sha256}",
+                    icon=":material/download:",
+                )
+
+elif section == "Datasets":
+    st.dataframe(
+        [{"role": d.role, "name": d.name, "digest": d.digest, "uri": d.uri, "size": size(d.size_bytes), "files": d.file_count}
+         for d in identity.datasets],
+        hide_index=True,
+    )  # fmt: skip
+
+elif section == "Environment":
+    if identity.environment is None:
+        st.caption("No environment was recorded.")
+    else:
+        st.dataframe(environment_facts(identity.environment), hide_index=True)
+        st.subheader("Packages")
+        packages = pd.DataFrame(
+            list(identity.environment.packages.items()), columns=["package", "version"]
+        )
+        st.dataframe(packages, hide_index=True)
+
+elif section == "Code":
+    if identity.code is None:
+        st.caption("No code version was recorded.")
+    else:
+        st.dataframe(code_facts(identity.code), hide_index=True)
+        st.subheader("Uncommitted changes")
+        if identity.code.diff:
+            st.code(identity.code.diff, language="diff")
+        else:
+            st.caption("The working tree was clean: the commit is the whole story.")
+
+elif section == "Lineage":
+    graph = data.lineage_graph(caller, Node(NodeKind.RUN, run_id), "both", 1)
+    rows = [
+        {"relation": e.relation, "source": f"{e.source.kind} {short(e.source.id, 12)}", "target": f"{e.target.kind} {short(e.target.id, 12)}"}
+        for e in graph.edges
+    ]  # fmt: skip
+    st.dataframe(rows, hide_index=True)
+    st.page_link(links.PAGES["lineage"], label="Open the lineage graph", icon=":material/account_tree:",
+                 query_params={"node": f"run:{run_id}"})  # fmt: skip
+
+elif section == "Discussion":
+    discussion.show(
+        Target(TargetKind.RUN, run_id, run.team, run.project),
+        metric_keys=metric_keys,
+        key=f"run.{run_id}",
+    )
+
+if section != "Discussion":
+    comments_count = len(data.comments(caller, "run", run_id))
+    st.caption(
+        f":material/forum: {comments_count} comment{'s' if comments_count != 1 else ''} on this run: see Discussion."
+    )
