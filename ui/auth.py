@@ -24,7 +24,7 @@ from typing import Any
 
 from cairn.errors import AuthenticationError
 from query.access import Caller
-from ui._pending_queries import ApiKeyInfo
+from query.portal_reads import ApiKeyInfo
 from ui.settings import AuthMode
 from ui.users import authenticate, load_users
 from ui.writer import key_id_of

@@ -15,9 +15,9 @@ import streamlit as st
 from clickhouse_connect.driver.client import Client
 
 from cairn.errors import FailedPreconditionError
+from query import portal_reads as pending
 from query.access import Caller
 from query.client import connect
-from ui import _pending_queries as pending
 from ui.auth import Identity
 from ui.settings import PortalSettings
 from ui.writer import EventSink, IngestWriter, KeyRing

@@ -17,9 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from query import collaboration, compare, diffs, lineage, provenance, runs, series
+from query import portal_reads as pending
 from query.access import Caller
 from query.collaboration import Comment
-from ui import _pending_queries as pending
 from ui import context
 from ui.format import People, Person
 from ui.users import load_users

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from ui._pending_queries import Member, OwnedObject
+from query.portal_reads import Member, OwnedObject
 from ui.events import Target, TargetKind
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ui._pending_queries import ProjectActivity
+from query.portal_reads import ProjectActivity
 
 
 def matches(project: ProjectActivity, query: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from cairn.errors import CairnError
-from ui import _pending_queries as pending
+from query import portal_reads as pending
 from ui import auth, context
 from ui.auth import Identity
 from ui.format import md

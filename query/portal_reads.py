@@ -1,11 +1,9 @@
-"""TEMPORARY read functions the portal needs and ``query/`` does not have yet.
+"""Read functions the portal needs beyond the core query API: project and model overviews,
+people and keys, ownership and shares of a person, comment history, per-run extras.
 
-Every function here belongs in ``query/`` (the only package that may hold SQL); they live here
-until the query layer's owner moves them (suggested homes are in each docstring), so that the
-portal can be built meanwhile. They follow the query layer's rules exactly: values bound as
-parameters, identifiers from :class:`query.access.Visibility`, the caller's visibility in every
-WHERE clause, frozen dataclasses out. Moving one means moving it verbatim and changing the
-portal's import.
+They follow the query layer's rules: values bound as parameters, identifiers from
+:class:`query.access.Visibility`, the caller's visibility in every WHERE clause, frozen
+dataclasses out. (Written with the portal; candidates to split by concern as they grow.)
 """
 
 from __future__ import annotations
