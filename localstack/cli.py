@@ -28,6 +28,11 @@ def register(subparsers: Any) -> None:
     up = subparsers.add_parser(
         "up", help="start the local stack and wait until every part is healthy"
     )
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="also seed demo teams, runs, a model and discussion (once)",
+    )
     up.set_defaults(func=cmd_up)
     down = subparsers.add_parser("down", help="stop the local stack")
     down.set_defaults(func=cmd_down)

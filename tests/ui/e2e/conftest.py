@@ -46,8 +46,10 @@ def portal() -> Iterator[Portal]:
         yield Portal(stack.portal_url, stack.clickhouse_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped on purpose: Playwright's sync API marks an event loop as running in the main
+    thread while it is open, which would break every async test that runs after this module."""
     with chromium() as launched:
         yield launched
 
