@@ -51,7 +51,7 @@ def bootstrap_stack(
     start("kafka")
     asyncio.run(topics.ensure_topics(settings.kafka_bootstrap, topics.ALL_TOPICS))
     start("clickhouse")
-    admin_url = settings.clickhouse_url(LocalSecrets.ADMIN_USER, secrets.clickhouse_admin_password)
+    admin_url = settings.admin_clickhouse_url(secrets)
     for migration in apply_migrations(connect(admin_url, database="default"), "cairn"):
         log(f"  {'migrate':<11} applied {migration.version:04d} {migration.name}")
     if not secrets.admin_api_key:

@@ -58,9 +58,7 @@ def _settings() -> StackSettings:
 
 
 def _admin_url(settings: StackSettings, secrets: LocalSecrets) -> str:
-    return os.environ.get("CAIRN_CLICKHOUSE_URL") or settings.clickhouse_url(
-        LocalSecrets.ADMIN_USER, secrets.clickhouse_admin_password
-    )
+    return os.environ.get("CAIRN_CLICKHOUSE_URL") or settings.admin_clickhouse_url(secrets)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -113,9 +111,7 @@ def _sql_url(settings: StackSettings, admin: bool) -> str:
         raise SystemExit("no local stack credentials found: run `make up` or set CAIRN_SQL_URL")
     if admin:
         return _admin_url(settings, secrets)
-    return settings.clickhouse_url(
-        LocalSecrets.REPORTING_USER, secrets.clickhouse_reporting_password
-    )
+    return settings.reporting_clickhouse_url(secrets)
 
 
 def cmd_sql(args: argparse.Namespace) -> int:

@@ -773,9 +773,7 @@ def seed(settings: StackSettings, *, log: Callable[[str], None] = print) -> Demo
     demo = build_demo(time.time_ns(), local_store(home / "artifacts"))
     _append_all(settings.ingest_address, seed_keys, demo.events)
     log(f"  {'demo':<11} appended {len(demo.events)} events ({len(demo.run_ids)} runs)")
-    _wait_projected(
-        settings.clickhouse_url(secrets.ADMIN_USER, secrets.clickhouse_admin_password), demo
-    )
+    _wait_projected(settings.admin_clickhouse_url(secrets), demo)
     log(f"  {'demo':<11} projected; sign in as alice, bob, carol, dave or admin / {DEMO_PASSWORD}")
     local_secrets.write_private_json(
         marker, {"seeded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

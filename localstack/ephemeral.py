@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from localstack import secrets as local_secrets
 from localstack.processes import free_port
+from localstack.settings import StackSettings
 
 _PORT_VARIABLES = (
     "CAIRN_KAFKA_PORT",
@@ -64,9 +66,11 @@ class RunningStack:
 
     @property
     def admin_clickhouse_url(self) -> str:
-        secrets = json.loads((self.home / "secrets.json").read_text())
-        port = self.env["CAIRN_CLICKHOUSE_PORT"]
-        return f"http://cairn:{secrets['clickhouse_admin_password']}@127.0.0.1:{port}/cairn"
+        settings = StackSettings.from_env(self.env)
+        secrets = local_secrets.load(settings.secrets_path)
+        if secrets is None:
+            raise RuntimeError(f"no credentials in {settings.secrets_path}: did `cairn up` run?")
+        return settings.admin_clickhouse_url(secrets)
 
 
 @contextmanager

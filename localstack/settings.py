@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from localstack.secrets import LocalSecrets
 from servicekit.envconfig import read_int, read_path, read_str
 
 
@@ -71,3 +72,11 @@ class StackSettings:
 
     def clickhouse_url(self, user: str, password: str, database: str = "cairn") -> str:
         return f"http://{user}:{password}@{self.host}:{self.clickhouse_port}/{database}"
+
+    def admin_clickhouse_url(self, secrets: LocalSecrets) -> str:
+        return self.clickhouse_url(LocalSecrets.ADMIN_USER, secrets.clickhouse_admin_password)
+
+    def reporting_clickhouse_url(self, secrets: LocalSecrets) -> str:
+        return self.clickhouse_url(
+            LocalSecrets.REPORTING_USER, secrets.clickhouse_reporting_password
+        )

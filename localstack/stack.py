@@ -50,9 +50,7 @@ def service_env(
     env.update(
         CAIRN_HOME=str(settings.home),
         CAIRN_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
-        CAIRN_CLICKHOUSE_URL=settings.clickhouse_url(
-            LocalSecrets.ADMIN_USER, secrets.clickhouse_admin_password
-        ),
+        CAIRN_CLICKHOUSE_URL=settings.admin_clickhouse_url(secrets),
         CAIRN_INGEST_LISTEN=settings.ingest_address,
         CAIRN_INGEST_URL=settings.ingest_address,
         CAIRN_INGEST_METRICS_PORT=str(settings.ingest_metrics_port),

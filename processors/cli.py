@@ -29,9 +29,7 @@ def _local_stack_url() -> tuple[str, Any] | None:
     found = local_secrets.load(stack.secrets_path)
     if found is None:
         return None
-    url = stack.clickhouse_url(
-        local_secrets.LocalSecrets.ADMIN_USER, found.clickhouse_admin_password
-    )
+    url = stack.admin_clickhouse_url(found)
     return url, (stack, Supervisor(stack), found)
 
 

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import psutil
 
 from bench.compare.drivers import Driver, DriverSpec
+from localstack.ephemeral import RunningStack
 from localstack.processes import free_port, port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -202,15 +203,11 @@ class CairnStack:
                 f"Cairn: `cairn up` failed once and was retried from a clean home ({last[0]})."
             )
         discovery = json.loads((self.home / "local-stack.json").read_text())
-        secrets = json.loads((self.home / "secrets.json").read_text())
         self.connection = {
             "ingest_url": discovery["ingest_url"],
             "api_key": discovery["api_key"],
             "team": discovery["team"],
-            "clickhouse_url": (
-                f"http://cairn:{secrets['clickhouse_admin_password']}@127.0.0.1:"
-                f"{env['CAIRN_CLICKHOUSE_PORT']}/cairn"
-            ),
+            "clickhouse_url": RunningStack(dict(env), self.home).admin_clickhouse_url,
         }
 
     def stop(self) -> None:

@@ -13,7 +13,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,17 +26,11 @@ from urllib.parse import quote
 import pytest
 
 from localstack.clickhouse_http import write_users_file
+from localstack.processes import free_port
 
 ADMIN_USER = "cairn"
 REPORTING_USER = "reporting"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _pythonpath() -> str:
@@ -79,7 +72,7 @@ class ServerProcess:
         self.data_dir = data_dir
         self.users_file = users_file
         self.host = "127.0.0.1"
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cairn.errors import ConfigError, ErrorCode
+from localstack.secrets import LocalSecrets
 from localstack.settings import StackSettings
 from processors.settings import ProcessorsSettings
 from query.client import ClickHouseTarget
@@ -20,6 +21,9 @@ def test_stack_defaults_are_the_documented_local_addresses(tmp_path: Path) -> No
     assert settings.ingest_address == "127.0.0.1:50051"
     assert settings.portal_url == "http://127.0.0.1:8501"
     assert settings.clickhouse_url("u", "p") == "http://u:p@127.0.0.1:8123/cairn"
+    secrets = LocalSecrets(clickhouse_admin_password="a", clickhouse_reporting_password="r")
+    assert settings.admin_clickhouse_url(secrets) == "http://cairn:a@127.0.0.1:8123/cairn"
+    assert settings.reporting_clickhouse_url(secrets) == "http://reporting:r@127.0.0.1:8123/cairn"
 
 
 def test_every_port_can_be_moved_by_its_variable(tmp_path: Path) -> None:
