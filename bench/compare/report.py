@@ -122,8 +122,9 @@ def render(results: Results, plot_name: str | None) -> str:
     out += [
         f"- **Machine**: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
         f"{machine.get('memory', '?')} RAM, {machine.get('os', '?')}, Python "
-        f"{machine.get('python', '?')}; load average at start {machine.get('load', '?')} "
-        "(clients and servers share these cores).",
+        f"{machine.get('python', '?')}; load average at start {machine.get('load', '?')}, "
+        f"at the end {machine.get('load_end', '?')} (clients and servers share these cores; "
+        "other work on the machine shows here).",
         "- **Versions**: "
         + "; ".join(f"{name} {version}" for name, version in results.products.items())
         + ".",

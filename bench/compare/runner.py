@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             _drop_data(workdir)
     results.duration_s = time.monotonic() - began
+    results.machine["load_end"] = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     results.save(workdir / "results.json")
     plot_python = (
         peers.plotting_python([i for i in installs.values() if i.ok], cache, log)
