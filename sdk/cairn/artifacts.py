@@ -206,7 +206,13 @@ def open_store(location: str) -> ArtifactStore:
     """The store at ``location``: a directory path, ``file://`` URL or any fsspec URL."""
     if _is_local(location):
         return LocalStore(_local_path(location))
-    fs, root = _fsspec().core.url_to_fs(location)
+    try:
+        fs, root = _fsspec().core.url_to_fs(location)
+    except ImportError as exc:  # fsspec is there, the URL's backend package is not
+        raise ConfigError(
+            f"artifact store {location!r}: {exc} (the fsspec backend for this URL is missing)",
+            field="artifact_store",
+        ) from None
     return FsspecStore(fs, root)
 
 

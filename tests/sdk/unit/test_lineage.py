@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,16 @@ def test_the_fsspec_store_uses_the_same_layout_and_uploads_once(tmp_path: Path) 
         assert blob.read() == b"same"
 
 
-def test_a_remote_store_without_fsspec_says_what_to_install() -> None:
+def test_a_remote_store_without_fsspec_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "fsspec", None)  # as if fsspec were not installed
     with pytest.raises(ConfigError, match=r"remote artifact stores need fsspec"):
+        open_store("s3://bucket/cairn")
+
+
+def test_a_remote_store_without_its_backend_says_what_to_install() -> None:
+    with pytest.raises(ConfigError, match=r"artifact store 's3://bucket/cairn': Install s3fs"):
         open_store("s3://bucket/cairn")
 
 
