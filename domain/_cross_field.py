@@ -7,9 +7,10 @@ enums are known.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
+import numpy as np
 from google.protobuf.message import Message
 
 from cairn.v1 import (
@@ -110,3 +111,44 @@ def _api_key_issued(message: Message, path: str) -> None:
         fail(f"{path}.user_id", "required", "is required for keys issued to a user")
     if issued.principal_kind == envelope_pb2.ACTOR_KIND_SERVICE and issued.user_id:
         fail(f"{path}.user_id", "service_key_user", "must be empty for service keys")
+
+
+def check_bins(edges: Sequence[float], counts: Sequence[float], path: str, max_bins: int) -> None:
+    """A histogram's bins: ``1..max_bins`` counts, each finite and >= 0, and one more edge than
+    counts, finite and strictly increasing. Checked over numpy arrays; the first offending item
+    is reported. The SDK states the same rules (``cairn._checks.check_bins``)."""
+    if not counts:
+        fail(f"{path}.counts", "required", "is required (no bins)")
+    if len(counts) > max_bins:
+        fail(
+            f"{path}.counts",
+            "max_bins_per_histogram",
+            f"{len(counts)} bins, at most {max_bins} allowed",
+        )
+    if len(edges) != len(counts) + 1:
+        fail(
+            f"{path}.edges",
+            "bin_edges",
+            f"has {len(edges)} items but counts has {len(counts)}: "
+            "a histogram has one more edge than counts",
+        )
+    edge_values = np.asarray(edges, dtype=np.float64)
+    infinite = np.flatnonzero(~np.isfinite(edge_values))
+    if infinite.size:
+        k = int(infinite[0])
+        detail = f"edges must be finite, got {float(edge_values[k])!r}"
+        fail(f"{path}.edges[{k}]", "finite_edges", detail)
+    backwards = np.flatnonzero(edge_values[1:] <= edge_values[:-1])  # no overflow, unlike diff
+    if backwards.size:
+        k = int(backwards[0]) + 1
+        detail = (
+            f"{float(edge_values[k])!r} does not follow {float(edge_values[k - 1])!r}: "
+            "edges must increase strictly"
+        )
+        fail(f"{path}.edges[{k}]", "increasing_edges", detail)
+    count_values = np.asarray(counts, dtype=np.float64)
+    bad = np.flatnonzero(~(np.isfinite(count_values) & (count_values >= 0)))
+    if bad.size:
+        k = int(bad[0])
+        detail = f"counts must be finite and >= 0, got {float(count_values[k])!r}"
+        fail(f"{path}.counts[{k}]", "non_negative_count", detail)

@@ -124,6 +124,7 @@ STRING_RULES: Mapping[str, Mapping[str, TextRule]] = {
     "cairn.v1.TagsRemoved": {"keys": KEY},
     "cairn.v1.MetricSeries": {"key": KEY},
     "cairn.v1.SystemMetricSeries": {"device": ID},
+    "cairn.v1.Histogram": {"key": KEY},
     "cairn.v1.CodeVersionRecorded": {
         "git_remote": PATH,
         "branch": NAME,

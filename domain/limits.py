@@ -24,6 +24,9 @@ class Limits:
     max_points_per_event: int = 100_000
     max_points_per_batch: int = 500_000
     max_series_per_event: int = 10_000
+    # Histograms.
+    max_histograms_per_event: int = 1_000
+    max_bins_per_histogram: int = 512
     # Repeated fields other than metric points (params, tags, packages, mentions, ...).
     max_items_per_list: int = 10_000
     # Strings.

@@ -340,6 +340,26 @@ def _system_metrics(p: Projection, e: Event) -> None:
         p.points += len(values)
 
 
+def _histograms(p: Projection, e: Event) -> None:
+    env = e.envelope
+    buffer = p.buffers["histograms"]
+    for histogram in e.histograms.histograms:
+        if len(histogram.edges) != len(histogram.counts) + 1:
+            raise ValueError(
+                f"histogram {histogram.key!r}: {len(histogram.edges)} edges for "
+                f"{len(histogram.counts)} counts"
+            )
+        buffer.append(
+            run_id=env.aggregate_id,
+            key=histogram.key,
+            step=histogram.step,
+            timestamp=histogram.timestamp_ns or env.occurred_at_ns,
+            edges=list(histogram.edges),
+            counts=list(histogram.counts),
+            sequence=env.sequence,
+        )
+
+
 # --- provenance and lineage ---------------------------------------------------------------------
 
 
@@ -724,6 +744,7 @@ _HANDLERS: dict[str, Callable[[Projection, Event], None]] = {
     "tags_removed": _tags_removed,
     "metrics": _metrics,
     "system_metrics": _system_metrics,
+    "histograms": _histograms,
     "code_version_recorded": _code_version,
     "environment_recorded": _environment,
     "dataset_recorded": _dataset,

@@ -22,6 +22,7 @@ class Kind(StrEnum):
     TIME = "time"  # nanoseconds since the Unix epoch (UTC), stored as DateTime64(9)
     BYTES = "bytes"  # opaque bytes (serialized events)
     STRINGS = "strings"  # list of strings
+    FLOATS = "floats"  # list of 64-bit floats
     MAP = "map"  # string -> string
 
 
@@ -100,6 +101,22 @@ SYSTEM_METRICS = TableSchema(
     identity=("run_id", "metric", "device", "timestamp"),
     version="sequence",
     doc="CPU, memory, GPU, disk and network samples.",
+)
+
+HISTOGRAMS = TableSchema(
+    "histograms",
+    (
+        ("run_id", Kind.STR),
+        ("key", Kind.LABEL),
+        ("step", Kind.INT),
+        ("timestamp", Kind.TIME),
+        ("edges", Kind.FLOATS),
+        ("counts", Kind.FLOATS),
+        ("sequence", Kind.UINT),
+    ),
+    identity=("run_id", "key", "step"),
+    version="sequence",
+    doc="One histogram per run, key and step; logged again with a higher sequence, it replaces the earlier.",
 )
 
 RUN_FIELDS = TableSchema(
@@ -446,6 +463,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     EVENTS,
     METRICS,
     SYSTEM_METRICS,
+    HISTOGRAMS,
     RUN_FIELDS,
     PARAMS,
     TAGS,

@@ -6,7 +6,7 @@ into the batch (``events[3].metrics.series[0].steps[7]``), whose ``rule`` names 
 whose message says both. Nothing else escapes: malformed bytes become a ``malformed_protobuf``
 validation error, never a crash.
 
-Metric points are checked with numpy over whole arrays (``np.asarray`` on the packed repeated
+Metric points and histogram bins are checked with numpy over whole arrays (``np.asarray`` on the packed repeated
 fields copies them in C), so the cost per point is a few nanoseconds and there is no Python loop
 per point; loops run per event, per series and per list item of the small event types.
 
@@ -229,6 +229,9 @@ class BatchValidator:
             return self._check_metric_batch(payload, ppath, now)
         if event_type == "system_metrics":
             return self._check_system_metric_batch(payload, ppath, now)
+        if event_type == "histograms":
+            self._check_histogram_batch(payload, ppath, now)
+            return 0
         self._walk(payload, ppath, now)
         if event_type == "lineage_edge_recorded":
             cross_field.check_lineage_source(event, ppath)
@@ -275,6 +278,28 @@ class BatchValidator:
                 fail(f"{spath}.timestamps_ns", "equal_lengths", detail)
         self._check_times(series, lengths, path, now)
         return int(sum(lengths))
+
+    def _check_histogram_batch(
+        self, batch: metrics_pb2.HistogramBatch, path: str, now: int
+    ) -> None:
+        histograms = batch.histograms
+        if not histograms:
+            fail(f"{path}.histograms", "required", "is required")
+        limit = self.limits.max_histograms_per_event
+        if len(histograms) > limit:
+            detail = self._over(len(histograms), limit, "histograms")
+            fail(f"{path}.histograms", "max_histograms_per_event", detail)
+        for j, histogram in enumerate(histograms):
+            hpath = f"{path}.histograms[{j}]"
+            self._check_text(histogram.key, rules.KEY, f"{hpath}.key", required=True)
+            if histogram.step < 0:
+                detail = f"step must be >= 0, got {histogram.step}"
+                fail(f"{hpath}.step", "non_negative_step", detail)
+            if histogram.timestamp_ns:
+                self._check_time(histogram.timestamp_ns, f"{hpath}.timestamp_ns", now)
+            cross_field.check_bins(
+                histogram.edges, histogram.counts, hpath, self.limits.max_bins_per_histogram
+            )
 
     def _series_lengths(
         self, series: Sequence[metrics_pb2.MetricSeries | metrics_pb2.SystemMetricSeries], path: str

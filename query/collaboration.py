@@ -20,7 +20,7 @@ from query.access import Caller, Visibility
 
 LATEST = "(sequence, occurred_at, event_id)"
 MAX_FEED = 1_000
-QUIET_EVENT_TYPES = ("metrics", "system_metrics")  # too many to be activity
+QUIET_EVENT_TYPES = ("metrics", "system_metrics", "histograms")  # too many to be activity
 
 
 @dataclass(frozen=True)

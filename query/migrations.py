@@ -17,8 +17,12 @@ from clickhouse_connect.driver.client import Client
 
 from cairn.errors import FailedPreconditionError
 from query.ddl import SINGLE_NODE, RawSQL, Statement, Topology
-from query.reporting_schema import REPORTING_STATEMENTS, reporting_database
-from query.schema import SCHEMA_STATEMENTS
+from query.reporting_schema import (
+    HISTOGRAM_REPORTING_STATEMENTS,
+    REPORTING_STATEMENTS,
+    reporting_database,
+)
+from query.schema import HISTOGRAM_STATEMENTS, SCHEMA_STATEMENTS
 from query.series_schema import SERIES_STATEMENTS
 from query.sql import quote_identifier
 
@@ -61,6 +65,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=2, name="projections", statements=SCHEMA_STATEMENTS),
     Migration(version=3, name="reporting_views", statements=REPORTING_STATEMENTS),
     Migration(version=4, name="series_downsampling", statements=SERIES_STATEMENTS),
+    Migration(
+        version=5,
+        name="histograms",
+        statements=(*HISTOGRAM_STATEMENTS, *HISTOGRAM_REPORTING_STATEMENTS),
+    ),
 )
 
 

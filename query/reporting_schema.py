@@ -136,6 +136,17 @@ INNER JOIN {_RUN_SCOPE} AS r ON r.run_id = s.run_id
     "Per run and metric key: last, min and max value, last step and time, number of steps.",
 )
 
+HISTOGRAMS = ReportingView(
+    "histograms",
+    f"""
+SELECT h.run_id AS run_id, r.team AS team, r.project AS project, CAST(h.key AS String) AS key,
+    h.step AS step, h.timestamp AS timestamp, h.edges AS edges, h.counts AS counts
+FROM {{db}}.histogram_steps AS h
+INNER JOIN {_RUN_SCOPE} AS r ON r.run_id = h.run_id
+""",
+    "One histogram per run, key and step (a step logged again shows its latest histogram).",
+)
+
 PARAMS = ReportingView(
     "params",
     f"""
@@ -225,16 +236,22 @@ FROM {{db}}.decisions GROUP BY decision_id
     "Each recorded decision and the runs it names.",
 )
 
-ACTIVITY = ReportingView(
-    "activity",
-    """
+_ACTIVITY = """
 SELECT DISTINCT event_id, occurred_at, CAST(team AS String) AS team, project,
     CAST(actor_kind AS String) AS actor_kind, actor, CAST(event_type AS String) AS event_type,
     CAST(aggregate_kind AS String) AS aggregate_kind, aggregate_id
 FROM {db}.events
 WHERE event_type NOT IN ('metrics', 'system_metrics')
-""",
-    "Who did what when: every event except metric batches.",
+"""
+# As migration 3 created it; migration 5 replaces it with ACTIVITY, which also leaves out
+# histograms (the run working, not people acting).
+_ACTIVITY_V3 = ReportingView(
+    "activity", _ACTIVITY, "Who did what when: every event except metric batches."
+)
+ACTIVITY = ReportingView(
+    "activity",
+    _ACTIVITY.replace("'system_metrics')", "'system_metrics', 'histograms')"),
+    "Who did what when: every event except metric batches and histograms.",
 )
 
 MEMBERS = ReportingView(
@@ -264,10 +281,12 @@ INNER JOIN {_RUN_SCOPE} AS r ON r.run_id = p.run_id
     "The packages installed in each run's (latest recorded) environment.",
 )
 
+# The views as they are now (row policies cover each; docs/sql.md documents each, in this order).
 REPORTING_VIEWS: tuple[ReportingView, ...] = (
     RUNS,
     METRICS,
     METRIC_SUMMARIES,
+    HISTOGRAMS,
     PARAMS,
     TAGS,
     LINEAGE,
@@ -280,4 +299,23 @@ REPORTING_VIEWS: tuple[ReportingView, ...] = (
     PACKAGES,
 )
 
-REPORTING_STATEMENTS: tuple[Statement, ...] = (ReportingDatabase(), *REPORTING_VIEWS)
+# Migration 3, exactly as applied (its checksum is recorded; later changes are new migrations).
+REPORTING_STATEMENTS: tuple[Statement, ...] = (
+    ReportingDatabase(),
+    RUNS,
+    METRICS,
+    METRIC_SUMMARIES,
+    PARAMS,
+    TAGS,
+    LINEAGE,
+    DATASETS,
+    MODELS,
+    COMMENTS,
+    DECISIONS,
+    _ACTIVITY_V3,
+    MEMBERS,
+    PACKAGES,
+)
+
+# Migration 5: the histograms view, and activity without histogram events.
+HISTOGRAM_REPORTING_STATEMENTS: tuple[Statement, ...] = (HISTOGRAMS, ACTIVITY)

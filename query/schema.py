@@ -8,7 +8,8 @@ Engines and why (docs/schema.md has the long form):
   with ``argMax(..., (sequence, occurred_at, event_id))``, which is deterministic whatever order
   events arrived in.
 - ``metrics`` is keyed by ``(run_id, key, step)`` with ``sequence`` as version, and read through
-  ``metric_points`` (``FINAL``) so a point is never counted twice before a merge.
+  ``metric_points`` (``FINAL``) so a point is never counted twice before a merge. ``histograms``
+  (migration 5) is keyed and read the same way, through ``histogram_steps``.
 - ``metric_summaries`` is an ``AggregatingMergeTree`` fed by a materialized view on ``metrics``.
   Its aggregates are idempotent (min, max, last-by-step, and a bitmap of steps for the count), so
   duplicate inserts cannot inflate them.
@@ -16,7 +17,7 @@ Engines and why (docs/schema.md has the long form):
 
 from __future__ import annotations
 
-from domain.tables import ALL_TABLES, Kind, TableSchema
+from domain.tables import ALL_TABLES, HISTOGRAMS, Kind, TableSchema
 from query.ddl import MaterializedView, Statement, Table, View
 
 CLICKHOUSE_TYPES = {
@@ -29,6 +30,7 @@ CLICKHOUSE_TYPES = {
     Kind.TIME: "DateTime64(9, 'UTC')",
     Kind.BYTES: "String",
     Kind.STRINGS: "Array(String)",
+    Kind.FLOATS: "Array(Float64)",
     Kind.MAP: "Map(String, String)",
 }
 
@@ -48,7 +50,13 @@ def projection_table(schema: TableSchema) -> Table:
     )
 
 
-PROJECTION_TABLES = tuple(projection_table(schema) for schema in ALL_TABLES)
+# Tables that later migrations add: migration 2 must render exactly the DDL it was applied with
+# (its checksum is recorded), so these stay out of it and come with their own migration.
+_LATER_TABLES = frozenset({HISTOGRAMS.name})
+
+PROJECTION_TABLES = tuple(
+    projection_table(schema) for schema in ALL_TABLES if schema.name not in _LATER_TABLES
+)
 
 METRIC_SUMMARIES = Table(
     name="metric_summaries",
@@ -279,4 +287,13 @@ SCHEMA_STATEMENTS: tuple[Statement, ...] = (
     METRIC_SUMMARIES,
     METRIC_SUMMARIES_MV,
     *VIEWS,
+)
+
+# Migration 5: histograms, one row per run, key and step, read once each through the view.
+HISTOGRAM_STATEMENTS: tuple[Statement, ...] = (
+    projection_table(HISTOGRAMS),
+    View(
+        "histogram_steps",
+        "SELECT run_id, key, step, timestamp, edges, counts, sequence FROM {db}.histograms FINAL",
+    ),
 )

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.integration.conftest_kafka",
     "tests.integration.conftest_clickhouse",
+    "tests.pipeline",
 ]

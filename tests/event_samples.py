@@ -157,6 +157,24 @@ def _payloads() -> dict[str, tuple[envelope_pb2.AggregateKind.ValueType, str, ob
                 ]
             ),
         ),
+        "histograms": (
+            _RUN,
+            RUN_ID,
+            metrics_pb2.HistogramBatch(
+                histograms=[
+                    metrics_pb2.Histogram(
+                        key="layer1/weights",
+                        step=3,
+                        timestamp_ns=now,
+                        edges=[-1.0, -0.5, 0.0, 0.5, 1.0],
+                        counts=[2.0, 7.0, 9.0, 0.0],
+                    ),
+                    metrics_pb2.Histogram(
+                        key="layer1/grad", step=3, edges=[-0.01, 0.01], counts=[16.0]
+                    ),
+                ]
+            ),
+        ),
         "code_version_recorded": (
             _RUN,
             RUN_ID,

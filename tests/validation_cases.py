@@ -8,6 +8,7 @@ test is started with the same limits.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ LIMITS = Limits(
     max_points_per_batch=5_000,
     max_series_per_event=100,
     max_items_per_list=100,
+    max_histograms_per_event=10,
+    max_bins_per_histogram=32,
 )
 FAR_FUTURE_NS = 4_000_000_000_000_000_000  # year 2096
 RANGE = f"[{LIMITS.min_timestamp_ns}, now + 24h]"
@@ -117,6 +120,29 @@ def _negative_step(event: events_pb2.Event) -> None:
 
 def _bad_time(event: events_pb2.Event) -> None:
     event.metrics.series[1].timestamps_ns[2] = FAR_FUTURE_NS
+
+
+def _histogram(index: int, **values: object) -> Callable[[events_pb2.Event], None]:
+    def change(event: events_pb2.Event) -> None:
+        _set(event.histograms.histograms[index], **values)
+
+    return change
+
+
+def _too_many_histograms(event: events_pb2.Event) -> None:
+    for index in range(LIMITS.max_histograms_per_event - 1):
+        event.histograms.histograms.add(key=f"h{index}", edges=[0.0, 1.0], counts=[1.0])
+
+
+def _too_many_bins(event: events_pb2.Event) -> None:
+    histogram = event.histograms.histograms[1]
+    histogram.edges[:] = [float(i) for i in range(34)]
+    histogram.counts[:] = [1.0] * 33
+
+
+def _no_bins(event: events_pb2.Event) -> None:
+    _clear(event.histograms.histograms[1], "edges")
+    _clear(event.histograms.histograms[1], "counts")
 
 
 def _lineage(
@@ -463,6 +489,108 @@ CASES: list[Case] = [
         "events[0].system_metrics.series[0].timestamps_ns",
         "equal_lengths",
         "has 1 items but values has 2",
+    ),
+    # Histograms.
+    Case(
+        "histograms event without histograms",
+        _one("histograms", lambda e: _clear(e.histograms, "histograms")),
+        "events[0].histograms.histograms",
+        "required",
+        "is required",
+    ),
+    Case(
+        "too many histograms",
+        _one("histograms", _too_many_histograms),
+        "events[0].histograms.histograms",
+        "max_histograms_per_event",
+        "11 histograms, at most 10 allowed",
+    ),
+    Case(
+        "histograms on a model",
+        _one(
+            "histograms",
+            lambda e: _set(e.envelope, aggregate_kind=envelope_pb2.AGGREGATE_KIND_MODEL),
+        ),
+        f"{EP}.aggregate_kind",
+        "aggregate_kind",
+        "histograms events belong to AGGREGATE_KIND_RUN, not AGGREGATE_KIND_MODEL",
+    ),
+    Case(
+        "histogram without key",
+        _one("histograms", _histogram(1, key="")),
+        "events[0].histograms.histograms[1].key",
+        "required",
+        "is required",
+    ),
+    Case(
+        "histogram key with a space",
+        _one("histograms", _histogram(0, key="layer 1")),
+        "events[0].histograms.histograms[0].key",
+        "key_format",
+        "'layer 1' is not valid: use dot-separated segments of letters, digits and _ - / :",
+    ),
+    Case(
+        "histogram at a negative step",
+        _one("histograms", _histogram(1, step=-2)),
+        "events[0].histograms.histograms[1].step",
+        "non_negative_step",
+        "step must be >= 0, got -2",
+    ),
+    Case(
+        "histogram time in the far future",
+        _one("histograms", _histogram(0, timestamp_ns=FAR_FUTURE_NS)),
+        "events[0].histograms.histograms[0].timestamp_ns",
+        "timestamp_range",
+        f"{FAR_FUTURE_NS} ns since the epoch is outside {RANGE}",
+    ),
+    Case(
+        "histogram without bins",
+        _one("histograms", _no_bins),
+        "events[0].histograms.histograms[1].counts",
+        "required",
+        "is required (no bins)",
+    ),
+    Case(
+        "histogram with too many bins",
+        _one("histograms", _too_many_bins),
+        "events[0].histograms.histograms[1].counts",
+        "max_bins_per_histogram",
+        "33 bins, at most 32 allowed",
+    ),
+    Case(
+        "histogram with as many edges as counts",
+        _one("histograms", lambda e: e.histograms.histograms[0].edges.pop()),
+        "events[0].histograms.histograms[0].edges",
+        "bin_edges",
+        "has 4 items but counts has 4: a histogram has one more edge than counts",
+    ),
+    Case(
+        "histogram edge not a number",
+        _one("histograms", lambda e: e.histograms.histograms[0].edges.__setitem__(2, math.nan)),
+        "events[0].histograms.histograms[0].edges[2]",
+        "finite_edges",
+        "edges must be finite, got nan",
+    ),
+    Case(
+        "histogram edges not increasing",
+        _one("histograms", lambda e: e.histograms.histograms[0].edges.__setitem__(3, 0.0)),
+        "events[0].histograms.histograms[0].edges[3]",
+        "increasing_edges",
+        "0.0 does not follow 0.0: edges must increase strictly",
+    ),
+    Case(
+        "negative histogram count",
+        _one("histograms", lambda e: e.histograms.histograms[0].counts.__setitem__(1, -1.0)),
+        "events[0].histograms.histograms[0].counts[1]",
+        "non_negative_count",
+        "counts must be finite and >= 0, got -1.0",
+    ),
+    Case(
+        "infinite histogram count",
+        _one("histograms", lambda e: e.histograms.histograms[1].counts.__setitem__(0, math.inf)),
+        "events[0].histograms.histograms[1].counts[0]",
+        "non_negative_count",
+        "counts must be finite and >= 0, got inf",
     ),
     # Other payloads, through the generic walk.
     Case(

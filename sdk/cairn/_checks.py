@@ -12,7 +12,9 @@ they go through :func:`clean_text`, which trims and replaces instead of raising.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from typing import NoReturn
 
 from cairn.errors import ValidationError
@@ -29,6 +31,7 @@ MAX_TAG_VALUE_CHARS = 5_000
 MAX_URI_CHARS = 2_048
 MAX_MARKDOWN_CHARS = 65_536
 MAX_ITEMS_PER_LIST = 10_000
+MAX_BINS_PER_HISTOGRAM = 512
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+\-]*")
@@ -117,6 +120,34 @@ def check_step(step: object, field: str = "step") -> int:
     if value > INT64_MAX:
         fail(field, "int64_range", f"{value} does not fit in 64 bits")
     return int(value)
+
+
+def check_bins(edges: Sequence[float], counts: Sequence[float]) -> None:
+    """A histogram's bins, by the server's rules and in its words: 1 to 512 counts, each finite
+    and >= 0, and one more edge than counts, finite and strictly increasing."""
+    if not counts:
+        fail("counts", "required", "is required (no bins)")
+    if len(counts) > MAX_BINS_PER_HISTOGRAM:
+        detail = f"{len(counts)} bins, at most {MAX_BINS_PER_HISTOGRAM} allowed"
+        fail("counts", "max_bins_per_histogram", detail)
+    if len(edges) != len(counts) + 1:
+        fail(
+            "edges",
+            "bin_edges",
+            f"has {len(edges)} items but counts has {len(counts)}: "
+            "a histogram has one more edge than counts",
+        )
+    for k, edge in enumerate(edges):
+        if not math.isfinite(edge):
+            fail(f"edges[{k}]", "finite_edges", f"edges must be finite, got {edge!r}")
+    for k in range(1, len(edges)):
+        if not edges[k] > edges[k - 1]:
+            detail = f"{edges[k]!r} does not follow {edges[k - 1]!r}: edges must increase strictly"
+            fail(f"edges[{k}]", "increasing_edges", detail)
+    for k, count in enumerate(counts):
+        if not (math.isfinite(count) and count >= 0):
+            detail = f"counts must be finite and >= 0, got {count!r}"
+            fail(f"counts[{k}]", "non_negative_count", detail)
 
 
 def to_metric_value(value: object, field: str) -> float:

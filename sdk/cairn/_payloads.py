@@ -2,7 +2,8 @@
 
 Each function either returns a complete, valid payload message or raises the call-site error
 (``cairn._checks``); ``Run`` only decides *when* to record them. Metric points never come here:
-they travel as plain tuples and are packed in the background (``cairn._packing``).
+they travel as plain tuples and are packed in the background (``cairn._packing``). Histograms do
+(they are few, and binning must happen while the values still exist).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from cairn._buffer import Series
 from cairn._datasets import Dataset
 from cairn._ids import uuid7
 from cairn.artifacts import StoredArtifact
-from cairn.v1 import collaboration_pb2, common_pb2, lineage_pb2, provenance_pb2, runs_pb2
+from cairn.v1 import (
+    collaboration_pb2,
+    common_pb2,
+    lineage_pb2,
+    metrics_pb2,
+    provenance_pb2,
+    runs_pb2,
+)
 
 STATUSES = {
     "finished": runs_pb2.RUN_STATUS_FINISHED,
@@ -79,6 +87,96 @@ def metric_series(
             field = f"timestamps_ns[{i}]"
             checks.fail(field, "timestamp_range", "must be int nanoseconds since the epoch")
     return Series(name, step_list, value_list, times)
+
+
+def _floats(values: object, field: str) -> list[float]:
+    return [
+        item if type(item) is float else checks.to_metric_value(item, f"{field}[{i}]")
+        for i, item in enumerate(_as_list(values, field))
+    ]
+
+
+def _check_edges(edges: list[float]) -> None:
+    """Edges given to bin values into: the bin rules, stated for the edges alone."""
+    if len(edges) < 2:
+        detail = f"has {len(edges)} items: a histogram needs at least two edges"
+        checks.fail("edges", "bin_edges", detail)
+    if len(edges) - 1 > checks.MAX_BINS_PER_HISTOGRAM:
+        detail = f"{len(edges) - 1} bins, at most {checks.MAX_BINS_PER_HISTOGRAM} allowed"
+        checks.fail("edges", "max_bins_per_histogram", detail)
+    checks.check_bins(edges, [0.0] * (len(edges) - 1))
+
+
+def _binned(values: object, bins: object, edges: list[float] | None) -> tuple[Any, Any, int]:
+    """``values`` counted with ``numpy.histogram`` into ``bins`` equal bins over their range (or
+    into ``edges``); NaN and ±inf are left out and their number returned."""
+    import numpy as np  # only here: ``import cairn`` stays free of numpy
+
+    cuts: int | list[float]
+    if edges is None:
+        if isinstance(bins, bool) or not isinstance(bins, int):
+            checks.fail("bins", "type", f"must be an integer, got {type(bins).__name__}")
+        if not 1 <= bins <= checks.MAX_BINS_PER_HISTOGRAM:
+            limit = checks.MAX_BINS_PER_HISTOGRAM
+            detail = f"must be between 1 and {limit}, got {bins}"
+            checks.fail("bins", "max_bins_per_histogram", detail)
+        cuts = bins
+    else:
+        cuts = edges
+    if isinstance(values, str | bytes):
+        checks.fail("values", "numeric_value", f"must be numbers, got {type(values).__name__}")
+    try:
+        array = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError, OverflowError, RuntimeError) as exc:
+        detail = f"must be an array of numbers, got {type(values).__name__} ({exc})"
+        if type(values).__module__.startswith("torch"):
+            detail += "; pass tensor.detach().cpu().numpy()"
+        checks.fail("values", "numeric_value", detail)
+    if array.size == 0:
+        checks.fail("values", "required", "must not be empty")
+    finite = array[np.isfinite(array)]
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            counts, found_edges = np.histogram(finite, bins=cuts)
+    except (ValueError, FloatingPointError) as exc:  # a range too wide or too narrow for bins
+        checks.fail("values", "histogram_range", f"cannot be binned: {exc}")
+    return found_edges, counts, int(array.size - finite.size)
+
+
+def histogram_batch(
+    key: object,
+    values: object,
+    *,
+    bins: object,
+    edges: object,
+    counts: object,
+    step: int,
+    now_ns: int,
+) -> tuple[metrics_pb2.HistogramBatch, int]:
+    """One ``log_histogram`` call: ``values`` binned here, or bins the caller computed
+    (``edges`` and ``counts``); returns the payload and how many NaN/±inf values were left out."""
+    name = checks.check_key(key, "key")
+    edge_list = None if edges is None else _floats(edges, "edges")
+    dropped = 0
+    if values is not None:
+        if counts is not None:
+            checks.fail(
+                "counts", "one_source", "give values (and edges, optionally) or counts, not both"
+            )
+        if edge_list is not None:
+            _check_edges(edge_list)
+        found_edges, found_counts, dropped = _binned(values, bins, edge_list)
+        edge_list = found_edges.tolist()
+        count_list = found_counts.astype(float).tolist()
+    elif edge_list is None or counts is None:
+        checks.fail("values", "required", "give values, or edges and counts")
+    else:
+        count_list = _floats(counts, "counts")
+    checks.check_bins(edge_list, count_list)
+    histogram = metrics_pb2.Histogram(
+        key=name, step=step, timestamp_ns=now_ns, edges=edge_list, counts=count_list
+    )
+    return metrics_pb2.HistogramBatch(histograms=[histogram]), dropped
 
 
 def params_set(flat: Mapping[str, Any]) -> runs_pb2.ParamsSet:

@@ -10,6 +10,7 @@ must hash and copy what they are given while it still exists). Calls put an entr
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from google.protobuf.message import Message
 
     from cairn._start import RunParts
+
+log = logging.getLogger("cairn")
 
 Status = Literal["finished", "failed", "killed"]
 _MAX_KEYS = 100_000  # checked metric keys remembered; beyond this they are checked again
@@ -80,6 +83,7 @@ class Run:
         self._put = parts.buffer.put
         self._next_step = first_step
         self._keys: set[str] = set()  # metric keys already checked
+        self._nonfinite_warned: set[str] = set()  # histogram keys warned about NaN/inf once
         self._finished = False
         self._finish_lock = threading.RLock()  # re-entered by a signal handler during finish
 
@@ -145,6 +149,44 @@ class Run:
         series = payloads.metric_series(key, steps, values, timestamps_ns, time.time_ns())
         self._next_step = max(self._next_step, max(series.steps) + 1)
         self._put(series)
+
+    def log_histogram(
+        self,
+        key: str,
+        values: Any = None,
+        *,
+        step: SupportsIndex | None = None,
+        bins: int = 64,
+        edges: Sequence[float] | Any | None = None,
+        counts: Sequence[float] | Any | None = None,
+    ) -> None:
+        """Record the distribution of ``values`` (weights, gradients, activations) at ``step``.
+
+        ``values`` is any array-like of numbers (list, numpy array of any shape; a torch tensor
+        as ``t.detach().cpu().numpy()``), counted by ``numpy.histogram`` into ``bins`` equal
+        bins over its range, or into ``edges`` when given (values outside them are not
+        counted). NaN and ±inf values are left out (a warning says so, once per key).
+        Alternatively pass bins computed elsewhere: ``edges`` (n + 1, increasing) and
+        ``counts`` (n, >= 0; weights allowed). ``step`` defaults to the step of the latest
+        :meth:`log` (0 before any) and does not advance it; a key logged again at a step
+        replaces that step's histogram.
+        """
+        if self._finished:
+            raise self._after_finish("log_histogram")
+        at = max(self._next_step - 1, 0) if step is None else checks.check_step(step)
+        batch, dropped = payloads.histogram_batch(
+            key, values, bins=bins, edges=edges, counts=counts, step=at, now_ns=time.time_ns()
+        )
+        if dropped and key not in self._nonfinite_warned:
+            self._nonfinite_warned.add(key)
+            log.warning(
+                "cairn: %d NaN or infinite values of histogram %r at step %d were left out "
+                "(said once per key)",
+                dropped,
+                key,
+                at,
+            )
+        self._emit("histograms", batch)
 
     # -- parameters, tags, descriptions, comments --------------------------------------------------
 
@@ -284,8 +326,18 @@ class Run:
         change = payloads.status_changed(status, exit_code=exit_code, error=error)
         self._end(change, status)
 
+    def detach(self) -> None:
+        """Stop recording the run from this process *without* ending it: deliver what is pending
+        (as ``finish`` does) and leave its status as it is, so another process, or a later
+        ``cairn.init(resume=run.id)``, continues it. Later calls raise as after ``finish``."""
+        self._end(None, None)
+
     def _end(
-        self, change: runs_pb2.RunStatusChanged, status: Status, *, timeout_s: float | None = None
+        self,
+        change: runs_pb2.RunStatusChanged | None,
+        status: Status | None,
+        *,
+        timeout_s: float | None = None,
     ) -> None:
         with self._finish_lock:
             if self._finished:
@@ -295,8 +347,9 @@ class Run:
 
         try:
             self._parts.stop_capture()
-            self._put(Payload("run_status_changed", change, time.time_ns()))
-            self.status = status
+            if change is not None and status is not None:  # None: detach
+                self._put(Payload("run_status_changed", change, time.time_ns()))
+                self.status = status
             timeout = self.settings.finish_timeout_s if timeout_s is None else timeout_s
             self._parts.shut_down(self.id, self.settings, self._next_step, timeout)
         finally:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from cairn.errors import CairnError
 from query.lineage import Node, NodeKind
-from ui import charts, context, data, discussion, links, threads
+from ui import charts, context, data, discussion, histograms_view, links, threads
 from ui.downloads import artifact_bytes
 from ui.events import Target, TargetKind
 from ui.format import duration, md, short, size, when
@@ -87,8 +87,10 @@ if run.sweep_id:
 if run.description:
     st.html(to_html(run.description))
 
+histogram_keys = histograms_view.keys(caller, run_id)
+sections = histograms_view.sections(SECTIONS, histogram_keys)
 section = st.segmented_control(
-    "Section", SECTIONS, default=st.query_params.get("tab", "Charts") if st.query_params.get("tab") in SECTIONS else "Charts",
+    "Section", sections, default=st.query_params.get("tab", "Charts") if st.query_params.get("tab") in sections else "Charts",
     key="run.section", label_visibility="collapsed",
 ) or "Charts"  # fmt: skip
 st.query_params["tab"] = section
@@ -130,6 +132,9 @@ if section == "Charts":
         )
     st.subheader("Summary")
     st.dataframe(metrics_table(comparison), hide_index=True)
+
+elif section == histograms_view.SECTION:
+    histograms_view.show(caller, run_id, histogram_keys)
 
 elif section == "Params":
     st.dataframe(params_table(comparison), hide_index=True)

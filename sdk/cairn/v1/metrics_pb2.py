@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/v1/metrics.proto\x12\x08\x63\x61irn.v1\"Q\n\x0cMetricSeries\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05steps\x18\x02 \x03(\x03\x12\x0e\n\x06values\x18\x03 \x03(\x01\x12\x15\n\rtimestamps_ns\x18\x04 \x03(\x03\"5\n\x0bMetricBatch\x12&\n\x06series\x18\x01 \x03(\x0b\x32\x16.cairn.v1.MetricSeries\"s\n\x12SystemMetricSeries\x12&\n\x06metric\x18\x01 \x01(\x0e\x32\x16.cairn.v1.SystemMetric\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x15\n\rtimestamps_ns\x18\x03 \x03(\x03\x12\x0e\n\x06values\x18\x04 \x03(\x01\"A\n\x11SystemMetricBatch\x12,\n\x06series\x18\x01 \x03(\x0b\x32\x1c.cairn.v1.SystemMetricSeries*\x97\x04\n\x0cSystemMetric\x12\x1d\n\x19SYSTEM_METRIC_UNSPECIFIED\x10\x00\x12\x1d\n\x19SYSTEM_METRIC_CPU_PERCENT\x10\x01\x12#\n\x1fSYSTEM_METRIC_MEMORY_USED_BYTES\x10\x02\x12 \n\x1cSYSTEM_METRIC_MEMORY_PERCENT\x10\x03\x12)\n%SYSTEM_METRIC_GPU_UTILIZATION_PERCENT\x10\x04\x12\'\n#SYSTEM_METRIC_GPU_MEMORY_USED_BYTES\x10\x05\x12$\n SYSTEM_METRIC_GPU_MEMORY_PERCENT\x10\x06\x12)\n%SYSTEM_METRIC_GPU_TEMPERATURE_CELSIUS\x10\x07\x12!\n\x1dSYSTEM_METRIC_GPU_POWER_WATTS\x10\x08\x12#\n\x1fSYSTEM_METRIC_DISK_USED_PERCENT\x10\t\x12!\n\x1dSYSTEM_METRIC_DISK_READ_BYTES\x10\n\x12\"\n\x1eSYSTEM_METRIC_DISK_WRITE_BYTES\x10\x0b\x12$\n SYSTEM_METRIC_NETWORK_SENT_BYTES\x10\x0c\x12(\n$SYSTEM_METRIC_NETWORK_RECEIVED_BYTES\x10\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/v1/metrics.proto\x12\x08\x63\x61irn.v1\"Q\n\x0cMetricSeries\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05steps\x18\x02 \x03(\x03\x12\x0e\n\x06values\x18\x03 \x03(\x01\x12\x15\n\rtimestamps_ns\x18\x04 \x03(\x03\"5\n\x0bMetricBatch\x12&\n\x06series\x18\x01 \x03(\x0b\x32\x16.cairn.v1.MetricSeries\"s\n\x12SystemMetricSeries\x12&\n\x06metric\x18\x01 \x01(\x0e\x32\x16.cairn.v1.SystemMetric\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x15\n\rtimestamps_ns\x18\x03 \x03(\x03\x12\x0e\n\x06values\x18\x04 \x03(\x01\"A\n\x11SystemMetricBatch\x12,\n\x06series\x18\x01 \x03(\x0b\x32\x1c.cairn.v1.SystemMetricSeries\"[\n\tHistogram\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\x14\n\x0ctimestamp_ns\x18\x03 \x01(\x03\x12\r\n\x05\x65\x64ges\x18\x04 \x03(\x01\x12\x0e\n\x06\x63ounts\x18\x05 \x03(\x01\"9\n\x0eHistogramBatch\x12\'\n\nhistograms\x18\x01 \x03(\x0b\x32\x13.cairn.v1.Histogram*\x97\x04\n\x0cSystemMetric\x12\x1d\n\x19SYSTEM_METRIC_UNSPECIFIED\x10\x00\x12\x1d\n\x19SYSTEM_METRIC_CPU_PERCENT\x10\x01\x12#\n\x1fSYSTEM_METRIC_MEMORY_USED_BYTES\x10\x02\x12 \n\x1cSYSTEM_METRIC_MEMORY_PERCENT\x10\x03\x12)\n%SYSTEM_METRIC_GPU_UTILIZATION_PERCENT\x10\x04\x12\'\n#SYSTEM_METRIC_GPU_MEMORY_USED_BYTES\x10\x05\x12$\n SYSTEM_METRIC_GPU_MEMORY_PERCENT\x10\x06\x12)\n%SYSTEM_METRIC_GPU_TEMPERATURE_CELSIUS\x10\x07\x12!\n\x1dSYSTEM_METRIC_GPU_POWER_WATTS\x10\x08\x12#\n\x1fSYSTEM_METRIC_DISK_USED_PERCENT\x10\t\x12!\n\x1dSYSTEM_METRIC_DISK_READ_BYTES\x10\n\x12\"\n\x1eSYSTEM_METRIC_DISK_WRITE_BYTES\x10\x0b\x12$\n SYSTEM_METRIC_NETWORK_SENT_BYTES\x10\x0c\x12(\n$SYSTEM_METRIC_NETWORK_RECEIVED_BYTES\x10\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn.v1.metrics_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SYSTEMMETRIC']._serialized_start=359
-  _globals['_SYSTEMMETRIC']._serialized_end=894
+  _globals['_SYSTEMMETRIC']._serialized_start=511
+  _globals['_SYSTEMMETRIC']._serialized_end=1046
   _globals['_METRICSERIES']._serialized_start=36
   _globals['_METRICSERIES']._serialized_end=117
   _globals['_METRICBATCH']._serialized_start=119
@@ -41,4 +41,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SYSTEMMETRICSERIES']._serialized_end=289
   _globals['_SYSTEMMETRICBATCH']._serialized_start=291
   _globals['_SYSTEMMETRICBATCH']._serialized_end=356
+  _globals['_HISTOGRAM']._serialized_start=358
+  _globals['_HISTOGRAM']._serialized_end=449
+  _globals['_HISTOGRAMBATCH']._serialized_start=451
+  _globals['_HISTOGRAMBATCH']._serialized_end=508
 # @@protoc_insertion_point(module_scope)

@@ -146,7 +146,8 @@ def test_metric_bounds_are_backfilled_then_kept_current_on_insert(world: World) 
         rows = [["r", "loss", step, step * 1_000_000_000, float(step), 1] for step in (5, 9, 7)]
         columns = ["run_id", "key", "step", "timestamp", "value", "sequence"]
         admin.insert("metrics", rows, column_names=columns, database=database)
-        assert [m.name for m in apply_migrations(admin, database)] == ["series_downsampling"]
+        applied = apply_migrations(admin, database, MIGRATIONS[:4])
+        assert [m.name for m in applied] == ["series_downsampling"]
         admin.insert(
             "metrics",
             [["r", "loss", 12, 12_000_000_000, 1.0, 1]] * 2,
