@@ -123,8 +123,20 @@ def finish() -> None:
         run.finish()
 
 
+# Integrations, imported on first use so ``import cairn`` never pulls in a framework:
+# ``cairn.sklearn.autolog()`` works after a plain ``import cairn``.
+_LAZY_SUBMODULES = frozenset(
+    {"huggingface", "keras", "lightgbm", "lightning", "sklearn", "tensorboard", "torch", "xgboost"}
+)
+
+
 def __getattr__(name: str) -> Any:
-    """``cairn.Run``, ``cairn.Settings`` and ``cairn.Capture`` without importing them eagerly."""
+    """``cairn.Run``, ``cairn.Settings``, ``cairn.Capture`` and the integration modules
+    without importing them eagerly."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"cairn.{name}")
     if name == "Run":
         from cairn.run import Run
 
