@@ -67,7 +67,8 @@ class Pipeline:
             "CAIRN_API_KEY": self.stack.api_key,
             "CAIRN_TEAM": TEAM,
             "CAIRN_PROJECT": project,
-            "CAIRN_DIR": str(directory / "cairn"),
+            # Not ".../cairn": a directory named cairn in the working directory shadows the SDK.
+            "CAIRN_DIR": str(directory / "cairn-home"),
             "CAIRN_MODE": "online",
             "CAIRN_ARTIFACT_STORE": str(directory / "artifacts"),
             "CAIRN_CAPTURE_OFF": "git,environment,packages,gpu,command,system_metrics",

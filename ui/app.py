@@ -23,6 +23,7 @@ PAGES = {
         st.Page("views/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs"),
         st.Page("views/run.py", title="Run", icon=":material/monitoring:", url_path="run"),
         st.Page("views/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+        st.Page("views/sweep.py", title="Sweeps", icon=":material/tune:", url_path="sweep"),
         st.Page("views/lineage.py", title="Lineage", icon=":material/account_tree:", url_path="lineage"),
     ],
     "Explain": [

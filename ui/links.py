@@ -15,6 +15,7 @@ PAGES = {
     "runs": "views/runs.py",
     "run": "views/run.py",
     "compare": "views/compare.py",
+    "sweep": "views/sweep.py",
     "lineage": "views/lineage.py",
     "models": "views/models.py",
     "discussion": "views/discussion.py",

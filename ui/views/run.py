@@ -20,6 +20,7 @@ from ui.run_view import (
     metrics_table,
     params_table,
 )
+from ui.sweep_view import sweep_of
 
 caller = context.caller()
 people = data.people()
@@ -84,6 +85,9 @@ if not children.empty:
 if run.sweep_id:
     st.page_link(links.PAGES["runs"], label=f"Sweep {run.sweep_id}", icon=":material/grid_view:",
                  query_params={"filter": f"sweep_id = {data.quote(run.sweep_id)}"})  # fmt: skip
+if sweep_run := sweep_of(run.run_id, run.parent_run_id, comparison.tags[0]):
+    st.page_link(links.PAGES["sweep"], label="Open the sweep", icon=":material/tune:",
+                 query_params={"sweep": sweep_run})  # fmt: skip
 if run.description:
     st.html(to_html(run.description))
 
