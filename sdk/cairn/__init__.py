@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # annotations only: importing these eagerly would cost import
 
     from cairn.config import Capture, Settings
     from cairn.run import Run
+    from cairn.sweeps import sweep as sweep
 
 __all__ = [
     "AlreadyExistsError",
@@ -48,6 +49,7 @@ __all__ = [
     "current_run",
     "finish",
     "init",
+    "sweep",
 ]
 __version__ = "0.1.0"
 
@@ -63,6 +65,7 @@ def init(
     parent: Run | str | None = None,
     resume: str | None = None,
     run_id: str | None = None,
+    sweep_id: str | None = None,
     mode: str | None = None,
     capture: bool | Mapping[str, bool] | Capture | None = None,
     ingest_url: str | None = None,
@@ -80,10 +83,17 @@ def init(
     run id) makes a nested run; ``resume`` continues an existing run; ``mode`` is ``"online"``
     (default), ``"offline"`` (spool only; upload with ``cairn sync``) or ``"disabled"``.
     ``capture`` switches automatic capture off (``False``) or in part (``{"diff": False}``).
-    Misuse raises :class:`ValidationError` or :class:`ConfigError` here, before anything is
-    recorded.
+    ``sweep_id`` records the run as a trial of that sweep run (``cairn.sweep`` sets it).
+    When the variable ``CAIRN_RESUME`` holds a run id, the first ``init`` of the process that
+    names neither ``resume``, ``run_id`` nor ``parent`` continues that run (``cairn sweep``
+    starts a trial's command that way). Misuse raises :class:`ValidationError` or
+    :class:`ConfigError` here, before anything is recorded.
     """
     from cairn._start import start_run
+
+    inherited = _inherited_run()
+    if resume is None and run_id is None and parent is None:
+        resume = inherited
 
     overrides = {
         "ingest_url": ingest_url,
@@ -106,7 +116,21 @@ def init(
         capture=capture,
         settings=settings,
         overrides=overrides,
+        sweep_id=sweep_id,
     )
+
+
+_inherit_pending = True  # CAIRN_RESUME applies to the first init of the process only
+
+
+def _inherited_run() -> str | None:
+    global _inherit_pending
+    if not _inherit_pending:
+        return None
+    _inherit_pending = False
+    import os
+
+    return os.environ.get("CAIRN_RESUME", "").strip() or None
 
 
 def current_run() -> Run | None:
@@ -123,10 +147,30 @@ def finish() -> None:
         run.finish()
 
 
-# Integrations, imported on first use so ``import cairn`` never pulls in a framework:
+if not TYPE_CHECKING:  # the checker sees cairn.sweeps.sweep's signature (imported above)
+
+    def sweep(objective: Any, **options: Any) -> Any:
+        """Run a hyperparameter sweep with Optuna, recorded as a sweep run and one child run
+        per trial; see :func:`cairn.sweeps.sweep` and docs/sweeps.md."""
+        from cairn.sweeps import sweep as run_sweep
+
+        return run_sweep(objective, **options)
+
+
+# Integrations and sweeps, imported on first use so ``import cairn`` never pulls in a framework:
 # ``cairn.sklearn.autolog()`` works after a plain ``import cairn``.
 _LAZY_SUBMODULES = frozenset(
-    {"huggingface", "keras", "lightgbm", "lightning", "sklearn", "tensorboard", "torch", "xgboost"}
+    {
+        "huggingface",
+        "keras",
+        "lightgbm",
+        "lightning",
+        "sklearn",
+        "sweeps",
+        "tensorboard",
+        "torch",
+        "xgboost",
+    }
 )
 
 

@@ -147,6 +147,7 @@ def start_run(
     capture: Any,
     settings: Settings | None,
     overrides: Mapping[str, Any],
+    sweep_id: str | None = None,
 ) -> Run:
     explicit = {"project": project, "team": team, "mode": mode, "capture": capture, **overrides}
     if settings is not None and any(v is not None for v in explicit.values()):
@@ -171,6 +172,7 @@ def start_run(
     parent_id = ""
     if parent is not None:
         parent_id = parent.id if isinstance(parent, Run) else _checks.check_id(parent, "parent")
+    sweep = "" if sweep_id is None else _checks.check_id(sweep_id, "sweep_id")
     if resume is not None:
         identifier = _checks.check_id(resume, "resume")
     elif run_id is not None:
@@ -200,6 +202,7 @@ def start_run(
             created = runs_pb2.RunCreated(
                 name=label,
                 parent_run_id=parent_id,
+                sweep_id=sweep,
                 host=_capture.hostname(),
                 command_line=command,
                 started_at_ns=now,
