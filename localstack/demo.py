@@ -28,6 +28,7 @@ from typing import Any
 import grpc
 import numpy as np
 
+from cairn import sweep_record as record
 from cairn.v1 import (
     collaboration_pb2,
     common_pb2,
@@ -435,10 +436,18 @@ def _churn(log: _Events, rng: np.random.Generator, store: Callable[[str, bytes],
         tags={"stage": "baseline"}, quality=0.82, steps=120, inputs=[features, holdout],
         artifacts=[baseline],
     )  # fmt: skip
+    # Recorded as cairn.sweep records a grid sweep (cairn/sweep_record.py), so the Sweeps page
+    # shows it.
+    space = {"learning_rate": {"type": "categorical", "choices": [0.03, 0.1, 0.3]},
+             "max_depth": {"type": "categorical", "choices": [4, 6, 8, 10]}}  # fmt: skip
     _run(
         log, rng, **common, name="xgb-sweep-01", owner="alice", start_ns=log.ago(6, 2),
-        minutes=300, params={"search": "grid", "trials": 12}, tags={"stage": "tuning"},
-        quality=0.6, steps=12, inputs=[features], sweep="xgb-sweep-01",
+        minutes=300, params={record.STUDY_PARAM: "xgb-sweep-01", record.SAMPLER_PARAM: "GridSampler",
+                             record.PRUNER_PARAM: "NopPruner", record.OBJECTIVES_PARAM: '["val/auc"]',
+                             record.DIRECTIONS_PARAM: '["maximize"]', record.N_TRIALS_PARAM: 12,
+                             record.SPACE_PARAM: record.space_json(space)},
+        tags={"stage": "tuning", record.ROLE_TAG: record.ROLE_SWEEP},
+        quality=0.6, steps=12, inputs=[features],
         description="Grid search over learning rate and depth; children are the trials.",
     )  # fmt: skip
     best = store("model.json", b'{"learner": "gbtree", "demo": true}\n' * 200)
@@ -450,11 +459,11 @@ def _churn(log: _Events, rng: np.random.Generator, store: Callable[[str, bytes],
             quality = (
                 0.912 if is_best else 0.86 + 0.04 * rng.random() - (0.02 if depth == 10 else 0)
             )
-            status = runs_pb2.RUN_STATUS_FINISHED
+            status, state = runs_pb2.RUN_STATUS_FINISHED, "complete"
             if (lr, depth) == (0.3, 10):
-                status = runs_pb2.RUN_STATUS_FAILED
+                status, state = runs_pb2.RUN_STATUS_FAILED, "failed"
             elif (lr, depth) == (0.03, 10):
-                status = runs_pb2.RUN_STATUS_KILLED
+                status, state = runs_pb2.RUN_STATUS_KILLED, "failed"
             trial_code = _Code(code.commit, _EARLY_STOP_DIFF) if lr == 0.1 else code
             trial_env = _Env({**_BASE_PACKAGES, "xgboost": "2.1.0" if depth == 8 else "2.0.3"})
             _run(
@@ -462,10 +471,12 @@ def _churn(log: _Events, rng: np.random.Generator, store: Callable[[str, bytes],
                 owner="alice", start_ns=log.ago(6, 2) + trial * 20 * 60 * 10**9, minutes=18,
                 params={"model": "xgboost", "learning_rate": lr, "max_depth": depth,
                         "subsample": 0.8, "rounds": 300},
-                tags={"stage": "tuning", "sweep": "xgb-sweep-01"}, quality=quality, steps=300,
+                tags={"stage": "tuning", record.ROLE_TAG: record.ROLE_TRIAL,
+                      record.TRIAL_TAG: str(trial - 1), record.STATE_TAG: state},
+                quality=quality, steps=300,
                 code=trial_code, env=trial_env, inputs=[features, holdout],
                 artifacts=[best] if is_best else [], status=status, parent="xgb-sweep-01",
-                sweep="xgb-sweep-01",
+                sweep=log.run_ids["xgb-sweep-01"],
             )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn import _checks as checks
 from cairn._flatten import Scalar, scalar
+from cairn._framework_values import safe_key as key
 from cairn.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cairn")
 
-_INVALID_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-/:.]")
 _MAX_LIST_ITEMS = 64  # longer lists are recorded as one text value, not as 64+ parameters
 # ``hub_token``, ``api_key``, ``db_password``; not ``pad_token_id`` or ``max_new_tokens``.
 _SECRET_NAME = re.compile(
@@ -38,14 +38,6 @@ def missing(what: str, extra: str, error: ImportError) -> ImportError:
     """The error an integration raises when its framework is not installed."""
     message = f"{what} cannot be imported ({error}): pip install 'cairn-sdk[{extra}]'"
     return ImportError(message, name=error.name)
-
-
-def key(name: object) -> str:
-    """``name`` as a valid metric/param key: other characters become ``_``, empty dot segments
-    ``_``, cut to the key length limit."""
-    text = _INVALID_KEY_CHARS.sub("_", str(name))
-    segments = [segment or "_" for segment in text.split(".")]
-    return ".".join(segments)[: checks.MAX_KEY_CHARS].rstrip(".") or "_"
 
 
 def is_secret(name: str) -> bool:
