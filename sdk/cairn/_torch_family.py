@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn import _checks as checks
 from cairn._flatten import Scalar, scalar
-from cairn._framework_values import safe_key as key
+from cairn._framework_values import safe_key
 from cairn.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ def missing(what: str, extra: str, error: ImportError) -> ImportError:
     """The error an integration raises when its framework is not installed."""
     message = f"{what} cannot be imported ({error}): pip install 'cairn-sdk[{extra}]'"
     return ImportError(message, name=error.name)
+
+
+key = safe_key  # one key repair for every integration (see cairn._framework_values)
 
 
 def is_secret(name: str) -> bool:
