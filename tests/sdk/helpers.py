@@ -8,6 +8,7 @@ stream is cut) as the test arranges.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -148,3 +149,12 @@ class FakeStream:
 
     def close(self) -> None:
         self.closed = True
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for a child that must react to signals as one started from a terminal:
+    SIGINT, SIGHUP and SIGTERM back to their default. A test run started in the background
+    (``nohup``, ``cmd &`` in a script) passes SIGHUP, and SIGINT, on *ignored*, and a child
+    inherits that."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.pipeline import Pipeline  # the `pipeline` fixture is a plugin (tests/conftest.py)
+from tests.sdk.helpers import default_signals
 
 pytestmark = pytest.mark.integration
 
@@ -225,7 +226,14 @@ def test_ctrl_c_stops_the_sweep_and_marks_the_running_trial_and_the_sweep_killed
     env = {**os.environ, **pipeline.env(tmp_path, project)}
     command = [sys.executable, "-m", "cairn.cli", "sweep", "slow.yaml"]
     # A session of its own: the signal goes to its whole process group, as a terminal's Ctrl-C.
-    sweep = subprocess.Popen(command, cwd=work, env=env, start_new_session=True, text=True)
+    sweep = subprocess.Popen(
+        command,
+        cwd=work,
+        env=env,
+        start_new_session=True,
+        text=True,
+        preexec_fn=default_signals,  # Ctrl-C must not be inherited as ignored
+    )
     deadline = time.monotonic() + 60
     while not (work / "reported").exists():
         assert sweep.poll() is None, "the sweep ended before its trial reported"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cairn.v1 import runs_pb2
-from tests.sdk.helpers import payloads, spooled_events
+from tests.sdk.helpers import default_signals, payloads, spooled_events
 
 
 def script(directory: Path, body: str) -> str:
@@ -91,6 +91,7 @@ def test_a_termination_signal_marks_the_run_killed_and_still_terminates(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
     try:
         assert process.stdout is not None
