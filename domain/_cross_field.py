@@ -31,6 +31,7 @@ _RELATION_SOURCES = {
     lineage_pb2.LINEAGE_RELATION_USED: lineage_pb2.LINEAGE_NODE_KIND_RUN,
     lineage_pb2.LINEAGE_RELATION_PRODUCED: lineage_pb2.LINEAGE_NODE_KIND_RUN,
     lineage_pb2.LINEAGE_RELATION_BUILT_BY: lineage_pb2.LINEAGE_NODE_KIND_MODEL_VERSION,
+    lineage_pb2.LINEAGE_RELATION_REPRODUCES: lineage_pb2.LINEAGE_NODE_KIND_RUN,
 }
 _SOURCE_AGGREGATES = {
     lineage_pb2.LINEAGE_NODE_KIND_RUN: envelope_pb2.AGGREGATE_KIND_RUN,
@@ -89,6 +90,10 @@ def _lineage_edge(message: Message, path: str) -> None:
         edge.target.kind != lineage_pb2.LINEAGE_NODE_KIND_RUN
     ):
         fail(f"{path}.target.kind", "lineage_relation", "BUILT_BY edges end at a run")
+    if edge.relation == lineage_pb2.LINEAGE_RELATION_REPRODUCES and (
+        edge.target.kind != lineage_pb2.LINEAGE_NODE_KIND_RUN
+    ):
+        fail(f"{path}.target.kind", "lineage_relation", "REPRODUCES edges end at a run")
 
 
 def check_lineage_source(event: events_pb2.Event, path: str) -> None:

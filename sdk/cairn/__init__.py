@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # annotations only: importing these eagerly would cost import
     from pathlib import Path
 
     from cairn.config import Capture, Settings
+    from cairn.reproduce._context import ReproductionContext
     from cairn.run import Run
     from cairn.sweeps import sweep as sweep
 
@@ -86,14 +87,29 @@ def init(
     ``sweep_id`` records the run as a trial of that sweep run (``cairn.sweep`` sets it).
     When the variable ``CAIRN_RESUME`` holds a run id, the first ``init`` of the process that
     names neither ``resume``, ``run_id`` nor ``parent`` continues that run (``cairn sweep``
-    starts a trial's command that way). Misuse raises :class:`ValidationError` or
+    starts a trial's command that way). Under ``cairn reproduce`` (``CAIRN_REPRODUCTION``), the
+    first such ``init`` records the reproduction: the recorded params and ``--set`` overrides
+    replace ``config``'s values (read them back from ``run.config``). Misuse raises :class:`ValidationError` or
     :class:`ConfigError` here, before anything is recorded.
     """
+    import copy
+
     from cairn._start import start_run
 
     inherited = _inherited_run()
+    reproduction = _inherited_reproduction()
     if resume is None and run_id is None and parent is None:
         resume = inherited
+        if reproduction is not None and resume is None:
+            from cairn.reproduce._record import TAG_REPRODUCES
+
+            run_id = reproduction.run_id
+            config = reproduction.apply(config)
+            tags = {**(tags or {}), **reproduction.tags, TAG_REPRODUCES: reproduction.original}
+        else:
+            reproduction = None
+    else:
+        reproduction = None
 
     overrides = {
         "ingest_url": ingest_url,
@@ -102,7 +118,7 @@ def init(
         "dir": dir,
         "artifact_store": artifact_store,
     }
-    return start_run(
+    run = start_run(
         project=project,
         name=name,
         config=config,
@@ -118,6 +134,10 @@ def init(
         overrides=overrides,
         sweep_id=sweep_id,
     )
+    run.config = copy.deepcopy(dict(config)) if config is not None else {}
+    if reproduction is not None:
+        run._record_reproduces(reproduction.original)
+    return run
 
 
 _inherit_pending = True  # CAIRN_RESUME applies to the first init of the process only
@@ -131,6 +151,24 @@ def _inherited_run() -> str | None:
     import os
 
     return os.environ.get("CAIRN_RESUME", "").strip() or None
+
+
+_reproduction_pending = True  # CAIRN_REPRODUCTION applies to the first init of the process only
+
+
+def _inherited_reproduction() -> ReproductionContext | None:
+    global _reproduction_pending
+    if not _reproduction_pending:
+        return None
+    _reproduction_pending = False
+    import os
+
+    raw = os.environ.get("CAIRN_REPRODUCTION", "").strip()
+    if not raw:
+        return None
+    from cairn.reproduce._context import ReproductionContext
+
+    return ReproductionContext.decode(raw)
 
 
 def current_run() -> Run | None:

@@ -86,6 +86,9 @@ class Run:
         self._nonfinite_warned: set[str] = set()  # histogram keys warned about NaN/inf once
         self._finished = False
         self._finish_lock = threading.RLock()  # re-entered by a signal handler during finish
+        # The config given to init as the run uses it: under ``cairn reproduce`` the recorded
+        # params and the ``--set`` overrides replace the code's values, so read settings here.
+        self.config: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<cairn.Run {self.id} {self.project}/{self.name} {self.status}>"
@@ -376,6 +379,17 @@ class Run:
             self.fail_with(exc, killed=True, exit_code=130)
         else:
             self.fail_with(exc)
+
+    def _record_reproduces(self, original_run_id: str) -> None:
+        """The lineage edge ``this run reproduces original`` (set by ``cairn reproduce``)."""
+        edge = lineage_pb2.LineageEdgeRecorded(
+            source=lineage_pb2.LineageNode(kind=lineage_pb2.LINEAGE_NODE_KIND_RUN, id=self.id),
+            relation=lineage_pb2.LINEAGE_RELATION_REPRODUCES,
+            target=lineage_pb2.LineageNode(
+                kind=lineage_pb2.LINEAGE_NODE_KIND_RUN, id=original_run_id
+            ),
+        )
+        self._emit("lineage_edge_recorded", edge)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -62,6 +62,8 @@ class _LineageRelationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Linea
     """source run produced target dataset/artifact"""
     LINEAGE_RELATION_BUILT_BY: _LineageRelation.ValueType  # 3
     """source model version was built by target run"""
+    LINEAGE_RELATION_REPRODUCES: _LineageRelation.ValueType  # 4
+    """source run re-ran target run's recorded code, environment and data"""
 
 class LineageRelation(_LineageRelation, metaclass=_LineageRelationEnumTypeWrapper): ...
 
@@ -72,6 +74,8 @@ LINEAGE_RELATION_PRODUCED: LineageRelation.ValueType  # 2
 """source run produced target dataset/artifact"""
 LINEAGE_RELATION_BUILT_BY: LineageRelation.ValueType  # 3
 """source model version was built by target run"""
+LINEAGE_RELATION_REPRODUCES: LineageRelation.ValueType  # 4
+"""source run re-ran target run's recorded code, environment and data"""
 Global___LineageRelation: _TypeAlias = LineageRelation  # noqa: Y015
 
 @_typing.final
