@@ -15,10 +15,10 @@ help:
 	@echo "make down    stop it"
 	@echo "make test    lint, then every test against real Kafka and the real ClickHouse engine"
 
-$(STAMP): pyproject.toml sdk/pyproject.toml constraints.txt
+$(STAMP): pyproject.toml sdk/pyproject.toml contract/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e ./sdk -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e ./contract -e ./sdk -e '.[dev]'
 	touch $@
 
 venv: $(STAMP)

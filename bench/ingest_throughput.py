@@ -35,7 +35,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from cairn.v1 import envelope_pb2, events_pb2, ingest_pb2, metrics_pb2
-from domain.ids import new_uuid7
+from cairn_contract.ids import new_uuid7
 from ingest.keys import issue_key_directly
 from localstack import kafka_broker
 from localstack.health import grpc_serving

@@ -13,7 +13,9 @@ from typing import cast
 import numpy as np
 from google.protobuf.message import Message
 
-from cairn.v1 import (
+from cairn_contract.field_rules import aggregate_kind_name, fail
+from cairn_contract.limits import Limits
+from cairn_contract.v1 import (
     collaboration_pb2,
     envelope_pb2,
     events_pb2,
@@ -21,8 +23,6 @@ from cairn.v1 import (
     lineage_pb2,
     runs_pb2,
 )
-from domain._field_rules import aggregate_kind_name, fail
-from domain.limits import Limits
 
 Check = Callable[[Message, str], None]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 
 MAX_FILTER_CHARS = 8_000
 MAX_DEPTH = 32  # nested parentheses and ``not``s

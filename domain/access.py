@@ -16,9 +16,9 @@ whole.
 
 from __future__ import annotations
 
-from cairn.errors import PermissionDeniedError
-from cairn.v1 import envelope_pb2, events_pb2
-from domain.event_types import IDENTITY_EVENT_TYPES
+from cairn_contract.errors import PermissionDeniedError
+from cairn_contract.event_types import IDENTITY_EVENT_TYPES
+from cairn_contract.v1 import envelope_pb2, events_pb2
 from domain.identity import Caller, Role
 
 

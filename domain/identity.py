@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from cairn.errors import AuthenticationError
-from cairn.v1 import envelope_pb2, events_pb2, identity_pb2
+from cairn_contract.errors import AuthenticationError
+from cairn_contract.v1 import envelope_pb2, events_pb2, identity_pb2
 
 KEY_PREFIX = "cairn"
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from cairn.v1 import (
+from cairn_contract.v1 import (
     collaboration_pb2,
     common_pb2,
     envelope_pb2,

@@ -28,12 +28,12 @@ import numpy.typing as npt
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from cairn.v1 import envelope_pb2, events_pb2, metrics_pb2
+from cairn_contract import field_rules as rules
+from cairn_contract.event_types import EVENT_TYPES, PROJECT_SCOPED_AGGREGATES, partition_key
+from cairn_contract.field_rules import aggregate_kind_name, fail
+from cairn_contract.limits import Limits
+from cairn_contract.v1 import envelope_pb2, events_pb2, metrics_pb2
 from domain import _cross_field as cross_field
-from domain import _field_rules as rules
-from domain._field_rules import aggregate_kind_name, fail
-from domain.event_types import EVENT_TYPES, PROJECT_SCOPED_AGGREGATES, partition_key
-from domain.limits import Limits
 
 SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 

@@ -12,7 +12,7 @@ import sys
 
 import structlog
 
-from cairn.errors import CairnError
+from cairn_contract.errors import CairnError
 from ingest.server import IngestServer
 from ingest.settings import IngestSettings
 from servicekit.logs import configure_logging

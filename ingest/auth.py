@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 import grpc
 import structlog
 
-from cairn.errors import AuthenticationError, CairnError
+from cairn_contract.errors import AuthenticationError, CairnError
 from domain.identity import Caller, IdentityRegistry
 from ingest.status_codes import rich_status
 

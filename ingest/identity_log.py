@@ -21,8 +21,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from cairn.errors import UnavailableError
-from cairn.v1 import events_pb2
+from cairn_contract.errors import UnavailableError
+from cairn_contract.v1 import events_pb2
 from domain.identity import IdentityRegistry
 from servicekit.topics import partitions_of
 

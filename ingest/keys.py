@@ -15,10 +15,10 @@ import getpass
 import time
 from collections.abc import Sequence
 
-from cairn.errors import ConfigError, NotFoundError
-from cairn.v1 import envelope_pb2, events_pb2, identity_pb2
+from cairn_contract.errors import ConfigError, NotFoundError
+from cairn_contract.ids import new_uuid7
+from cairn_contract.v1 import envelope_pb2, events_pb2, identity_pb2
 from domain.identity import KeyRecord, Role, generate_api_key
-from domain.ids import new_uuid7
 from domain.validation import BatchValidator
 from ingest.identity_log import load_identity
 from ingest.publisher import KafkaPublisher, records_for

@@ -27,8 +27,8 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from cairn.errors import ConfigError, UnavailableError
-from domain.event_types import IDENTITY_EVENT_TYPES
+from cairn_contract.errors import ConfigError, UnavailableError
+from cairn_contract.event_types import IDENTITY_EVENT_TYPES
 from domain.validation import EncodedEvent
 
 EVENT_TYPE_HEADER = "cairn-event-type"

@@ -17,7 +17,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from cairn.errors import UnavailableError
+from cairn_contract.errors import UnavailableError
 from domain.identity import IdentityRegistry
 from ingest.auth import ApiKeyInterceptor
 from ingest.identity_log import IdentityLog

@@ -24,8 +24,8 @@ from typing import Any
 import grpc
 import structlog
 
-from cairn.errors import CairnError, UnavailableError
-from cairn.v1 import ingest_pb2
+from cairn_contract.errors import CairnError, UnavailableError
+from cairn_contract.v1 import ingest_pb2
 from domain.access import authorize_and_stamp
 from domain.identity import Caller
 from domain.validation import BatchSummary, BatchValidator

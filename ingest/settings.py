@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cairn.errors import ConfigError
-from domain.limits import KIB, MIB, Limits
+from cairn_contract.errors import ConfigError
+from cairn_contract.limits import KIB, MIB, Limits
 from servicekit.envconfig import read_bool, read_int, read_str, split_host_port
 from servicekit.topics import EVENTS_TOPIC, IDENTITY_TOPIC
 

@@ -15,8 +15,8 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from cairn.errors import CairnError, ErrorCode
-from cairn.v1 import ingest_pb2
+from cairn_contract.errors import CairnError, ErrorCode
+from cairn_contract.v1 import ingest_pb2
 
 ERROR_DOMAIN = "cairn"
 

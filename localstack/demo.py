@@ -17,7 +17,9 @@ password :data:`DEMO_PASSWORD`. A marker in ``$CAIRN_HOME`` makes seeding happen
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -28,8 +30,10 @@ from typing import Any
 import grpc
 import numpy as np
 
-from cairn import sweep_record as record
-from cairn.v1 import (
+from cairn_contract import sweep_record as record
+from cairn_contract.artifact_layout import blob_key
+from cairn_contract.ids import new_uuid7
+from cairn_contract.v1 import (
     collaboration_pb2,
     common_pb2,
     envelope_pb2,
@@ -42,7 +46,6 @@ from cairn.v1 import (
     provenance_pb2,
     runs_pb2,
 )
-from domain.ids import new_uuid7
 from localstack import secrets as local_secrets
 from localstack.settings import StackSettings
 
@@ -659,16 +662,20 @@ def build_demo(now_ns: int, store: Callable[[str, bytes], _Stored]) -> _Events:
 
 
 def local_store(root: Path) -> Callable[[str, bytes], _Stored]:
-    from cairn.artifacts import LocalStore
-
-    store = LocalStore(root)
+    """Put demo files into a local content-addressed store, laid out as the SDK lays it out
+    (``cairn_contract.artifact_layout``), so the portal's downloads read them the same way."""
+    root = root.expanduser().resolve()
 
     def put(name: str, content: bytes) -> _Stored:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / name
-            path.write_bytes(content)
-            stored = store.put_file(path)
-        return _Stored(name, stored.sha256, stored.uri, stored.size_bytes)
+        sha256 = hashlib.sha256(content).hexdigest()
+        final = root / blob_key(sha256)
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=final.parent, delete=False) as temporary:
+                temporary.write(content)
+            os.chmod(temporary.name, 0o444)  # content-addressed: never modified in place
+            os.replace(temporary.name, final)
+        return _Stored(name, sha256, final.as_uri(), len(content))
 
     return put
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from cairn.errors import UnavailableError
+from cairn_contract.errors import UnavailableError
 from localstack import processes
 
 KAFKA_VERSION = "4.1.1"

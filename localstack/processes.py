@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from cairn.errors import UnavailableError
+from cairn_contract.errors import UnavailableError
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from cairn.errors import CairnError, UnavailableError
+from cairn_contract.errors import CairnError, UnavailableError
 
 _SESSIONLESS = {"session_id": ""}
 

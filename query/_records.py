@@ -17,7 +17,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import NotFoundError
+from cairn_contract.errors import NotFoundError
 from domain.diffs import DatasetRecord
 from query import _execute
 from query.access import Visibility

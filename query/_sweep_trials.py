@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
-from cairn import sweep_record as record
+from cairn_contract import sweep_record as record
 from query import _execute
 from query._records import LATEST, to_time
 from query.access import Visibility

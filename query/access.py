@@ -23,7 +23,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 from query import _execute
 from query.sql import quote_identifier as q
 

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import ConfigError
+from cairn_contract.errors import ConfigError
 
 
 @dataclass(frozen=True)

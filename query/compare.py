@@ -19,7 +19,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 from domain.diffs import DatasetRecord, KeyValues, split_common
 from query import _records
 from query._records import CodeVersion, Environment, MetricSummary, RunSummary

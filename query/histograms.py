@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 from query import _execute
 from query.access import Caller, Visibility
 

@@ -26,7 +26,7 @@ from typing import Literal
 
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import NotFoundError, ValidationError
+from cairn_contract.errors import NotFoundError, ValidationError
 from query import _execute
 from query.access import Caller, Visibility
 

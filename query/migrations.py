@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import FailedPreconditionError
+from cairn_contract.errors import FailedPreconditionError
 from query.ddl import SINGLE_NODE, RawSQL, Statement, Topology
 from query.reporting_schema import (
     HISTOGRAM_REPORTING_STATEMENTS,

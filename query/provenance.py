@@ -16,7 +16,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import NotFoundError, ValidationError
+from cairn_contract.errors import NotFoundError, ValidationError
 from domain.diffs import DatasetRecord
 from query import _execute, _records, collaboration
 from query._records import CodeVersion, Environment, MetricSummary, RunSummary

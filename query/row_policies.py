@@ -29,7 +29,7 @@ import argparse
 import re
 from collections.abc import Iterable, Sequence
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 from query.ddl import SINGLE_NODE, Topology
 from query.reporting_schema import REPORTING_VIEWS, reporting_database
 from query.sql import quote_identifier as q

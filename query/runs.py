@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 from domain.filters import (
     Field,
     Namespace,

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 from query import _execute
 from query.access import Caller, Visibility
 from query.series_schema import ROLLUP_BLOCK

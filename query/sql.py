@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 
 _PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -20,8 +20,8 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from cairn import sweep_record as record
-from cairn.errors import ValidationError
+from cairn_contract import sweep_record as record
+from cairn_contract.errors import ValidationError
 
 DIRECTIONS: Final = ("minimize", "maximize")
 EVALUATORS: Final = ("fanova", "ped_anova", "mean_decrease_impurity")

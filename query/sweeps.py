@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
-from cairn import sweep_record as record
-from cairn.errors import ValidationError
+from cairn_contract import sweep_record as record
+from cairn_contract.errors import ValidationError
 from query import _execute, _records, _sweep_trials, series, sweep_analysis
 from query._records import LATEST, RunSummary
 from query.access import Caller, Visibility

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, for_code
 
-from cairn.errors import UnavailableError
-from domain.limits import MIB, Limits
+from cairn_contract.errors import UnavailableError
+from cairn_contract.limits import MIB, Limits
 
 EVENTS_TOPIC = "cairn.events.v1"
 IDENTITY_TOPIC = "cairn.identity.v1"

@@ -24,7 +24,7 @@ from cairn.v1 import (
     provenance_pb2,
     runs_pb2,
 )
-from domain.ids import new_uuid7
+from cairn_contract.ids import new_uuid7
 
 TEAM = "vision"
 PROJECT = "mnist"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cairn.v1 import envelope_pb2, events_pb2, lineage_pb2, runs_pb2
-from domain.limits import KIB, Limits
+from cairn_contract.limits import KIB, Limits
 from tests.event_samples import RUN_ID, batch_of, metric_event, sample_event
 
 LIMITS = Limits(

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from cairn.errors import PermissionDeniedError, ValidationError
-from cairn.v1 import events_pb2
+from cairn_contract.errors import PermissionDeniedError, ValidationError
+from cairn_contract.v1 import events_pb2
 from query.collaboration import Comment
 from ui import context, data, events, threads
 from ui.events import Anchor, Target
@@ -157,7 +157,7 @@ class _ErrorReporter:
         return self
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
-        from cairn.errors import CairnError
+        from cairn_contract.errors import CairnError
 
         if isinstance(exc, CairnError):
             st.error(f"{self.action_name.capitalize()} failed: {exc.message}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cairn.errors import AuthenticationError
+from cairn_contract.errors import AuthenticationError
 from query.access import Caller
 from query.portal_reads import ApiKeyInfo
 from ui.settings import AuthMode

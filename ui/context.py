@@ -14,7 +14,7 @@ import clickhouse_connect.common
 import streamlit as st
 from clickhouse_connect.driver.client import Client
 
-from cairn.errors import FailedPreconditionError
+from cairn_contract.errors import FailedPreconditionError
 from query import portal_reads as pending
 from query.access import Caller
 from query.client import connect

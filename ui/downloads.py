@@ -1,15 +1,52 @@
-"""Artifact bytes for download buttons, from the recorded URI or the content-addressed store."""
+"""Artifact bytes for download buttons, from the recorded URI or the content-addressed store.
+
+The portal only reads the store the SDK writes; where a blob lives is the contract's
+(``cairn_contract.artifact_layout``). Remote locations (``s3://`` ...) need ``fsspec`` and the
+backend's package installed beside the portal, as for the SDK.
+"""
 
 from __future__ import annotations
 
-from cairn.artifacts import open_artifact, open_store
-from cairn.errors import CairnError
+import importlib
+from typing import Any, BinaryIO
+
+from cairn_contract.artifact_layout import blob_key, is_local, local_path
+from cairn_contract.errors import CairnError, ConfigError, NotFoundError
 
 MAX_DOWNLOAD_BYTES = 200 << 20  # the browser download goes through the portal's memory
 
 
 class DownloadError(CairnError):
     """The artifact cannot be offered for download; the message says why."""
+
+
+def _fsspec() -> Any:
+    try:
+        return importlib.import_module("fsspec")
+    except ImportError:
+        raise ConfigError(
+            "remote artifact stores need fsspec and the backend's package "
+            "(pip install fsspec s3fs / gcsfs / adlfs)",
+            field="artifact_store",
+        ) from None
+
+
+def open_artifact(uri: str) -> BinaryIO:
+    """Open a recorded artifact URI (a blob, or a directory's manifest JSON) for reading."""
+    if is_local(uri):
+        try:
+            return local_path(uri).open("rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"no artifact at {uri}", field="uri") from None
+    stream: BinaryIO = _fsspec().open(uri, "rb").open()
+    return stream
+
+
+def open_blob(store_location: str, sha256: str) -> BinaryIO:
+    """Open the blob ``sha256`` in the content-addressed store at ``store_location``."""
+    if is_local(store_location):
+        return open_artifact(str(local_path(store_location) / blob_key(sha256)))
+    return open_artifact(f"{store_location.rstrip('/')}/{blob_key(sha256)}")
 
 
 def artifact_bytes(uri: str, sha256: str, store_location: str, size_bytes: int) -> bytes:
@@ -28,7 +65,7 @@ def artifact_bytes(uri: str, sha256: str, store_location: str, size_bytes: int) 
         errors.append(str(exc))
     if store_location and sha256:
         try:
-            with open_store(store_location).open_blob(sha256) as stream:
+            with open_blob(store_location, sha256) as stream:
                 return stream.read(MAX_DOWNLOAD_BYTES + 1)
         except (CairnError, OSError, ValueError) as exc:
             errors.append(str(exc))

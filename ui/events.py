@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cairn.v1 import collaboration_pb2, envelope_pb2, events_pb2
-from domain.ids import new_uuid7
+from cairn_contract.ids import new_uuid7
+from cairn_contract.v1 import collaboration_pb2, envelope_pb2, events_pb2
 
 SCHEMA_VERSION = 1
 _MENTION = re.compile(r"(?<![\w@`])@([A-Za-z0-9][A-Za-z0-9._:+\-]*[A-Za-z0-9]|[A-Za-z0-9])")

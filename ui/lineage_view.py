@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import plotly.graph_objects as go
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 from query.lineage import Edge, LineageGraph, Node, NodeKind
 from ui.format import short
 

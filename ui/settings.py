@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from cairn.errors import ConfigError
+from cairn_contract.errors import ConfigError
 from servicekit.envconfig import read_float, read_str
 
 KEYS_FILE_NAME = "portal-keys.json"

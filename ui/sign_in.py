@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from cairn.errors import CairnError
+from cairn_contract.errors import CairnError
 from query import portal_reads as pending
 from ui import auth, context
 from ui.auth import Identity

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from pandas.io.formats.style import Styler
 
-from cairn import sweep_record as record
+from cairn_contract import sweep_record as record
 from query import sweeps
 from query.access import Caller
 from query.sweep_analysis import Evaluator, SweepDefinition

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from cairn.v1 import events_pb2
+from cairn_contract.v1 import events_pb2
 from query.collaboration import Comment
 
 MAX_DEPTH = 4  # deeper replies are shown at this indentation

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cairn.errors import ConfigError
+from cairn_contract.errors import ConfigError
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8

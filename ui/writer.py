@@ -20,8 +20,8 @@ from typing import Protocol
 
 import grpc
 
-from cairn.errors import CairnError, ConfigError, PermissionDeniedError, UnavailableError
-from cairn.v1 import events_pb2, ingest_pb2_grpc
+from cairn_contract.errors import CairnError, ConfigError, PermissionDeniedError, UnavailableError
+from cairn_contract.v1 import events_pb2, ingest_pb2_grpc
 
 MAX_EVENTS_PER_APPEND = 2_000
 APPEND_TIMEOUT_S = 30.0

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cairn._checks import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_URI_CHARS, clean_text
-from cairn.v1 import provenance_pb2
+from cairn_contract.v1 import provenance_pb2
 
 GIT_TIMEOUT_S = 10.0
 GPU_TIMEOUT_S = 10.0

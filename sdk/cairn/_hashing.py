@@ -13,6 +13,9 @@
   hashes with a fixed key, so the digest is the same on every machine for the same pandas
   hashing rules.
 
+The manifest's format and the store's layout are contract (``cairn_contract.artifact_layout``,
+read by the portal too); this module computes the digests.
+
 Digests are written ``sha256:<hex>`` where the contract wants an algorithm prefix.
 """
 
@@ -22,18 +25,23 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cairn_contract.artifact_layout import (
+    ManifestEntry as ManifestEntry,
+)
+from cairn_contract.artifact_layout import (
+    manifest_sha256 as manifest_sha256,
+)
+from cairn_contract.artifact_layout import (
+    manifest_text as manifest_text,
+)
+from cairn_contract.artifact_layout import (
+    parse_manifest as parse_manifest,
+)
+
 CHUNK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestEntry:
-    path: str  # relative, POSIX separators
-    size: int
-    sha256: str
 
 
 def hash_stream(stream: BinaryIO, copy_to: BinaryIO | None = None) -> tuple[str, int]:
@@ -73,19 +81,6 @@ def manifest(root: Path) -> list[ManifestEntry]:
         sha, size = hash_file(path)
         entries.append(ManifestEntry(relative, size, sha))
     return entries
-
-
-def manifest_text(entries: list[ManifestEntry]) -> bytes:
-    rows = [[e.path, e.size, e.sha256] for e in sorted(entries, key=lambda e: e.path)]
-    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def manifest_sha256(entries: list[ManifestEntry]) -> str:
-    return hashlib.sha256(manifest_text(entries)).hexdigest()
-
-
-def parse_manifest(text: bytes) -> list[ManifestEntry]:
-    return [ManifestEntry(str(p), int(s), str(h)) for p, s, h in json.loads(text)]
 
 
 def is_dataframe(value: object) -> bool:

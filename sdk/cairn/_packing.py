@@ -23,7 +23,7 @@ from operator import itemgetter
 from cairn import _wire
 from cairn._buffer import Barrier, Entry, MetricRow, Payload, Series, SystemSample
 from cairn._ids import uuid7
-from cairn.v1 import envelope_pb2, events_pb2, metrics_pb2
+from cairn_contract.v1 import envelope_pb2, events_pb2, metrics_pb2
 
 SCHEMA_VERSION = 1
 DEFAULT_MAX_POINTS = 20_000  # server limit: 100,000 per event

@@ -19,7 +19,7 @@ from cairn._buffer import Series
 from cairn._datasets import Dataset
 from cairn._ids import uuid7
 from cairn.artifacts import StoredArtifact
-from cairn.v1 import (
+from cairn_contract.v1 import (
     collaboration_pb2,
     common_pb2,
     lineage_pb2,

@@ -33,7 +33,7 @@ from cairn._payloads import params_set, tags_set
 from cairn.config import Mode, Settings, resolve_settings
 from cairn.errors import AlreadyExistsError, ConfigError
 from cairn.run import Run
-from cairn.v1 import runs_pb2
+from cairn_contract.v1 import runs_pb2
 
 if TYPE_CHECKING:
     from cairn._sender import Sender

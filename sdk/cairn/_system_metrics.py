@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from cairn._buffer import SystemSample
-from cairn.v1 import metrics_pb2 as m
+from cairn_contract.v1 import metrics_pb2 as m
 
 log = logging.getLogger("cairn")
 

@@ -26,7 +26,7 @@ from cairn._packing import Record
 from cairn.errors import ConfigError
 
 if TYPE_CHECKING:
-    from cairn.v1 import ingest_pb2
+    from cairn_contract.v1 import ingest_pb2
 
 PUBLISH_METHOD = "/cairn.v1.Ingest/Publish"
 AUTH_CODES = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED"})
@@ -121,7 +121,7 @@ class GrpcTransport:
         if self._channel is None:
             import grpc
 
-            from cairn.v1 import ingest_pb2
+            from cairn_contract.v1 import ingest_pb2
 
             options = [
                 ("grpc.max_send_message_length", 16 << 20),

@@ -1,9 +1,10 @@
 """The content-addressed artifact store, shared by the SDK (writes) and the portal (reads).
 
-Layout under the store's root, identical for every backend::
+The layout under the store's root, identical for every backend, is contract
+(``cairn_contract.artifact_layout``, read by the portal's downloads too)::
 
     blobs/sha256/<first 2 hex>/<sha256>         one file's bytes, stored once however often logged
-    trees/sha256/<first 2 hex>/<sha256>.json    a directory's manifest (see cairn._hashing)
+    trees/sha256/<first 2 hex>/<sha256>.json    a directory's manifest
 
 A directory artifact's ``sha256`` is its manifest's digest; each of its files is a blob. Because
 names are content digests, writing is idempotent: two runs, or two processes at once, storing the
@@ -25,18 +26,19 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
-from urllib.parse import unquote, urlparse
 
-from cairn._hashing import (
+from cairn._hashing import hash_file, hash_stream, walk_files
+from cairn.errors import ConfigError, NotFoundError
+from cairn_contract.artifact_layout import (
     ManifestEntry,
-    hash_file,
-    hash_stream,
+    blob_key,
+    is_local,
+    local_path,
     manifest_sha256,
     manifest_text,
     parse_manifest,
-    walk_files,
+    tree_key,
 )
-from cairn.errors import ConfigError, NotFoundError
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +63,6 @@ class ArtifactStore(Protocol):
     def open_blob(self, sha256: str) -> BinaryIO: ...
 
     def read_tree(self, sha256: str) -> list[ManifestEntry]: ...
-
-
-def _blob_key(sha256: str) -> str:
-    return f"blobs/sha256/{sha256[:2]}/{sha256}"
-
-
-def _tree_key(sha256: str) -> str:
-    return f"trees/sha256/{sha256[:2]}/{sha256}.json"
 
 
 def store_path(store: ArtifactStore, path: Path) -> StoredArtifact:
@@ -100,7 +94,7 @@ class LocalStore:
         try:
             with path.open("rb") as source, temporary.open("wb") as target:
                 sha256, size = hash_stream(source, copy_to=target)
-            final = self.root / _blob_key(sha256)
+            final = self.root / blob_key(sha256)
             if final.exists():
                 temporary.unlink()
             else:
@@ -112,7 +106,7 @@ class LocalStore:
         return StoredArtifact(sha256, size, final.as_uri(), 1, is_directory=False)
 
     def put_manifest(self, entries: list[ManifestEntry]) -> str:
-        final = self.root / _tree_key(manifest_sha256(entries))
+        final = self.root / tree_key(manifest_sha256(entries))
         if not final.exists():
             final.parent.mkdir(parents=True, exist_ok=True)
             temporary = final.with_name(f".{uuid.uuid4().hex}.tmp")
@@ -122,13 +116,13 @@ class LocalStore:
 
     def open_blob(self, sha256: str) -> BinaryIO:
         try:
-            return (self.root / _blob_key(sha256)).open("rb")
+            return (self.root / blob_key(sha256)).open("rb")
         except FileNotFoundError:
             raise NotFoundError(f"no artifact {sha256} in {self.url}", field="sha256") from None
 
     def read_tree(self, sha256: str) -> list[ManifestEntry]:
         try:
-            return parse_manifest((self.root / _tree_key(sha256)).read_bytes())
+            return parse_manifest((self.root / tree_key(sha256)).read_bytes())
         except FileNotFoundError:
             raise NotFoundError(
                 f"no directory artifact {sha256} in {self.url}", field="sha256"
@@ -152,7 +146,7 @@ class FsspecStore:
 
     def put_file(self, path: Path) -> StoredArtifact:
         sha256, size = hash_file(path)
-        target = self._key(_blob_key(sha256))
+        target = self._key(blob_key(sha256))
         if not self.fs.exists(target):
             self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
             self.fs.put_file(str(path), target)
@@ -161,34 +155,24 @@ class FsspecStore:
         )
 
     def put_manifest(self, entries: list[ManifestEntry]) -> str:
-        target = self._key(_tree_key(manifest_sha256(entries)))
+        target = self._key(tree_key(manifest_sha256(entries)))
         if not self.fs.exists(target):
             self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
             self.fs.pipe_file(target, manifest_text(entries))
         return str(self.fs.unstrip_protocol(target))
 
     def open_blob(self, sha256: str) -> BinaryIO:
-        target = self._key(_blob_key(sha256))
+        target = self._key(blob_key(sha256))
         if not self.fs.exists(target):
             raise NotFoundError(f"no artifact {sha256} in {self.url}", field="sha256")
         stream: BinaryIO = self.fs.open(target, "rb")
         return stream
 
     def read_tree(self, sha256: str) -> list[ManifestEntry]:
-        target = self._key(_tree_key(sha256))
+        target = self._key(tree_key(sha256))
         if not self.fs.exists(target):
             raise NotFoundError(f"no directory artifact {sha256} in {self.url}", field="sha256")
         return parse_manifest(self.fs.cat_file(target))
-
-
-def _is_local(location: str) -> bool:
-    return "://" not in location or location.startswith("file://")
-
-
-def _local_path(location: str) -> Path:
-    if location.startswith("file://"):
-        return Path(unquote(urlparse(location).path))
-    return Path(location)
 
 
 def _fsspec() -> Any:
@@ -204,8 +188,8 @@ def _fsspec() -> Any:
 
 def open_store(location: str) -> ArtifactStore:
     """The store at ``location``: a directory path, ``file://`` URL or any fsspec URL."""
-    if _is_local(location):
-        return LocalStore(_local_path(location))
+    if is_local(location):
+        return LocalStore(local_path(location))
     try:
         fs, root = _fsspec().core.url_to_fs(location)
     except ImportError as exc:  # fsspec is there, the URL's backend package is not
@@ -218,9 +202,9 @@ def open_store(location: str) -> ArtifactStore:
 
 def open_artifact(uri: str) -> BinaryIO:
     """Open a recorded artifact URI (a blob, or a directory's manifest JSON) for reading."""
-    if _is_local(uri):
+    if is_local(uri):
         try:
-            return _local_path(uri).open("rb")
+            return local_path(uri).open("rb")
         except FileNotFoundError:
             raise NotFoundError(f"no artifact at {uri}", field="uri") from None
     stream: BinaryIO = _fsspec().open(uri, "rb").open()

@@ -1,80 +1,42 @@
-"""Cairn's one error hierarchy.
+"""Cairn's one error hierarchy, as the SDK's public error module.
 
-Every error carries a machine-readable :class:`ErrorCode`; validation errors also name the field
-and the rule that broke. Services translate codes to transport statuses in exactly one table
-(``ingest/status_codes.py`` for gRPC); this module stays free of any transport import so the SDK,
-the services and pure domain code can all raise and catch the same types.
+The hierarchy and its codes are part of the contract (``cairn_contract.errors``, shared with every
+server part); these are the very same classes, so ``except cairn.errors.ValidationError`` catches
+what the server's validation raises and what comes back over gRPC.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class ErrorCode(StrEnum):
-    INVALID_ARGUMENT = "invalid_argument"  # input broke a validation rule
-    UNAUTHENTICATED = "unauthenticated"  # no credential, or one we do not recognise
-    PERMISSION_DENIED = "permission_denied"  # valid credential, not allowed to do this
-    NOT_FOUND = "not_found"  # the named thing does not exist (or is not visible to the caller)
-    ALREADY_EXISTS = "already_exists"  # creating something whose identity is taken
-    FAILED_PRECONDITION = "failed_precondition"  # valid request, wrong state (e.g. run finished)
-    RESOURCE_EXHAUSTED = "resource_exhausted"  # a size limit, quota or full buffer
-    UNAVAILABLE = "unavailable"  # a dependency (broker, store) cannot be reached; retry later
-    CONFIG = "config"  # a setting is missing or malformed
-    INTERNAL = "internal"  # a bug: the message says what we were doing
-
-
-class CairnError(Exception):
-    """Root of every error Cairn raises on purpose."""
-
-    code: ErrorCode = ErrorCode.INTERNAL
-
-    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.rule = rule
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code.value!r}, message={self.message!r})"
-
-
-class ValidationError(CairnError):
-    """Input broke a rule; ``field`` is a dotted path into the input, ``rule`` the rule's name."""
-
-    code = ErrorCode.INVALID_ARGUMENT
-
-
-class AuthenticationError(CairnError):
-    code = ErrorCode.UNAUTHENTICATED
-
-
-class PermissionDeniedError(CairnError):
-    code = ErrorCode.PERMISSION_DENIED
-
-
-class NotFoundError(CairnError):
-    code = ErrorCode.NOT_FOUND
-
-
-class AlreadyExistsError(CairnError):
-    code = ErrorCode.ALREADY_EXISTS
-
-
-class FailedPreconditionError(CairnError):
-    code = ErrorCode.FAILED_PRECONDITION
-
-
-class LimitExceededError(CairnError):
-    code = ErrorCode.RESOURCE_EXHAUSTED
-
-
-class UnavailableError(CairnError):
-    code = ErrorCode.UNAVAILABLE
-
-
-class ConfigError(CairnError):
-    code = ErrorCode.CONFIG
+from cairn_contract.errors import (
+    AlreadyExistsError as AlreadyExistsError,
+)
+from cairn_contract.errors import (
+    AuthenticationError as AuthenticationError,
+)
+from cairn_contract.errors import (
+    CairnError as CairnError,
+)
+from cairn_contract.errors import (
+    ConfigError as ConfigError,
+)
+from cairn_contract.errors import (
+    ErrorCode as ErrorCode,
+)
+from cairn_contract.errors import (
+    FailedPreconditionError as FailedPreconditionError,
+)
+from cairn_contract.errors import (
+    LimitExceededError as LimitExceededError,
+)
+from cairn_contract.errors import (
+    NotFoundError as NotFoundError,
+)
+from cairn_contract.errors import (
+    PermissionDeniedError as PermissionDeniedError,
+)
+from cairn_contract.errors import (
+    UnavailableError as UnavailableError,
+)
+from cairn_contract.errors import (
+    ValidationError as ValidationError,
+)

@@ -27,7 +27,7 @@ from cairn._flatten import flatten
 from cairn.artifacts import open_store, store_path
 from cairn.config import Mode, Settings
 from cairn.errors import FailedPreconditionError, NotFoundError
-from cairn.v1 import common_pb2, lineage_pb2, runs_pb2
+from cairn_contract.v1 import common_pb2, lineage_pb2, runs_pb2
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message

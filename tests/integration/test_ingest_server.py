@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from cairn.v1 import events_pb2, ingest_pb2_grpc
-from domain.limits import Limits
+from cairn_contract.limits import Limits
 from ingest.keys import issue_key_directly, revoke_key_directly
 from ingest.server import IngestServer
 from ingest.settings import IngestSettings

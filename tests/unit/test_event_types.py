@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cairn.v1 import events_pb2
-from domain.event_types import EVENT_TYPES, IDENTITY_EVENT_TYPES, partition_key
+from cairn_contract.event_types import EVENT_TYPES, IDENTITY_EVENT_TYPES, partition_key
 from tests.event_samples import metric_event, sample_event
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from cairn.errors import ValidationError
 from cairn.v1 import events_pb2, metrics_pb2
-from domain import _field_rules
-from domain.limits import Limits
+from cairn_contract import field_rules as _field_rules
+from cairn_contract.limits import Limits
 from domain.validation import BatchValidator
 from tests.event_samples import all_event_types, batch_of, metric_event, sample_event
 from tests.validation_cases import CASES, LIMITS, Case

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from cairn.errors import ValidationError
 from cairn.v1 import events_pb2
-from domain.ids import new_uuid7
+from cairn_contract.ids import new_uuid7
 from domain.validation import BatchValidator
 from tests.event_samples import all_event_types, batch_of, metric_event, sample_event
 from tests.validation_cases import LIMITS

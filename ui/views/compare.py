@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cairn.errors import CairnError
+from cairn_contract.errors import CairnError
 from ui import charts, context, data, links
 from ui.compare_view import (
     SECTIONS,

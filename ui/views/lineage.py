@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cairn.errors import CairnError
+from cairn_contract.errors import CairnError
 from query.lineage import Node, NodeKind
 from ui import context, data, lineage_view, links
 from ui.format import short

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cairn.errors import CairnError
+from cairn_contract.errors import CairnError
 from ui import context, data, discussion, links
 from ui.events import Target, TargetKind
 from ui.format import md, short, when

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cairn.errors import ValidationError
+from cairn_contract.errors import ValidationError
 from ui import context, data, links
 from ui.runs_table import display_frame, table_config
 from ui.runs_view import LIMITS, RunsView, column_choices, group_table, order_spec

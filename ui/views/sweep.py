@@ -7,7 +7,7 @@ from typing import cast
 import pandas as pd
 import streamlit as st
 
-from cairn.errors import CairnError
+from cairn_contract.errors import CairnError
 from query import sweep_analysis
 from query.sweep_analysis import EVALUATORS, Evaluator
 from ui import context, links, sweep_view

@@ -15,8 +15,8 @@ import pytest
 
 from cairn import _checks, _payloads
 from cairn.errors import ValidationError
-from domain import _field_rules as rules
-from domain.limits import Limits
+from cairn_contract import field_rules as rules
+from cairn_contract.limits import Limits
 from domain.validation import BatchValidator
 from tests.event_samples import batch_of, sample_event
 

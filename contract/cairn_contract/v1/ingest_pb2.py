@@ -22,14 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from cairn.v1 import events_pb2 as cairn_dot_v1_dot_events__pb2
+from cairn_contract.v1 import events_pb2 as cairn_dot_v1_dot_events__pb2
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63\x61irn/v1/ingest.proto\x12\x08\x63\x61irn.v1\x1a\x15\x63\x61irn/v1/events.proto\"\\\n\tRejection\x12\x11\n\tgrpc_code\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\"r\n\x03\x41\x63k\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x17\n\x0f\x61\x63\x63\x65pted_events\x18\x02 \x01(\r\x12\x18\n\x10highest_sequence\x18\x03 \x01(\x04\x12&\n\trejection\x18\x04 \x01(\x0b\x32\x13.cairn.v1.Rejection2k\n\x06Ingest\x12\x32\n\x07Publish\x12\x14.cairn.v1.EventBatch\x1a\r.cairn.v1.Ack(\x01\x30\x01\x12-\n\x06\x41ppend\x12\x14.cairn.v1.EventBatch\x1a\r.cairn.v1.Ackb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn.v1.ingest_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn_contract.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REJECTION']._serialized_start=58

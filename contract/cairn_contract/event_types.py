@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cairn.v1 import envelope_pb2, events_pb2
+from cairn_contract.v1 import envelope_pb2, events_pb2
 
 _RUN = envelope_pb2.AGGREGATE_KIND_RUN
 _PROJECT = envelope_pb2.AGGREGATE_KIND_PROJECT

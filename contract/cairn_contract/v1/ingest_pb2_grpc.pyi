@@ -3,8 +3,8 @@
 isort:skip_file
 The ingest service: the only way events enter Cairn."""
 
-from cairn.v1 import events_pb2 as _events_pb2
-from cairn.v1 import ingest_pb2 as _ingest_pb2
+from cairn_contract.v1 import events_pb2 as _events_pb2
+from cairn_contract.v1 import ingest_pb2 as _ingest_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1

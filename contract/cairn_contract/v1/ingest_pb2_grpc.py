@@ -3,8 +3,8 @@
 import grpc
 import warnings
 
-from cairn.v1 import events_pb2 as cairn_dot_v1_dot_events__pb2
-from cairn.v1 import ingest_pb2 as cairn_dot_v1_dot_ingest__pb2
+from cairn_contract.v1 import events_pb2 as cairn_dot_v1_dot_events__pb2
+from cairn_contract.v1 import ingest_pb2 as cairn_dot_v1_dot_ingest__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -5,7 +5,7 @@ Teams, people, API keys and projects. These events go to the identity topic
 (cairn.identity.v1, keyed by team), which ingest replays at start-up to know its API keys.
 """
 
-from cairn.v1 import envelope_pb2 as _envelope_pb2
+from cairn_contract.v1 import envelope_pb2 as _envelope_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
-from cairn.errors import ValidationError
-from cairn.v1 import envelope_pb2
+from cairn_contract.errors import ValidationError
+from cairn_contract.v1 import envelope_pb2
 
 
 def fail(field: str, rule: str, detail: str) -> NoReturn:

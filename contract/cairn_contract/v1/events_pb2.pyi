@@ -7,14 +7,14 @@ by area: 10-29 runs, 30-39 params and tags, 40-49 metrics, 50-59 provenance, 60-
 type name (it is also the `cairn-event-type` Kafka header).
 """
 
-from cairn.v1 import collaboration_pb2 as _collaboration_pb2
-from cairn.v1 import envelope_pb2 as _envelope_pb2
-from cairn.v1 import identity_pb2 as _identity_pb2
-from cairn.v1 import lineage_pb2 as _lineage_pb2
-from cairn.v1 import metrics_pb2 as _metrics_pb2
-from cairn.v1 import models_pb2 as _models_pb2
-from cairn.v1 import provenance_pb2 as _provenance_pb2
-from cairn.v1 import runs_pb2 as _runs_pb2
+from cairn_contract.v1 import collaboration_pb2 as _collaboration_pb2
+from cairn_contract.v1 import envelope_pb2 as _envelope_pb2
+from cairn_contract.v1 import identity_pb2 as _identity_pb2
+from cairn_contract.v1 import lineage_pb2 as _lineage_pb2
+from cairn_contract.v1 import metrics_pb2 as _metrics_pb2
+from cairn_contract.v1 import models_pb2 as _models_pb2
+from cairn_contract.v1 import provenance_pb2 as _provenance_pb2
+from cairn_contract.v1 import runs_pb2 as _runs_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

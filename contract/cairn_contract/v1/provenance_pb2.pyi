@@ -5,7 +5,7 @@ Where a run's inputs came from: code, environment, datasets and artifacts.
 Aggregate: AGGREGATE_KIND_RUN.
 """
 
-from cairn.v1 import common_pb2 as _common_pb2
+from cairn_contract.v1 import common_pb2 as _common_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

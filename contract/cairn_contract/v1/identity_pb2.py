@@ -22,14 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from cairn.v1 import envelope_pb2 as cairn_dot_v1_dot_envelope__pb2
+from cairn_contract.v1 import envelope_pb2 as cairn_dot_v1_dot_envelope__pb2
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63\x61irn/v1/identity.proto\x12\x08\x63\x61irn.v1\x1a\x17\x63\x61irn/v1/envelope.proto\"8\n\x0bTeamCreated\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"h\n\x0cMemberJoined\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\"\n\x04role\x18\x04 \x01(\x0e\x32\x14.cairn.v1.MemberRole\"-\n\nMemberLeft\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xb9\x01\n\x0c\x41piKeyIssued\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x12\n\nkey_sha256\x18\x02 \x01(\t\x12\"\n\x04role\x18\x03 \x01(\x0e\x32\x14.cairn.v1.ApiKeyRole\x12\x0c\n\x04name\x18\x04 \x01(\t\x12+\n\x0eprincipal_kind\x18\x05 \x01(\x0e\x32\x13.cairn.v1.ActorKind\x12\x0f\n\x07user_id\x18\x06 \x01(\t\x12\x15\n\rexpires_at_ns\x18\x07 \x01(\x03\"/\n\rApiKeyRevoked\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\";\n\x0eProjectCreated\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t*X\n\nMemberRole\x12\x1b\n\x17MEMBER_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12MEMBER_ROLE_MEMBER\x10\x01\x12\x15\n\x11MEMBER_ROLE_ADMIN\x10\x02*[\n\nApiKeyRole\x12\x1c\n\x18\x41PI_KEY_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41PI_KEY_ROLE_WRITER\x10\x01\x12\x16\n\x12\x41PI_KEY_ROLE_ADMIN\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn.v1.identity_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn_contract.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MEMBERROLE']._serialized_start=571

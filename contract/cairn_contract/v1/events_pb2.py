@@ -22,21 +22,21 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from cairn.v1 import collaboration_pb2 as cairn_dot_v1_dot_collaboration__pb2
-from cairn.v1 import envelope_pb2 as cairn_dot_v1_dot_envelope__pb2
-from cairn.v1 import identity_pb2 as cairn_dot_v1_dot_identity__pb2
-from cairn.v1 import lineage_pb2 as cairn_dot_v1_dot_lineage__pb2
-from cairn.v1 import metrics_pb2 as cairn_dot_v1_dot_metrics__pb2
-from cairn.v1 import models_pb2 as cairn_dot_v1_dot_models__pb2
-from cairn.v1 import provenance_pb2 as cairn_dot_v1_dot_provenance__pb2
-from cairn.v1 import runs_pb2 as cairn_dot_v1_dot_runs__pb2
+from cairn_contract.v1 import collaboration_pb2 as cairn_dot_v1_dot_collaboration__pb2
+from cairn_contract.v1 import envelope_pb2 as cairn_dot_v1_dot_envelope__pb2
+from cairn_contract.v1 import identity_pb2 as cairn_dot_v1_dot_identity__pb2
+from cairn_contract.v1 import lineage_pb2 as cairn_dot_v1_dot_lineage__pb2
+from cairn_contract.v1 import metrics_pb2 as cairn_dot_v1_dot_metrics__pb2
+from cairn_contract.v1 import models_pb2 as cairn_dot_v1_dot_models__pb2
+from cairn_contract.v1 import provenance_pb2 as cairn_dot_v1_dot_provenance__pb2
+from cairn_contract.v1 import runs_pb2 as cairn_dot_v1_dot_runs__pb2
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63\x61irn/v1/events.proto\x12\x08\x63\x61irn.v1\x1a\x1c\x63\x61irn/v1/collaboration.proto\x1a\x17\x63\x61irn/v1/envelope.proto\x1a\x17\x63\x61irn/v1/identity.proto\x1a\x16\x63\x61irn/v1/lineage.proto\x1a\x16\x63\x61irn/v1/metrics.proto\x1a\x15\x63\x61irn/v1/models.proto\x1a\x19\x63\x61irn/v1/provenance.proto\x1a\x13\x63\x61irn/v1/runs.proto\"\xe7\x0f\n\x05\x45vent\x12$\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x12.cairn.v1.Envelope\x12+\n\x0brun_created\x18\n \x01(\x0b\x32\x14.cairn.v1.RunCreatedH\x00\x12\x38\n\x12run_status_changed\x18\x0b \x01(\x0b\x32\x1a.cairn.v1.RunStatusChangedH\x00\x12+\n\x0brun_resumed\x18\x0c \x01(\x0b\x32\x14.cairn.v1.RunResumedH\x00\x12+\n\x0brun_renamed\x18\r \x01(\x0b\x32\x14.cairn.v1.RunRenamedH\x00\x12:\n\x13run_description_set\x18\x0e \x01(\x0b\x32\x1b.cairn.v1.RunDescriptionSetH\x00\x12-\n\x0crun_archived\x18\x0f \x01(\x0b\x32\x15.cairn.v1.RunArchivedH\x00\x12\x31\n\x0erun_unarchived\x18\x10 \x01(\x0b\x32\x17.cairn.v1.RunUnarchivedH\x00\x12)\n\nparams_set\x18\x1e \x01(\x0b\x32\x13.cairn.v1.ParamsSetH\x00\x12%\n\x08tags_set\x18\x1f \x01(\x0b\x32\x11.cairn.v1.TagsSetH\x00\x12-\n\x0ctags_removed\x18  \x01(\x0b\x32\x15.cairn.v1.TagsRemovedH\x00\x12(\n\x07metrics\x18( \x01(\x0b\x32\x15.cairn.v1.MetricBatchH\x00\x12\x35\n\x0esystem_metrics\x18) \x01(\x0b\x32\x1b.cairn.v1.SystemMetricBatchH\x00\x12.\n\nhistograms\x18* \x01(\x0b\x32\x18.cairn.v1.HistogramBatchH\x00\x12>\n\x15\x63ode_version_recorded\x18\x32 \x01(\x0b\x32\x1d.cairn.v1.CodeVersionRecordedH\x00\x12=\n\x14\x65nvironment_recorded\x18\x33 \x01(\x0b\x32\x1d.cairn.v1.EnvironmentRecordedH\x00\x12\x35\n\x10\x64\x61taset_recorded\x18\x34 \x01(\x0b\x32\x19.cairn.v1.DatasetRecordedH\x00\x12\x33\n\x0f\x61rtifact_logged\x18\x35 \x01(\x0b\x32\x18.cairn.v1.ArtifactLoggedH\x00\x12>\n\x15lineage_edge_recorded\x18< \x01(\x0b\x32\x1d.cairn.v1.LineageEdgeRecordedH\x00\x12\x35\n\x10model_registered\x18\x46 \x01(\x0b\x32\x19.cairn.v1.ModelRegisteredH\x00\x12>\n\x15model_version_created\x18G \x01(\x0b\x32\x1d.cairn.v1.ModelVersionCreatedH\x00\x12I\n\x1bmodel_version_stage_changed\x18H \x01(\x0b\x32\".cairn.v1.ModelVersionStageChangedH\x00\x12\x32\n\x0fmodel_alias_set\x18I \x01(\x0b\x32\x17.cairn.v1.ModelAliasSetH\x00\x12:\n\x13model_alias_removed\x18J \x01(\x0b\x32\x1b.cairn.v1.ModelAliasRemovedH\x00\x12-\n\x0cteam_created\x18Z \x01(\x0b\x32\x15.cairn.v1.TeamCreatedH\x00\x12/\n\rmember_joined\x18[ \x01(\x0b\x32\x16.cairn.v1.MemberJoinedH\x00\x12+\n\x0bmember_left\x18\\ \x01(\x0b\x32\x14.cairn.v1.MemberLeftH\x00\x12\x30\n\x0e\x61pi_key_issued\x18] \x01(\x0b\x32\x16.cairn.v1.ApiKeyIssuedH\x00\x12\x32\n\x0f\x61pi_key_revoked\x18^ \x01(\x0b\x32\x17.cairn.v1.ApiKeyRevokedH\x00\x12\x33\n\x0fproject_created\x18_ \x01(\x0b\x32\x18.cairn.v1.ProjectCreatedH\x00\x12/\n\rcomment_added\x18n \x01(\x0b\x32\x16.cairn.v1.CommentAddedH\x00\x12\x31\n\x0e\x63omment_edited\x18o \x01(\x0b\x32\x17.cairn.v1.CommentEditedH\x00\x12\x33\n\x0f\x63omment_deleted\x18p \x01(\x0b\x32\x18.cairn.v1.CommentDeletedH\x00\x12\x37\n\x11\x64\x65\x63ision_recorded\x18q \x01(\x0b\x32\x1a.cairn.v1.DecisionRecordedH\x00\x12\x33\n\x0fresource_shared\x18r \x01(\x0b\x32\x18.cairn.v1.ResourceSharedH\x00\x12\x37\n\x11resource_unshared\x18s \x01(\x0b\x32\x1a.cairn.v1.ResourceUnsharedH\x00\x12?\n\x15ownership_transferred\x18t \x01(\x0b\x32\x1e.cairn.v1.OwnershipTransferredH\x00\x12\x36\n\x11project_notes_set\x18u \x01(\x0b\x32\x19.cairn.v1.ProjectNotesSetH\x00\x42\t\n\x07payload\"?\n\nEventBatch\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.cairn.v1.Event\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn.v1.events_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn_contract.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENT']._serialized_start=235

@@ -1,0 +1,1 @@
+"""Cairn's wire contract, generated from ``proto/cairn/v1/*.proto`` by ``proto/generate.py``."""
