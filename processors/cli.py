@@ -1,7 +1,8 @@
 """``cairn replay``: rebuild every projection from the event log (see :mod:`processors.replay`).
 
-On the local stack the processors part is stopped for the replay and started again afterwards;
-in production, scale the processors to zero first (docs/schema.md).
+On the local stack the processors part is stopped for the replay and started again afterwards
+(the local stack plugs that in through the ``cairn.replay_targets`` entry-point group, so this
+module never imports it); in production, scale the processors to zero first (docs/schema.md).
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from typing import Any
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from importlib.metadata import entry_points
+from typing import Any, Protocol
 
 
 def register(subparsers: Any) -> None:
@@ -19,18 +23,23 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=cmd_replay)
 
 
-def _local_stack_url() -> tuple[str, Any] | None:
-    """The admin URL and supervisor of a running local stack, if this machine runs one."""
-    from localstack import secrets as local_secrets
-    from localstack.settings import StackSettings
-    from localstack.stack import Supervisor
+class ReplayTarget(Protocol):
+    """Where a replay goes when something other than the processors' settings says so."""
 
-    stack = StackSettings.from_env(os.environ)
-    found = local_secrets.load(stack.secrets_path)
-    if found is None:
-        return None
-    url = stack.admin_clickhouse_url(found)
-    return url, (stack, Supervisor(stack), found)
+    clickhouse_url: str
+    kafka_bootstrap: str
+
+    def processors_paused(self) -> AbstractContextManager[None]: ...
+
+
+def _replay_target(environ: Mapping[str, str]) -> ReplayTarget | None:
+    """The first target a ``cairn.replay_targets`` entry point finds (the local stack registers
+    one: it replays into the running local stack with its processors paused), else None."""
+    for entry in sorted(entry_points(group="cairn.replay_targets"), key=lambda e: e.name):
+        found: ReplayTarget | None = entry.load()(environ)
+        if found is not None:
+            return found
+    return None
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -39,23 +48,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from query.client import ClickHouseTarget, connect
 
     settings = ProcessorsSettings.from_env(os.environ)
-    local = None if "CAIRN_CLICKHOUSE_URL" in os.environ else _local_stack_url()
-    url = settings.clickhouse_url if local is None else local[0]
-    bootstrap = settings.kafka_bootstrap
-    restart = None
-    if local is not None:
-        from localstack.stack import parts
-
-        stack, supervisor, secrets = local[1]
-        bootstrap = stack.kafka_bootstrap
-        processors_part = next(
-            p for p in parts(stack, secrets, os.environ) if p.name == "processors"
-        )
-        if supervisor.stop("processors"):
-            print("  processors stopped for the replay")
-            restart = (supervisor, processors_part)
+    target = None if "CAIRN_CLICKHOUSE_URL" in os.environ else _replay_target(os.environ)
+    url = settings.clickhouse_url if target is None else target.clickhouse_url
+    bootstrap = settings.kafka_bootstrap if target is None else target.kafka_bootstrap
     database = ClickHouseTarget.from_url(url).database
-    try:
+    with nullcontext() if target is None else target.processors_paused():
         result = asyncio.run(
             replay(
                 bootstrap,
@@ -64,10 +61,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 database,
             )
         )
-    finally:
-        if restart is not None:
-            restart[0].start(restart[1])
-            print("  processors started again")
     print(
         f"replayed {result.events} events ({result.points} metric points, {result.poison} poison skipped)"
         f" into {database} in {result.seconds:.1f}s"

@@ -1,11 +1,14 @@
-"""The domain core stays free of infrastructure: no transport, broker, stream or UI imports."""
+"""The domain core stays free of infrastructure and of the SDK: no transport, broker, stream, UI
+or training-client imports."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-FORBIDDEN = {"grpc", "aiokafka", "faust", "clickhouse_connect", "streamlit", "grpc_status"}
+# `cairn` is the SDK (the training client): the server core depends on the contract
+# (`cairn_contract`), never on the client.
+FORBIDDEN = {"grpc", "aiokafka", "faust", "clickhouse_connect", "streamlit", "grpc_status", "cairn"}
 DOMAIN = Path(__file__).resolve().parents[2] / "domain"
 
 
