@@ -23,6 +23,7 @@ from cairn_contract.v1 import (
     lineage_pb2,
     runs_pb2,
 )
+from domain.automations import check_definition
 
 Check = Callable[[Message, str], None]
 
@@ -58,6 +59,7 @@ def checks_for(limits: Limits) -> Mapping[str, Check]:
         "cairn.v1.LineageNode": _lineage_node,
         "cairn.v1.LineageEdgeRecorded": _lineage_edge,
         "cairn.v1.ApiKeyIssued": _api_key_issued,
+        "cairn.v1.RuleDefinition": check_definition,
     }
 
 

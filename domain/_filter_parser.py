@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from domain._filter_tree import (
     ATTRIBUTES,
+    FUNCTIONS,
     KEYWORDS,
     MAX_DEPTH,
     MAX_FILTER_CHARS,
@@ -27,6 +28,7 @@ from domain._filter_tree import (
     Field,
     FilterError,
     InList,
+    IsNan,
     IsNull,
     Like,
     Literal,
@@ -173,6 +175,9 @@ class Parser:
         return self.predicate()
 
     def predicate(self) -> Predicate:
+        token = self.peek()
+        if token.kind == "word" and token.text.lower() in FUNCTIONS:
+            return self._function(token)
         field = self.field()
         token = self.peek()
         if token.kind == "op":
@@ -203,6 +208,17 @@ class Parser:
             f"found {_describe(token)}",
             token.start,
         )
+
+    def _function(self, name: Token) -> IsNan:
+        self.take()
+        self.expect("(", f"'(' after {name.text!r}")
+        field = self.field()
+        if field.type is not ValueType.NUMBER:
+            raise self.error(
+                f"isnan() needs a metric, not {field.label}", field.position, "filter_type"
+            )
+        self.expect(")", "')'")
+        return IsNan(field)
 
     def field(self) -> Field:
         token = self.peek()

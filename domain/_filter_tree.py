@@ -97,6 +97,7 @@ NAMESPACE_ALIASES = {
 KEYWORDS = frozenset(
     {"and", "or", "not", "in", "like", "ilike", "is", "null", "true", "false", "asc", "desc"}
 )
+FUNCTIONS = frozenset({"isnan"})  # predicates written as function calls: isnan(field)
 
 
 class Op(StrEnum):
@@ -170,6 +171,13 @@ class IsNull:
 
 
 @dataclass(frozen=True)
+class IsNan:
+    """``isnan(metrics.loss)``: the number is NaN (a diverged loss); false where it is missing."""
+
+    field: Field
+
+
+@dataclass(frozen=True)
 class And:
     items: tuple[Expr, ...]
 
@@ -184,7 +192,7 @@ class Not:
     item: Expr
 
 
-Predicate = Comparison | InList | Like | IsNull
+Predicate = Comparison | InList | Like | IsNull | IsNan
 Expr = Predicate | And | Or | Not
 
 

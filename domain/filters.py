@@ -16,6 +16,7 @@ than ``or``)::
                        | ["not"] "in" "(" literal ("," literal)* ")"
                        | ["not"] ("like" | "ilike") string
                        | "is" ["not"] "null" )
+              | "isnan" "(" field ")"
     op        := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
     field     := attribute | namespace "." key
     key       := segment ("." segment)* | `backquoted text`
@@ -53,6 +54,7 @@ from domain._filter_tree import (
     Field,
     FilterError,
     InList,
+    IsNan,
     IsNull,
     Like,
     Literal,
@@ -79,6 +81,7 @@ __all__ = [
     "Field",
     "FilterError",
     "InList",
+    "IsNan",
     "IsNull",
     "Like",
     "Literal",

@@ -32,7 +32,7 @@ from cairn_contract.v1 import (
     provenance_pb2,
     runs_pb2,
 )
-from domain import tables
+from domain import automation_rows, tables
 from domain.columns import ColumnBuffer
 
 Event = events_pb2.Event
@@ -769,6 +769,7 @@ _HANDLERS: dict[str, Callable[[Projection, Event], None]] = {
     "resource_unshared": _resource_unshared,
     "ownership_transferred": _ownership,
     "project_notes_set": _project_notes,
+    **automation_rows.HANDLERS,
 }
 
 

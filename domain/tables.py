@@ -459,6 +459,79 @@ PROJECT_NOTES = TableSchema(
     identity=("team", "project", "event_id"),
 )
 
+RULES = TableSchema(
+    "rules",
+    (
+        ("team", Kind.LABEL),
+        ("rule", Kind.STR),
+        ("rule_id", Kind.STR),
+        ("action", Kind.LABEL),  # created, changed, paused, resumed, deleted
+        ("trigger", Kind.LABEL),
+        ("condition", Kind.STR),
+        ("rule_project", Kind.STR),
+        ("stalled_after_s", Kind.FLOAT),
+        ("targets", Kind.STRINGS),  # "webhook <url>", "email <address>", "inbox <user>"; no secrets
+        ("reason", Kind.STR),
+        ("actor", Kind.STR),
+        *_ORDER,
+    ),
+    identity=("team", "rule", "event_id"),
+    doc="Automation rule history, one row per rule event (webhook secrets are never projected).",
+)
+
+DELIVERIES = TableSchema(
+    "deliveries",
+    (
+        ("delivery_id", Kind.STR),
+        ("team", Kind.LABEL),
+        ("rule", Kind.STR),
+        ("trigger", Kind.LABEL),
+        ("event_id", Kind.STR),
+        ("action_kind", Kind.LABEL),
+        ("target", Kind.STR),
+        ("attempt", Kind.UINT),
+        ("status", Kind.LABEL),  # retrying, delivered, dead, skipped
+        ("http_status", Kind.UINT),
+        ("error", Kind.STR),
+        ("text", Kind.STR),
+        ("attempted_at", Kind.TIME),
+    ),
+    identity=("team", "rule", "delivery_id", "attempt"),
+    doc="The delivery log: one row per attempt to deliver an automation notification.",
+)
+
+INBOX = TableSchema(
+    "inbox",
+    (
+        ("user_id", Kind.STR),
+        ("team", Kind.LABEL),
+        ("item_id", Kind.STR),  # the delivery id
+        ("rule", Kind.STR),
+        ("trigger", Kind.LABEL),
+        ("text", Kind.STR),
+        ("subject", Kind.STR),  # JSON
+        ("occurred_at", Kind.TIME),
+    ),
+    identity=("user_id", "item_id"),
+    doc="Inbox items delivered by automation rules (inbox actions).",
+)
+
+INBOX_READS = TableSchema(
+    "inbox_reads",
+    (
+        ("team", Kind.LABEL),
+        ("user_id", Kind.STR),
+        ("item_id", Kind.STR),
+        *_ORDER,
+    ),
+    identity=("user_id", "item_id", "event_id"),
+    doc="Inbox items their person marked read (inbox_items_read events).",
+)
+
+AUTOMATION_TABLES = (RULES, DELIVERIES, INBOX, INBOX_READS)
+# Written by the automation sender, not projected from events: a replay must leave them alone.
+OPERATIONAL_TABLES = (DELIVERIES, INBOX)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     EVENTS,
     METRICS,
@@ -485,5 +558,6 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     SHARES,
     OWNERSHIP,
     PROJECT_NOTES,
+    *AUTOMATION_TABLES,
 )
 TABLES_BY_NAME = {table.name: table for table in ALL_TABLES}

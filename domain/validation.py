@@ -181,7 +181,9 @@ class BatchValidator:
         self._check_enum(kind_field, env.aggregate_kind, f"{epath}.aggregate_kind")
         if not env.aggregate_id:
             fail(f"{epath}.aggregate_id", "required", "is required")
-        self._check_text(env.aggregate_id, rules.ID, f"{epath}.aggregate_id")
+        # A rule's id is its name within the team: a slug, like a project's.
+        id_rule = rules.SLUG if env.aggregate_kind == envelope_pb2.AGGREGATE_KIND_RULE else rules.ID
+        self._check_text(env.aggregate_id, id_rule, f"{epath}.aggregate_id")
         if not env.occurred_at_ns:
             fail(f"{epath}.occurred_at_ns", "required", "is required")
         self._check_time(env.occurred_at_ns, f"{epath}.occurred_at_ns", now_ns)

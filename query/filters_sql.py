@@ -21,6 +21,7 @@ from domain.filters import (
     Expr,
     Field,
     InList,
+    IsNan,
     IsNull,
     Like,
     Literal,
@@ -94,6 +95,9 @@ class _Compiler:
             value = self.resolver.value(node.field)
             condition = self._guard(node.field, f"{function}({value}, {pattern})")
             return f"(NOT {condition})" if node.negated else condition
+        if isinstance(node, IsNan):
+            value = self.resolver.value(node.field, numeric=True)
+            return self._guard(node.field, f"isNaN({value})")
         return self._is_null(node)
 
     def _guard(self, field: Field, condition: str) -> str:

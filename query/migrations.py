@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from cairn_contract.errors import FailedPreconditionError
+from query.automation_schema import AUTOMATION_STATEMENTS
 from query.ddl import SINGLE_NODE, RawSQL, Statement, Topology
 from query.reporting_schema import (
     HISTOGRAM_REPORTING_STATEMENTS,
@@ -70,6 +71,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="histograms",
         statements=(*HISTOGRAM_STATEMENTS, *HISTOGRAM_REPORTING_STATEMENTS),
     ),
+    Migration(version=6, name="automations", statements=AUTOMATION_STATEMENTS),
 )
 
 

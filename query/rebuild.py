@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
-from domain.tables import ALL_TABLES
+from domain.tables import ALL_TABLES, OPERATIONAL_TABLES
 from query.migrations import apply_migrations
 from query.reporting_schema import reporting_database
 from query.schema import METRIC_SUMMARIES
 from query.series_schema import METRIC_BOUNDS, METRIC_ROLLUP
 from query.sql import quote_identifier as q
 
-# Every table that holds data; views (and the reporting views) follow them by name.
+# Every table that holds data projected from events; views (and the reporting views) follow them
+# by name. The delivery log and inbox are not derived from events, so they stay where they are.
 SWAPPED_TABLES: tuple[str, ...] = (
-    *(t.name for t in ALL_TABLES),
+    *(t.name for t in ALL_TABLES if t not in OPERATIONAL_TABLES),
     METRIC_SUMMARIES.name,
     METRIC_BOUNDS.name,
     METRIC_ROLLUP.name,

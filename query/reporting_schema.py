@@ -281,6 +281,29 @@ INNER JOIN {_RUN_SCOPE} AS r ON r.run_id = p.run_id
     "The packages installed in each run's (latest recorded) environment.",
 )
 
+# Migration 6 (query/automation_schema.py): automation rules and the delivery log.
+AUTOMATION_RULES = ReportingView(
+    "automation_rules",
+    """
+SELECT CAST(team AS String) AS team, rule AS name, CAST(trigger AS String) AS trigger, condition,
+    rule_project AS project, stalled_after_s, targets, toBool(paused) AS paused, created_by,
+    created_at, updated_at
+FROM {db}.rules_current
+""",
+    "Automation rules that exist now (no secrets).",
+)
+
+AUTOMATION_DELIVERIES = ReportingView(
+    "automation_deliveries",
+    """
+SELECT CAST(team AS String) AS team, rule, delivery_id, CAST(trigger AS String) AS trigger,
+    event_id, CAST(action_kind AS String) AS action_kind, target, CAST(status AS String) AS status,
+    attempts, http_status, last_error, first_attempt_at, last_attempt_at
+FROM {db}.delivery_log
+""",
+    "The automation delivery log: one row per delivery with its last status and attempts.",
+)
+
 # The views as they are now (row policies cover each; docs/sql.md documents each, in this order).
 REPORTING_VIEWS: tuple[ReportingView, ...] = (
     RUNS,
@@ -297,6 +320,8 @@ REPORTING_VIEWS: tuple[ReportingView, ...] = (
     ACTIVITY,
     MEMBERS,
     PACKAGES,
+    AUTOMATION_RULES,
+    AUTOMATION_DELIVERIES,
 )
 
 # Migration 3, exactly as applied (its checksum is recorded; later changes are new migrations).

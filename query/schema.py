@@ -17,7 +17,7 @@ Engines and why (docs/schema.md has the long form):
 
 from __future__ import annotations
 
-from domain.tables import ALL_TABLES, HISTOGRAMS, Kind, TableSchema
+from domain.tables import ALL_TABLES, AUTOMATION_TABLES, HISTOGRAMS, Kind, TableSchema
 from query.ddl import MaterializedView, Statement, Table, View
 
 CLICKHOUSE_TYPES = {
@@ -52,7 +52,7 @@ def projection_table(schema: TableSchema) -> Table:
 
 # Tables that later migrations add: migration 2 must render exactly the DDL it was applied with
 # (its checksum is recorded), so these stay out of it and come with their own migration.
-_LATER_TABLES = frozenset({HISTOGRAMS.name})
+_LATER_TABLES = frozenset({HISTOGRAMS.name, *(t.name for t in AUTOMATION_TABLES)})
 
 PROJECTION_TABLES = tuple(
     projection_table(schema) for schema in ALL_TABLES if schema.name not in _LATER_TABLES

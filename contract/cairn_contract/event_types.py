@@ -19,6 +19,7 @@ _PROJECT = envelope_pb2.AGGREGATE_KIND_PROJECT
 _MODEL = envelope_pb2.AGGREGATE_KIND_MODEL
 _TEAM = envelope_pb2.AGGREGATE_KIND_TEAM
 _VIEW = envelope_pb2.AGGREGATE_KIND_VIEW
+_RULE = envelope_pb2.AGGREGATE_KIND_RULE
 
 # Aggregate kinds whose events must name a project (a run, project or view lives in one).
 PROJECT_SCOPED_AGGREGATES = frozenset({_RUN, _PROJECT, _VIEW})
@@ -77,6 +78,12 @@ EVENT_TYPES: Mapping[str, EventType] = _types(
     EventType("resource_unshared", frozenset({_RUN, _VIEW})),
     EventType("ownership_transferred", frozenset({_RUN, _PROJECT, _MODEL})),
     EventType("project_notes_set", frozenset({_PROJECT})),
+    EventType("rule_created", frozenset({_RULE})),
+    EventType("rule_changed", frozenset({_RULE})),
+    EventType("rule_paused", frozenset({_RULE})),
+    EventType("rule_resumed", frozenset({_RULE})),
+    EventType("rule_deleted", frozenset({_RULE})),
+    EventType("inbox_items_read", frozenset({_TEAM})),
 )
 
 IDENTITY_EVENT_TYPES = frozenset(name for name, t in EVENT_TYPES.items() if t.identity)

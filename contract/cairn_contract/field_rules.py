@@ -193,6 +193,14 @@ STRING_RULES: Mapping[str, Mapping[str, TextRule]] = {
     "cairn.v1.ResourceShared": {"note": TEXT},
     "cairn.v1.OwnershipTransferred": {"from_user": ID, "to_user": ID, "reason": TEXT},
     "cairn.v1.ProjectNotesSet": {"body_markdown": MARKDOWN},
+    "cairn.v1.WebhookAction": {"url": PATH, "secret": NAME},
+    "cairn.v1.EmailAction": {"address": NAME},
+    "cairn.v1.InboxAction": {"user_id": ID},
+    "cairn.v1.RuleDefinition": {"trigger": NAME, "condition": TEXT, "project": SLUG},
+    "cairn.v1.RulePaused": {"reason": TEXT},
+    "cairn.v1.RuleResumed": {"reason": TEXT},
+    "cairn.v1.RuleDeleted": {"reason": TEXT},
+    "cairn.v1.InboxItemsRead": {"user_id": ID, "item_ids": ID},
 }
 
 # Message full name -> fields (or oneof names) that must be set: non-empty strings and lists,
@@ -232,4 +240,12 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
     "cairn.v1.ResourceShared": ("grantee", "access"),
     "cairn.v1.ResourceUnshared": ("grantee",),
     "cairn.v1.OwnershipTransferred": ("to_user",),
+    "cairn.v1.RuleCreated": ("definition",),
+    "cairn.v1.RuleChanged": ("definition",),
+    "cairn.v1.RuleDefinition": ("trigger", "actions"),
+    "cairn.v1.RuleAction": ("target",),
+    "cairn.v1.WebhookAction": ("url", "secret"),
+    "cairn.v1.EmailAction": ("address",),
+    "cairn.v1.InboxAction": ("user_id",),
+    "cairn.v1.InboxItemsRead": ("user_id", "item_ids"),
 }

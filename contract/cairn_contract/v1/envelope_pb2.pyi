@@ -39,6 +39,8 @@ class _AggregateKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Aggrega
     """aggregate_id is the team slug"""
     AGGREGATE_KIND_VIEW: _AggregateKind.ValueType  # 5
     """aggregate_id is a saved view id"""
+    AGGREGATE_KIND_RULE: _AggregateKind.ValueType  # 6
+    """aggregate_id is the automation rule name (unique within the team)"""
 
 class AggregateKind(_AggregateKind, metaclass=_AggregateKindEnumTypeWrapper):
     """What kind of thing an event is about; `Envelope.aggregate_id` is interpreted accordingly."""
@@ -54,6 +56,8 @@ AGGREGATE_KIND_TEAM: AggregateKind.ValueType  # 4
 """aggregate_id is the team slug"""
 AGGREGATE_KIND_VIEW: AggregateKind.ValueType  # 5
 """aggregate_id is a saved view id"""
+AGGREGATE_KIND_RULE: AggregateKind.ValueType  # 6
+"""aggregate_id is the automation rule name (unique within the team)"""
 Global___AggregateKind: _TypeAlias = AggregateKind  # noqa: Y015
 
 class _ActorKind:

@@ -3,10 +3,11 @@
 isort:skip_file
 The one Event message: an envelope plus exactly one payload. Payload field numbers are grouped
 by area: 10-29 runs, 30-39 params and tags, 40-49 metrics, 50-59 provenance, 60-69 lineage,
-70-89 models, 90-109 identity, 110-139 collaboration. The payload's field name is the event
+70-89 models, 90-109 identity, 110-139 collaboration, 140-159 automations. The payload's field name is the event
 type name (it is also the `cairn-event-type` Kafka header).
 """
 
+from cairn_contract.v1 import automations_pb2 as _automations_pb2
 from cairn_contract.v1 import collaboration_pb2 as _collaboration_pb2
 from cairn_contract.v1 import envelope_pb2 as _envelope_pb2
 from cairn_contract.v1 import identity_pb2 as _identity_pb2
@@ -72,6 +73,12 @@ class Event(_message.Message):
     RESOURCE_UNSHARED_FIELD_NUMBER: _builtins.int
     OWNERSHIP_TRANSFERRED_FIELD_NUMBER: _builtins.int
     PROJECT_NOTES_SET_FIELD_NUMBER: _builtins.int
+    RULE_CREATED_FIELD_NUMBER: _builtins.int
+    RULE_CHANGED_FIELD_NUMBER: _builtins.int
+    RULE_PAUSED_FIELD_NUMBER: _builtins.int
+    RULE_RESUMED_FIELD_NUMBER: _builtins.int
+    RULE_DELETED_FIELD_NUMBER: _builtins.int
+    INBOX_ITEMS_READ_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def envelope(self) -> _envelope_pb2.Envelope: ...
     @_builtins.property
@@ -148,6 +155,18 @@ class Event(_message.Message):
     def ownership_transferred(self) -> _collaboration_pb2.OwnershipTransferred: ...
     @_builtins.property
     def project_notes_set(self) -> _collaboration_pb2.ProjectNotesSet: ...
+    @_builtins.property
+    def rule_created(self) -> _automations_pb2.RuleCreated: ...
+    @_builtins.property
+    def rule_changed(self) -> _automations_pb2.RuleChanged: ...
+    @_builtins.property
+    def rule_paused(self) -> _automations_pb2.RulePaused: ...
+    @_builtins.property
+    def rule_resumed(self) -> _automations_pb2.RuleResumed: ...
+    @_builtins.property
+    def rule_deleted(self) -> _automations_pb2.RuleDeleted: ...
+    @_builtins.property
+    def inbox_items_read(self) -> _automations_pb2.InboxItemsRead: ...
     def __init__(
         self,
         *,
@@ -189,12 +208,18 @@ class Event(_message.Message):
         resource_unshared: _collaboration_pb2.ResourceUnshared | None = ...,
         ownership_transferred: _collaboration_pb2.OwnershipTransferred | None = ...,
         project_notes_set: _collaboration_pb2.ProjectNotesSet | None = ...,
+        rule_created: _automations_pb2.RuleCreated | None = ...,
+        rule_changed: _automations_pb2.RuleChanged | None = ...,
+        rule_paused: _automations_pb2.RulePaused | None = ...,
+        rule_resumed: _automations_pb2.RuleResumed | None = ...,
+        rule_deleted: _automations_pb2.RuleDeleted | None = ...,
+        inbox_items_read: _automations_pb2.InboxItemsRead | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["api_key_issued", b"api_key_issued", "api_key_revoked", b"api_key_revoked", "artifact_logged", b"artifact_logged", "code_version_recorded", b"code_version_recorded", "comment_added", b"comment_added", "comment_deleted", b"comment_deleted", "comment_edited", b"comment_edited", "dataset_recorded", b"dataset_recorded", "decision_recorded", b"decision_recorded", "envelope", b"envelope", "environment_recorded", b"environment_recorded", "histograms", b"histograms", "lineage_edge_recorded", b"lineage_edge_recorded", "member_joined", b"member_joined", "member_left", b"member_left", "metrics", b"metrics", "model_alias_removed", b"model_alias_removed", "model_alias_set", b"model_alias_set", "model_registered", b"model_registered", "model_version_created", b"model_version_created", "model_version_stage_changed", b"model_version_stage_changed", "ownership_transferred", b"ownership_transferred", "params_set", b"params_set", "payload", b"payload", "project_created", b"project_created", "project_notes_set", b"project_notes_set", "resource_shared", b"resource_shared", "resource_unshared", b"resource_unshared", "run_archived", b"run_archived", "run_created", b"run_created", "run_description_set", b"run_description_set", "run_renamed", b"run_renamed", "run_resumed", b"run_resumed", "run_status_changed", b"run_status_changed", "run_unarchived", b"run_unarchived", "system_metrics", b"system_metrics", "tags_removed", b"tags_removed", "tags_set", b"tags_set", "team_created", b"team_created"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["api_key_issued", b"api_key_issued", "api_key_revoked", b"api_key_revoked", "artifact_logged", b"artifact_logged", "code_version_recorded", b"code_version_recorded", "comment_added", b"comment_added", "comment_deleted", b"comment_deleted", "comment_edited", b"comment_edited", "dataset_recorded", b"dataset_recorded", "decision_recorded", b"decision_recorded", "envelope", b"envelope", "environment_recorded", b"environment_recorded", "histograms", b"histograms", "inbox_items_read", b"inbox_items_read", "lineage_edge_recorded", b"lineage_edge_recorded", "member_joined", b"member_joined", "member_left", b"member_left", "metrics", b"metrics", "model_alias_removed", b"model_alias_removed", "model_alias_set", b"model_alias_set", "model_registered", b"model_registered", "model_version_created", b"model_version_created", "model_version_stage_changed", b"model_version_stage_changed", "ownership_transferred", b"ownership_transferred", "params_set", b"params_set", "payload", b"payload", "project_created", b"project_created", "project_notes_set", b"project_notes_set", "resource_shared", b"resource_shared", "resource_unshared", b"resource_unshared", "rule_changed", b"rule_changed", "rule_created", b"rule_created", "rule_deleted", b"rule_deleted", "rule_paused", b"rule_paused", "rule_resumed", b"rule_resumed", "run_archived", b"run_archived", "run_created", b"run_created", "run_description_set", b"run_description_set", "run_renamed", b"run_renamed", "run_resumed", b"run_resumed", "run_status_changed", b"run_status_changed", "run_unarchived", b"run_unarchived", "system_metrics", b"system_metrics", "tags_removed", b"tags_removed", "tags_set", b"tags_set", "team_created", b"team_created"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key_issued", b"api_key_issued", "api_key_revoked", b"api_key_revoked", "artifact_logged", b"artifact_logged", "code_version_recorded", b"code_version_recorded", "comment_added", b"comment_added", "comment_deleted", b"comment_deleted", "comment_edited", b"comment_edited", "dataset_recorded", b"dataset_recorded", "decision_recorded", b"decision_recorded", "envelope", b"envelope", "environment_recorded", b"environment_recorded", "histograms", b"histograms", "lineage_edge_recorded", b"lineage_edge_recorded", "member_joined", b"member_joined", "member_left", b"member_left", "metrics", b"metrics", "model_alias_removed", b"model_alias_removed", "model_alias_set", b"model_alias_set", "model_registered", b"model_registered", "model_version_created", b"model_version_created", "model_version_stage_changed", b"model_version_stage_changed", "ownership_transferred", b"ownership_transferred", "params_set", b"params_set", "payload", b"payload", "project_created", b"project_created", "project_notes_set", b"project_notes_set", "resource_shared", b"resource_shared", "resource_unshared", b"resource_unshared", "run_archived", b"run_archived", "run_created", b"run_created", "run_description_set", b"run_description_set", "run_renamed", b"run_renamed", "run_resumed", b"run_resumed", "run_status_changed", b"run_status_changed", "run_unarchived", b"run_unarchived", "system_metrics", b"system_metrics", "tags_removed", b"tags_removed", "tags_set", b"tags_set", "team_created", b"team_created"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key_issued", b"api_key_issued", "api_key_revoked", b"api_key_revoked", "artifact_logged", b"artifact_logged", "code_version_recorded", b"code_version_recorded", "comment_added", b"comment_added", "comment_deleted", b"comment_deleted", "comment_edited", b"comment_edited", "dataset_recorded", b"dataset_recorded", "decision_recorded", b"decision_recorded", "envelope", b"envelope", "environment_recorded", b"environment_recorded", "histograms", b"histograms", "inbox_items_read", b"inbox_items_read", "lineage_edge_recorded", b"lineage_edge_recorded", "member_joined", b"member_joined", "member_left", b"member_left", "metrics", b"metrics", "model_alias_removed", b"model_alias_removed", "model_alias_set", b"model_alias_set", "model_registered", b"model_registered", "model_version_created", b"model_version_created", "model_version_stage_changed", b"model_version_stage_changed", "ownership_transferred", b"ownership_transferred", "params_set", b"params_set", "payload", b"payload", "project_created", b"project_created", "project_notes_set", b"project_notes_set", "resource_shared", b"resource_shared", "resource_unshared", b"resource_unshared", "rule_changed", b"rule_changed", "rule_created", b"rule_created", "rule_deleted", b"rule_deleted", "rule_paused", b"rule_paused", "rule_resumed", b"rule_resumed", "run_archived", b"run_archived", "run_created", b"run_created", "run_description_set", b"run_description_set", "run_renamed", b"run_renamed", "run_resumed", b"run_resumed", "run_status_changed", b"run_status_changed", "run_unarchived", b"run_unarchived", "system_metrics", b"system_metrics", "tags_removed", b"tags_removed", "tags_set", b"tags_set", "team_created", b"team_created"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["run_created", "run_status_changed", "run_resumed", "run_renamed", "run_description_set", "run_archived", "run_unarchived", "params_set", "tags_set", "tags_removed", "metrics", "system_metrics", "histograms", "code_version_recorded", "environment_recorded", "dataset_recorded", "artifact_logged", "lineage_edge_recorded", "model_registered", "model_version_created", "model_version_stage_changed", "model_alias_set", "model_alias_removed", "team_created", "member_joined", "member_left", "api_key_issued", "api_key_revoked", "project_created", "comment_added", "comment_edited", "comment_deleted", "decision_recorded", "resource_shared", "resource_unshared", "ownership_transferred", "project_notes_set"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["run_created", "run_status_changed", "run_resumed", "run_renamed", "run_description_set", "run_archived", "run_unarchived", "params_set", "tags_set", "tags_removed", "metrics", "system_metrics", "histograms", "code_version_recorded", "environment_recorded", "dataset_recorded", "artifact_logged", "lineage_edge_recorded", "model_registered", "model_version_created", "model_version_stage_changed", "model_alias_set", "model_alias_removed", "team_created", "member_joined", "member_left", "api_key_issued", "api_key_revoked", "project_created", "comment_added", "comment_edited", "comment_deleted", "decision_recorded", "resource_shared", "resource_unshared", "ownership_transferred", "project_notes_set", "rule_created", "rule_changed", "rule_paused", "rule_resumed", "rule_deleted", "inbox_items_read"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 

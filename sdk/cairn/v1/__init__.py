@@ -7,6 +7,7 @@ registered as ``cairn.v1.<name>`` so ``import cairn.v1.events_pb2`` works as wel
 
 import sys
 
+from cairn_contract.v1 import automations_pb2 as automations_pb2
 from cairn_contract.v1 import collaboration_pb2 as collaboration_pb2
 from cairn_contract.v1 import common_pb2 as common_pb2
 from cairn_contract.v1 import envelope_pb2 as envelope_pb2
@@ -21,6 +22,7 @@ from cairn_contract.v1 import provenance_pb2 as provenance_pb2
 from cairn_contract.v1 import runs_pb2 as runs_pb2
 
 _MODULES = (
+    "automations_pb2",
     "collaboration_pb2",
     "common_pb2",
     "envelope_pb2",

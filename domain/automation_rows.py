@@ -1,0 +1,95 @@
+"""Rows that rule and inbox events project into (``rules``, ``inbox_reads``; pure).
+
+Webhook secrets stay in the event log: the ``rules`` table lists each action's kind and target
+only, so no read path (portal, SQL, CLI) can show a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cairn_contract.v1 import automations_pb2, events_pb2
+from domain.automations import Action
+
+if TYPE_CHECKING:
+    from domain.projections import Projection
+
+Event = events_pb2.Event
+
+
+def _order(event: Event) -> dict[str, Any]:
+    env = event.envelope
+    return {"sequence": env.sequence, "occurred_at": env.occurred_at_ns, "event_id": env.event_id}
+
+
+def _actor(event: Event) -> str:
+    actor = event.envelope.actor
+    return actor.on_behalf_of or actor.id
+
+
+def target_label(action: Action) -> str:
+    """How an action is shown: ``webhook https://host/path``, ``email a@b``, ``inbox ana``."""
+    return f"{action.kind} {action.target}"
+
+
+def _rule_row(
+    p: Projection,
+    e: Event,
+    action: str,
+    definition: automations_pb2.RuleDefinition | None = None,
+    reason: str = "",
+) -> None:
+    d = definition or automations_pb2.RuleDefinition()
+    p.buffers["rules"].append(
+        team=e.envelope.team,
+        rule=e.envelope.aggregate_id,
+        rule_id=e.envelope.event_id if action == "created" else "",
+        action=action,
+        trigger=d.trigger,
+        condition=d.condition,
+        rule_project=d.project,
+        stalled_after_s=d.stalled_after_s,
+        targets=[target_label(Action.from_proto(a)) for a in d.actions],
+        reason=reason,
+        actor=_actor(e),
+        **_order(e),
+    )
+
+
+def _rule_created(p: Projection, e: Event) -> None:
+    _rule_row(p, e, "created", e.rule_created.definition)
+
+
+def _rule_changed(p: Projection, e: Event) -> None:
+    _rule_row(p, e, "changed", e.rule_changed.definition)
+
+
+def _rule_paused(p: Projection, e: Event) -> None:
+    _rule_row(p, e, "paused", reason=e.rule_paused.reason)
+
+
+def _rule_resumed(p: Projection, e: Event) -> None:
+    _rule_row(p, e, "resumed", reason=e.rule_resumed.reason)
+
+
+def _rule_deleted(p: Projection, e: Event) -> None:
+    _rule_row(p, e, "deleted", reason=e.rule_deleted.reason)
+
+
+def _inbox_items_read(p: Projection, e: Event) -> None:
+    r = e.inbox_items_read
+    for item in r.item_ids:
+        p.buffers["inbox_reads"].append(
+            team=e.envelope.team, user_id=r.user_id, item_id=item, **_order(e)
+        )
+
+
+HANDLERS: dict[str, Callable[[Projection, Event], None]] = {
+    "rule_created": _rule_created,
+    "rule_changed": _rule_changed,
+    "rule_paused": _rule_paused,
+    "rule_resumed": _rule_resumed,
+    "rule_deleted": _rule_deleted,
+    "inbox_items_read": _inbox_items_read,
+}
