@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.errors import FailedPreconditionError
+from cairn.errors import FailedPreconditionError, NotFoundError
 from cairn.reproduce import (
     TAG_OVERRIDES,
     TAG_REPRODUCES,
@@ -26,6 +26,7 @@ from cairn.reproduce import (
     execute,
     format_report,
 )
+from query.access import Caller
 from query.reproduction import metric_points, recorded_run, reproduction_links
 from tests.pipeline import Pipeline
 
@@ -114,11 +115,9 @@ def _small_venv(target: Path) -> Path:
     )
     python = target / "bin" / "python"
     numpy = __import__("numpy").__version__
-    subprocess.run(
-        ["uv", "pip", "install", "--quiet", "--python", str(python), f"numpy=={numpy}"]
-        + ["-e", str(REPO_ROOT / "sdk")],
-        check=True,
-    )
+    local = ["-e", str(REPO_ROOT / "contract"), "-e", str(REPO_ROOT / "sdk")]
+    install = ["uv", "pip", "install", "--quiet", "--python", str(python), f"numpy=={numpy}"]
+    subprocess.run([*install, *local], check=True)
     return python
 
 
@@ -186,6 +185,16 @@ def test_a_reproduction_in_a_fresh_directory_is_identical_at_every_step_with_lin
         result.run_id,
     )
     assert source.get_run(result.run_id).tags[TAG_REPRODUCES] == run_id
+
+
+def test_another_teams_caller_cannot_read_the_record_or_points(
+    pipeline: Pipeline, original: tuple[str, Path, Path]
+) -> None:
+    outsider = Caller("mallory", frozenset({"other-team"}))
+    with pytest.raises(NotFoundError):
+        recorded_run(pipeline.client(), outsider, original[0])
+    with pytest.raises(NotFoundError):
+        metric_points(pipeline.client(), outsider, original[0])
 
 
 @pytest.mark.usefixtures("reproducer_env")

@@ -25,7 +25,11 @@ from cairn.errors import FailedPreconditionError
 
 INSTALL_TIMEOUT_S = 1800.0
 # Installed by the venv itself or by us, never from the recorded list.
-SKIPPED = frozenset({"pip", "setuptools", "wheel", "uv", "cairn-sdk", "distribute"})
+SKIPPED = frozenset(
+    {"pip", "setuptools", "wheel", "uv", "cairn-sdk", "cairn-contract", "distribute"}
+)
+# The SDK and the contract it depends on, installed the way the running ones were.
+SDK_DISTRIBUTIONS = ("cairn-contract", "cairn-sdk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +70,21 @@ def wanted_packages(packages: Mapping[str, str]) -> list[tuple[str, str]]:
     )
 
 
-def sdk_requirement() -> str:
-    """How to install the running SDK elsewhere: its local source, or its released version."""
-    try:
-        dist = metadata.distribution("cairn-sdk")
-    except metadata.PackageNotFoundError:
-        return "cairn-sdk"
-    raw = dist.read_text("direct_url.json")
-    if raw:
-        url = str(json.loads(raw).get("url", ""))
-        if url.startswith("file://"):
-            return url.removeprefix("file://")
-    return f"cairn-sdk=={dist.version}"
+def sdk_requirements() -> list[str]:
+    """How to install the running SDK elsewhere: each of its Cairn distributions from its local
+    source (an editable or local install), or at its released version."""
+    found = []
+    for name in SDK_DISTRIBUTIONS:
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        raw = dist.read_text("direct_url.json")
+        url = str(json.loads(raw).get("url", "")) if raw else ""
+        found.append(
+            url.removeprefix("file://") if url.startswith("file://") else f"{name}=={dist.version}"
+        )
+    return found or ["cairn-sdk"]
 
 
 def _run(
@@ -175,9 +182,10 @@ def build_environment(
         for name, version in wanted:  # find which ones fail, and use the newest instead
             if not _install(python, [f"{name}=={version}"], deps=False):
                 _install(python, [name], deps=False)
-    if not _install(python, [sdk_requirement()], deps=True):
+    sdk = sdk_requirements()
+    if not _install(python, sdk, deps=True):
         raise FailedPreconditionError(
-            f"cannot install the Cairn SDK ({sdk_requirement()}) into {target}", field="env"
+            f"cannot install the Cairn SDK ({' '.join(sdk)}) into {target}", field="env"
         )
     now = {name.lower(): version for name, version in installed_packages(python).items()}
     outcomes = tuple(

@@ -17,7 +17,7 @@ from cairn.reproduce._record import Points, RunRecord
 
 # Packages whose version follows the machine, not the experiment: differences are reported
 # but never make a reproduction "differ".
-_TOOLING = frozenset({"pip", "setuptools", "wheel", "uv", "cairn-sdk"})
+_TOOLING = frozenset({"pip", "setuptools", "wheel", "uv", "cairn-sdk", "cairn-contract"})
 
 
 @dataclass(frozen=True, slots=True)
