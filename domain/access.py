@@ -5,7 +5,12 @@ Rules (docs/events.md, "Authentication and scope"):
 - every event's ``envelope.team`` must be the key's team (``team_scope``);
 - identity events (teams, members, keys, projects) need an admin key (``admin_required``);
 - ``actor.on_behalf_of`` may only be set by an admin service key such as the portal's
-  (``on_behalf_of``).
+  (``on_behalf_of``);
+- an admin manages its own team only (:func:`authorize_identity`): a key for a person needs that
+  person to be an active member of the team (``member_of_team``), a revocation needs a key of
+  the team (``key_of_team``; an unknown key id is NOT_FOUND, ``key_exists``);
+- runs, models and views belong to the team that first wrote them (domain/ownership.py,
+  ``aggregate_owner`` / ``aggregate_exists``, raised by :func:`ownership_error`).
 
 The server then overwrites ``actor.kind``, ``actor.id`` and ``actor.key_id`` with the key's
 identity and sets ``received_at_ns``: the recorded actor is always the authenticated one, so a
@@ -16,10 +21,16 @@ whole.
 
 from __future__ import annotations
 
-from cairn_contract.errors import PermissionDeniedError
+from cairn_contract.errors import (
+    AlreadyExistsError,
+    CairnError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from cairn_contract.event_types import IDENTITY_EVENT_TYPES
 from cairn_contract.v1 import envelope_pb2, events_pb2
-from domain.identity import Caller, Role
+from domain.identity import Caller, IdentityRegistry, Role
+from domain.ownership import Refusal, Violation
 
 
 def _deny(field: str, rule: str, detail: str) -> PermissionDeniedError:
@@ -60,3 +71,54 @@ def authorize_and_stamp(batch: events_pb2.EventBatch, caller: Caller, *, now_ns:
         env.actor.id = caller.actor_id
         env.actor.key_id = caller.key_id
         env.received_at_ns = now_ns
+
+
+def authorize_identity(batch: events_pb2.EventBatch, registry: IdentityRegistry) -> None:
+    """Refuse identity events that reach into another team: keys for people who are not active
+    members of the key's team, revocations of other teams' keys (docs/permissions.md, I2, I4)."""
+    joined: set[tuple[str, str]] = set()
+    issued: dict[str, str] = {}  # key id -> team, for keys issued earlier in this batch
+    for i, event in enumerate(batch.events):
+        env = event.envelope
+        kind = event.WhichOneof("payload")
+        if kind == "member_joined":
+            joined.add((env.team, event.member_joined.user_id))
+        elif kind == "api_key_issued":
+            key = event.api_key_issued
+            issued[key.key_id] = env.team
+            if key.principal_kind == envelope_pb2.ACTOR_KIND_USER:
+                member = registry.members.get((env.team, key.user_id))
+                if (env.team, key.user_id) not in joined and (member is None or not member.active):
+                    raise _deny(
+                        f"events[{i}].api_key_issued.user_id",
+                        "member_of_team",
+                        f"{key.user_id!r} is not an active member of team {env.team!r}; an "
+                        "admin issues keys for their own team's members only",
+                    )
+        elif kind == "api_key_revoked":
+            key_id = event.api_key_revoked.key_id
+            record = registry.find_key(key_id)
+            team = record.team if record is not None else issued.get(key_id)
+            field = f"events[{i}].api_key_revoked.key_id"
+            if team is None:
+                raise NotFoundError(
+                    f"{field}: there is no API key {key_id!r} (rule key_exists)",
+                    field=field,
+                    rule="key_exists",
+                )
+            if team != env.team:
+                raise _deny(
+                    field,
+                    "key_of_team",
+                    f"API key {key_id} belongs to another team; team {env.team!r} may revoke "
+                    "only its own keys",
+                )
+
+
+def ownership_error(index: int, violation: Violation) -> CairnError:
+    """The error for an event that breaks the aggregate-ownership rule (domain/ownership.py)."""
+    field = f"events[{index}].envelope.aggregate_id"
+    text = f"{field}: {violation.message} (rule {violation.refusal})"
+    if violation.refusal is Refusal.EXISTS:
+        return AlreadyExistsError(text, field=field, rule=violation.refusal.value)
+    return PermissionDeniedError(text, field=field, rule=violation.refusal.value)

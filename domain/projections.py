@@ -34,6 +34,7 @@ from cairn_contract.v1 import (
 )
 from domain import automation_rows, tables
 from domain.columns import ColumnBuffer
+from domain.ownership import AggregateOwners, check_event, claim_for, ownership_key
 
 Event = events_pb2.Event
 _TERMINAL = {runs_pb2.RUN_STATUS_FINISHED, runs_pb2.RUN_STATUS_FAILED, runs_pb2.RUN_STATUS_KILLED}
@@ -69,10 +70,24 @@ class Projection:
     def nonempty(self) -> dict[str, ColumnBuffer]:
         return {name: buffer for name, buffer in self.buffers.items() if buffer.rows}
 
-    def add(self, payload: bytes, position: LogPosition) -> None:
-        """Project one serialized event; raise :class:`PoisonEvent` leaving nothing behind."""
+    def add(
+        self, payload: bytes, position: LogPosition, owners: AggregateOwners | None = None
+    ) -> None:
+        """Project one serialized event; raise :class:`PoisonEvent` leaving nothing behind.
+
+        With ``owners``, an event for an aggregate another team owns (domain/ownership.py) is
+        poison too, and an accepted event's claim is folded into ``owners``."""
         event = decode(payload)
         kind = event.WhichOneof("payload") or ""
+        key = ownership_key(event) if owners is not None else None
+        owner = owners.owner(key) if owners is not None and key is not None else None
+        if key is not None:
+            violation = check_event(event, owner)
+            if violation is not None:
+                raise PoisonEvent(
+                    f"{kind} event {event.envelope.event_id!r} refused: {violation.message} "
+                    f"(rule {violation.refusal.value}, owner {violation.owner_team!r})"
+                )
         handler = _HANDLERS.get(kind)
         if handler is None:
             raise PoisonEvent(f"event {event.envelope.event_id!r} has no known payload")
@@ -86,6 +101,10 @@ class Projection:
             ) from exc
         for name, buffer in staged.nonempty().items():
             self.buffers[name].absorb(buffer)
+        if owners is not None and key is not None:
+            claim = claim_for(event, owner)
+            if claim is not None:
+                owners.apply(claim)
         self.events += 1
         self.points += staged.points
 

@@ -22,6 +22,7 @@ from domain.identity import IdentityRegistry
 from ingest.auth import ApiKeyInterceptor
 from ingest.identity_log import IdentityLog
 from ingest.metrics import IngestMetrics
+from ingest.ownership_log import InMemoryOwnership, OwnershipLog, OwnershipStore
 from ingest.publisher import KafkaPublisher, Publisher
 from ingest.service import SERVICE_NAME, IngestService
 from ingest.settings import IngestSettings
@@ -31,8 +32,9 @@ log = structlog.get_logger(__name__)
 
 
 class IngestServer:
-    """``publisher`` and ``registry`` replace Kafka for unit tests: with a registry given, no
-    identity log is read; with a publisher given, no producer is created."""
+    """``publisher``, ``registry`` and ``ownership`` replace Kafka for unit tests: with a
+    registry given, no identity log is read; with a publisher given, no producer is created; with
+    an ownership store given, no ownership log is kept."""
 
     def __init__(
         self,
@@ -40,6 +42,7 @@ class IngestServer:
         *,
         publisher: Publisher | None = None,
         registry: IdentityRegistry | None = None,
+        ownership: OwnershipStore | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = IngestMetrics()
@@ -57,7 +60,16 @@ class IngestServer:
             self.identity = IdentityLog(settings.kafka_bootstrap, settings.identity_topic)
             registry = self.identity.registry
         self.registry = registry
-        self.service = IngestService(settings, self.publisher, self.metrics)
+        if ownership is None:
+            ownership = (
+                InMemoryOwnership()
+                if publisher is not None
+                else OwnershipLog(settings.kafka_bootstrap, settings.ownership_log_topic)
+            )
+        self.ownership = ownership
+        self.service = IngestService(
+            settings, self.publisher, self.metrics, registry=registry, ownership=self.ownership
+        )
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self.port = 0
@@ -73,6 +85,7 @@ class IngestServer:
         try:
             if self.identity is not None:
                 await self.identity.start()
+            await self.ownership.start()
             await self._start_grpc()
         except BaseException:
             await self._stop_dependencies()
@@ -123,8 +136,11 @@ class IngestServer:
         try:
             await self.publisher.stop()
         finally:
-            if self.identity is not None:
-                await self.identity.stop()
+            try:
+                await self.ownership.stop()
+            finally:
+                if self.identity is not None:
+                    await self.identity.stop()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

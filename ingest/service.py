@@ -25,12 +25,14 @@ import grpc
 import structlog
 
 from cairn_contract.errors import CairnError, UnavailableError
-from cairn_contract.v1 import ingest_pb2
-from domain.access import authorize_and_stamp
-from domain.identity import Caller
+from cairn_contract.v1 import events_pb2, ingest_pb2
+from domain.access import authorize_and_stamp, authorize_identity, ownership_error
+from domain.identity import Caller, IdentityRegistry
+from domain.ownership import check_batch
 from domain.validation import BatchSummary, BatchValidator
 from ingest.auth import current_caller
 from ingest.metrics import IngestMetrics
+from ingest.ownership_log import InMemoryOwnership, OwnershipStore
 from ingest.publisher import Publisher, records_for
 from ingest.settings import IngestSettings
 from ingest.status_codes import rejection, rich_status
@@ -70,9 +72,13 @@ class IngestService:
         publisher: Publisher,
         metrics: IngestMetrics,
         *,
+        registry: IdentityRegistry | None = None,
+        ownership: OwnershipStore | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._settings = settings
+        self._registry = registry or IdentityRegistry()
+        self._ownership: OwnershipStore = ownership or InMemoryOwnership()
         self._validator = BatchValidator(settings.limits)
         self._publisher = publisher
         self._metrics = metrics
@@ -147,6 +153,8 @@ class IngestService:
             batch_id = batch.batch_id
             summary = self._validator.check(batch, now_ns=now)
             authorize_and_stamp(batch, caller, now_ns=now)
+            authorize_identity(batch, self._registry)
+            await self._check_ownership(batch)
             encoded = self._validator.encode(batch)
             records = records_for(
                 encoded,
@@ -158,6 +166,16 @@ class IngestService:
             raise _Rejected(exc, batch_id) from exc
         self._metrics.in_flight_bytes.set(self._publisher.in_flight_bytes)
         return _Accepted(batch.batch_id, summary, delivered, len(request), started)
+
+    async def _check_ownership(self, batch: events_pb2.EventBatch) -> None:
+        """Refuse events for aggregates another team owns; record first claims in the ownership
+        log and check again once it is read back (the log's order decides races)."""
+        claims, violation = check_batch(batch.events, self._ownership.owners)
+        if violation is None and claims:
+            await self._ownership.record(claims)
+            _, violation = check_batch(batch.events, self._ownership.owners)
+        if violation is not None:
+            raise ownership_error(*violation)
 
     async def _settle(self, accepted: _Accepted) -> ingest_pb2.Ack:
         """Wait for Kafka; raise UnavailableError if it did not acknowledge the batch."""

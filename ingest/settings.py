@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from cairn_contract.errors import ConfigError
 from cairn_contract.limits import KIB, MIB, Limits
 from servicekit.envconfig import read_bool, read_int, read_str, split_host_port
-from servicekit.topics import EVENTS_TOPIC, IDENTITY_TOPIC
+from servicekit.topics import EVENTS_TOPIC, IDENTITY_TOPIC, ownership_topic_for
 
 _COMPRESSIONS = {"none": None, "gzip": "gzip", "snappy": "snappy", "lz4": "lz4", "zstd": "zstd"}
 
@@ -23,6 +23,8 @@ class IngestSettings:
     kafka_bootstrap: str = "127.0.0.1:9092"
     events_topic: str = EVENTS_TOPIC
     identity_topic: str = IDENTITY_TOPIC
+    # Which team owns each aggregate (ingest/ownership_log.py); '' pairs it with events_topic.
+    ownership_topic: str = ""
     metrics_port: int | None = 9464  # Prometheus /metrics on the listen host; None: off, 0: any
     limits: Limits = field(default_factory=Limits)
     # Backpressure: bytes handed to Kafka but not yet acknowledged, across all calls. A stream
@@ -37,6 +39,10 @@ class IngestSettings:
     kafka_request_timeout_ms: int = 30_000
     log_level: str = "INFO"
     log_json: bool = True
+
+    @property
+    def ownership_log_topic(self) -> str:
+        return self.ownership_topic or ownership_topic_for(self.events_topic)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -70,6 +76,7 @@ class IngestSettings:
             kafka_bootstrap=read_str(env, "CAIRN_KAFKA_BOOTSTRAP", cls.kafka_bootstrap),
             events_topic=read_str(env, "CAIRN_EVENTS_TOPIC", cls.events_topic),
             identity_topic=read_str(env, "CAIRN_IDENTITY_TOPIC", cls.identity_topic),
+            ownership_topic=read_str(env, "CAIRN_OWNERSHIP_TOPIC", ""),
             metrics_port=None if metrics_port < 0 else metrics_port,
             limits=limits,
             max_in_flight_bytes=read_int(

@@ -3,11 +3,15 @@
 One agent, ``project_events``, reads the event and identity topics in batches (``noack_take``:
 up to ``flush_max_events`` events or ``flush_interval_s``), projects them, writes the rows to
 ClickHouse, sends poison events to the dead-letter topic, and only then acknowledges the batch.
+Aggregate ownership is enforced again here (domain/ownership.py): an event for a run, model or
+view another team owns is poison, whatever wrote it to Kafka. Events of one aggregate share a
+partition, hence a worker, so the owners this worker projected plus the store's are complete.
 Faust commits only acknowledged offsets, so a commit never covers a write that did not happen.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, cast
@@ -18,7 +22,8 @@ from faust.types import EventT
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
-from domain.projections import LogPosition, PoisonEvent, Projection
+from domain.ownership import AggregateOwners, Claim, ownership_key
+from domain.projections import LogPosition, PoisonEvent, Projection, decode
 from processors.settings import ProcessorsSettings
 from processors.telemetry import ProcessorMetrics
 
@@ -39,24 +44,51 @@ class BatchOutcome:
     poison: list[tuple[Any, str]] = field(default_factory=list)
 
 
-def project_batch(events: list[Any]) -> BatchOutcome:
-    """Project faust events (raw values); poison ones are set aside with their reason."""
+def project_batch(events: list[Any], owners: AggregateOwners | None = None) -> BatchOutcome:
+    """Project faust events (raw values); poison ones are set aside with their reason. With
+    ``owners``, events breaking aggregate ownership (domain/ownership.py) are poison too."""
     outcome = BatchOutcome(Projection())
     for event in events:
         message = event.message
         position = LogPosition(message.topic, message.partition, message.offset)
         try:
-            outcome.projection.add(message.value, position)
+            outcome.projection.add(message.value, position, owners)
         except PoisonEvent as poison:
             outcome.poison.append((event, poison.reason))
     return outcome
 
 
+async def load_owners(events: list[Any], writer: Writer, owners: AggregateOwners) -> None:
+    """Fill ``owners`` with the store's owners of the batch's runs not seen since start-up."""
+    lookup = getattr(writer, "run_owners", None)
+    if lookup is None:
+        return
+    missing: set[str] = set()
+    for event in events:
+        try:
+            decoded = decode(event.message.value)
+        except PoisonEvent:
+            continue
+        key = ownership_key(decoded)
+        if key is not None and key.startswith("run:") and key not in owners:
+            missing.add(decoded.envelope.aggregate_id)
+    if missing:
+        known = await asyncio.to_thread(lookup, missing)
+        for key, owner in known.items():
+            owners.apply(Claim(key, owner.team, owner.created_by))
+
+
 async def handle_batch(
-    events: list[Any], writer: Writer, dead_letter: DeadLetter, metrics: ProcessorMetrics
+    events: list[Any],
+    writer: Writer,
+    dead_letter: DeadLetter,
+    metrics: ProcessorMetrics,
+    owners: AggregateOwners | None = None,
 ) -> BatchOutcome:
     """Everything before the acknowledgement: project, write (until it succeeds), dead-letter."""
-    outcome = project_batch(events)
+    if owners is not None:
+        await load_owners(events, writer, owners)
+    outcome = project_batch(events, owners)
     if outcome.projection.events:
         result = await writer.write_until_done(outcome.projection)
         metrics.write_seconds.observe(result.seconds)
@@ -124,6 +156,7 @@ def create_app(
         await delivery  # durable before the source offset may be committed
 
     deliver_dead_letter = dead_letter or send_to_dead_letter
+    owners = AggregateOwners()  # what this worker projected; the store answers the rest
 
     @app.agent(source, name="project_events")
     async def project_events(stream: faust.StreamT[bytes]) -> None:
@@ -133,7 +166,7 @@ def create_app(
         async for batch in batches:
             # noack_take yields events (its annotation says values): ack them ourselves, after the write.
             events = cast("list[EventT[bytes]]", list(batch))
-            await handle_batch(events, writer, deliver_dead_letter, telemetry)
+            await handle_batch(events, writer, deliver_dead_letter, telemetry, owners)
             for event in events:
                 await stream.ack(event)
 

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from clickhouse_connect.driver.client import Client
 
+from domain.ownership import AggregateOwners
 from domain.projections import LogPosition, PoisonEvent, Projection
 from processors.writer import ProjectionWriter
 from query.rebuild import create_scratch_database, swap_in
@@ -74,6 +75,7 @@ async def replay(
         end = await consumer.end_offsets(partitions)
         remaining = {tp for tp in partitions if end[tp] > 0}
         projection = Projection()
+        owners = AggregateOwners()  # the same first-writer-wins decision as the live agent
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=batch_events)
             for tp, messages in batches.items():
@@ -84,6 +86,7 @@ async def replay(
                         projection.add(
                             message.value or b"",
                             LogPosition(tp.topic, tp.partition, message.offset),
+                            owners,
                         )
                     except PoisonEvent as exc:
                         poison += 1  # already dead-lettered by the live agent

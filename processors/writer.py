@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import structlog
 from clickhouse_connect.driver.client import Client
 
+from domain.ownership import Owner
 from domain.projections import Projection
+from query import ownership
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +67,10 @@ class ProjectionWriter:
             )
             rows += buffer.rows
         return rows
+
+    def run_owners(self, run_ids: Iterable[str]) -> dict[str, Owner]:
+        """The owners the store knows for ``run_ids`` (blocking; see query/ownership.py)."""
+        return ownership.run_owners(self._get_client(), self.database, run_ids)
 
     async def write_until_done(self, projection: Projection) -> WriteResult:
         """Write, retrying forever with backoff; runs the blocking client in a worker thread."""

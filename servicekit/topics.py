@@ -6,6 +6,8 @@
 - ``cairn.identity.v1``: teams, members, API keys, projects; keyed by team. One partition, so
   replaying it (ingest does at start-up) sees one total order. Infinite retention.
 - ``cairn.events.dlq.v1``: events a processor could not project, with the reason in headers.
+- ``cairn.ownership.v1``: which team owns each run, model and saved view; one partition, kept
+  forever (ingest/ownership_log.py).
 
 ``max.message.bytes`` bounds one record batch; it is the largest event ingest accepts
 (``Limits.max_event_bytes``) plus room for headers and batch overhead. Topics are created
@@ -28,6 +30,7 @@ from cairn_contract.limits import MIB, Limits
 EVENTS_TOPIC = "cairn.events.v1"
 IDENTITY_TOPIC = "cairn.identity.v1"
 DLQ_TOPIC = "cairn.events.dlq.v1"
+OWNERSHIP_TOPIC = "cairn.ownership.v1"
 
 MAX_MESSAGE_BYTES = Limits().max_event_bytes + 1 * MIB
 _TOPIC_ALREADY_EXISTS = 36
@@ -56,7 +59,17 @@ _KEEP_FOREVER = (
 EVENTS = TopicSpec(EVENTS_TOPIC, partitions=12, configs=_KEEP_FOREVER)
 IDENTITY = TopicSpec(IDENTITY_TOPIC, partitions=1, configs=_KEEP_FOREVER)
 DLQ = TopicSpec(DLQ_TOPIC, partitions=3, configs=_KEEP_FOREVER)
-ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, IDENTITY, DLQ)
+# Which team owns each run, model and view (ingest/ownership_log.py). One partition: one total
+# order decides races between ingest replicas.
+OWNERSHIP = TopicSpec(OWNERSHIP_TOPIC, partitions=1, configs=_KEEP_FOREVER)
+ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, IDENTITY, DLQ, OWNERSHIP)
+
+
+def ownership_topic_for(events_topic: str) -> str:
+    """The ownership topic paired with an events topic (tests rename topics for isolation)."""
+    if events_topic == EVENTS_TOPIC:
+        return OWNERSHIP_TOPIC
+    return f"{events_topic}.ownership"
 
 
 async def ensure_topics(
