@@ -52,6 +52,7 @@ proto-check: venv
 # The portal's browser tests drive Debian's Chromium (installed once, from Debian's packages).
 test: venv lint
 	./deploy/local/install-browser.sh
+	./deploy/tools/install.sh
 	$(BIN)/python -m pytest tests
 
 test-unit: venv

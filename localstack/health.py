@@ -27,3 +27,22 @@ def grpc_serving(address: str, *, timeout: float = 2.0) -> bool:
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
     except grpc.RpcError:
         return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m localstack.health grpc HOST:PORT`` or ``... http URL``: exit 0 when healthy.
+
+    The container image's health checks (compose, Helm probes) use this: the image has no curl.
+    """
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] not in ("grpc", "http"):
+        print("usage: python -m localstack.health grpc HOST:PORT | http URL", file=sys.stderr)
+        return 2
+    healthy = grpc_serving(args[1]) if args[0] == "grpc" else http_ok(args[1])
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
