@@ -24,7 +24,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from cairn.errors import CairnError, ConfigError
+from cairn_contract.errors import CairnError, ConfigError
 from servicekit import topics
 from servicekit.envconfig import read_int, read_str
 

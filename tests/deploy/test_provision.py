@@ -1,0 +1,34 @@
+"""``python -m localstack.provision``'s settings and topic specs (pure logic; the cluster tests
+run it against three real brokers)."""
+
+from __future__ import annotations
+
+import pytest
+from cairn_contract.errors import ConfigError
+
+from localstack.provision import ProvisionSettings, replicated_topics
+from servicekit import topics
+
+
+def test_topics_are_replicated_with_min_insync_replicas() -> None:
+    specs = {s.name: s for s in replicated_topics(3, 2, 24)}
+    assert set(specs) == {t.name for t in topics.ALL_TOPICS}
+    assert specs[topics.EVENTS_TOPIC].partitions == 24
+    assert specs[topics.IDENTITY_TOPIC].partitions == 1  # one total order of identity events
+    for spec in specs.values():
+        assert spec.replication_factor == 3
+        assert dict(spec.configs)["min.insync.replicas"] == "2"
+        assert dict(spec.configs)["retention.ms"] == "-1"
+
+
+def test_min_insync_above_replication_is_refused_naming_the_field() -> None:
+    env = {"CAIRN_KAFKA_REPLICATION_FACTOR": "1", "CAIRN_KAFKA_MIN_INSYNC_REPLICAS": "2"}
+    with pytest.raises(ConfigError) as caught:
+        ProvisionSettings.from_env(env)
+    assert caught.value.field == "CAIRN_KAFKA_MIN_INSYNC_REPLICAS"
+
+
+def test_defaults_fit_the_single_node_stack() -> None:
+    settings = ProvisionSettings.from_env({})
+    assert (settings.replication_factor, settings.min_insync_replicas) == (1, 1)
+    assert settings.events_partitions == 12
