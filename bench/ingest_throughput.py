@@ -35,7 +35,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from cairn.v1 import envelope_pb2, events_pb2, ingest_pb2, metrics_pb2
-from cairn_contract.ids import new_uuid7
+from cairn_contract.envelopes import new_envelope
 from ingest.keys import issue_key_directly
 from localstack import kafka_broker
 from localstack.health import grpc_serving
@@ -93,15 +93,13 @@ class StreamSource:
     def next_batch(self) -> bytes:
         self.sequence += 1
         now = time.time_ns()
-        envelope = envelope_pb2.Envelope(
-            event_id=new_uuid7(now),
-            schema_version=1,
-            aggregate_kind=envelope_pb2.AGGREGATE_KIND_RUN,
-            aggregate_id=self.run_id,
-            sequence=self.sequence,
-            occurred_at_ns=now,
+        envelope = new_envelope(
+            envelope_pb2.AGGREGATE_KIND_RUN,
+            self.run_id,
             team=TEAM,
             project="bench",
+            sequence=self.sequence,
+            occurred_at_ns=now,
         ).SerializeToString()
         event = _field(1, envelope) + self.payloads[self.sequence % len(self.payloads)]
         return _field(1, event) + _varint(2 << 3) + _varint(self.sequence)  # events, batch_id

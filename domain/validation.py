@@ -18,7 +18,6 @@ distinct. Steps must be non-negative; timestamps must lie between ``Limits.min_t
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -29,17 +28,17 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from cairn_contract import field_rules as rules
-from cairn_contract.event_types import EVENT_TYPES, PROJECT_SCOPED_AGGREGATES, partition_key
+from cairn_contract.event_types import (
+    EVENT_TYPES,
+    PROJECT_SCOPED_AGGREGATES,
+    SUPPORTED_SCHEMA_VERSIONS,
+    partition_key,
+)
 from cairn_contract.field_rules import aggregate_kind_name, fail
+from cairn_contract.ids import UUID7_PATTERN
 from cairn_contract.limits import Limits
 from cairn_contract.v1 import envelope_pb2, events_pb2, metrics_pb2
 from domain import _cross_field as cross_field
-
-SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
-
-_UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +159,7 @@ class BatchValidator:
         epath = f"{path}.envelope"
         if not env.event_id:
             fail(f"{epath}.event_id", "required", "is required")
-        if not _UUID7.fullmatch(env.event_id):
+        if not UUID7_PATTERN.fullmatch(env.event_id):
             fail(
                 f"{epath}.event_id",
                 "uuid7",
@@ -411,7 +410,7 @@ class BatchValidator:
         if rule.pattern is not None and not rule.pattern.fullmatch(value):
             fail(path, rule.format_rule, f"{value[:80]!r} is not valid: use {rule.describe}")
         if not rule.any_characters:
-            bad = (_CONTROL_MULTILINE if rule.multiline else _CONTROL).search(value)
+            bad = (rules.CONTROL_MULTILINE if rule.multiline else rules.CONTROL).search(value)
             if bad is not None:
                 code = f"U+{ord(bad.group()):04X}"
                 fail(path, "no_control_characters", f"contains the control character {code}")

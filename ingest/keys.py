@@ -15,8 +15,8 @@ import getpass
 import time
 from collections.abc import Sequence
 
+from cairn_contract.envelopes import new_envelope
 from cairn_contract.errors import ConfigError, NotFoundError
-from cairn_contract.ids import new_uuid7
 from cairn_contract.v1 import envelope_pb2, events_pb2, identity_pb2
 from domain.identity import KeyRecord, Role, generate_api_key
 from domain.validation import BatchValidator
@@ -36,15 +36,13 @@ def operator_actor() -> envelope_pb2.Actor:
 def _team_event(team: str) -> events_pb2.Event:
     now = time.time_ns()
     return events_pb2.Event(
-        envelope=envelope_pb2.Envelope(
-            event_id=new_uuid7(now),
-            schema_version=1,
-            aggregate_kind=envelope_pb2.AGGREGATE_KIND_TEAM,
-            aggregate_id=team,
+        envelope=new_envelope(
+            envelope_pb2.AGGREGATE_KIND_TEAM,
+            team,
+            team=team,
             occurred_at_ns=now,
             received_at_ns=now,
             actor=operator_actor(),
-            team=team,
         )
     )
 

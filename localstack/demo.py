@@ -32,6 +32,7 @@ import numpy as np
 
 from cairn_contract import sweep_record as record
 from cairn_contract.artifact_layout import blob_key
+from cairn_contract.envelopes import new_envelope
 from cairn_contract.ids import new_uuid7
 from cairn_contract.v1 import (
     collaboration_pb2,
@@ -117,16 +118,14 @@ class _Events:
             sequence = self._sequence.get(aggregate_id, 0) + 1
             self._sequence[aggregate_id] = sequence
         event = events_pb2.Event(
-            envelope=envelope_pb2.Envelope(
-                event_id=new_uuid7(at_ns),
-                schema_version=1,
-                aggregate_kind=kind,  # type: ignore[arg-type]
-                aggregate_id=aggregate_id,
+            envelope=new_envelope(
+                kind,  # type: ignore[arg-type]
+                aggregate_id,
+                team=team,
+                project=project,
                 sequence=sequence,
                 occurred_at_ns=at_ns,
                 actor=envelope_pb2.Actor(on_behalf_of=person),
-                team=team,
-                project=project,
             )
         )
         getattr(event, field).CopyFrom(message)

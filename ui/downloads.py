@@ -7,39 +7,16 @@ backend's package installed beside the portal, as for the SDK.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from cairn_contract.artifact_layout import blob_key, is_local, local_path
-from cairn_contract.errors import CairnError, ConfigError, NotFoundError
+from cairn_contract.artifact_layout import blob_key, is_local, local_path, open_artifact
+from cairn_contract.errors import CairnError
 
 MAX_DOWNLOAD_BYTES = 200 << 20  # the browser download goes through the portal's memory
 
 
 class DownloadError(CairnError):
     """The artifact cannot be offered for download; the message says why."""
-
-
-def _fsspec() -> Any:
-    try:
-        return importlib.import_module("fsspec")
-    except ImportError:
-        raise ConfigError(
-            "remote artifact stores need fsspec and the backend's package "
-            "(pip install fsspec s3fs / gcsfs / adlfs)",
-            field="artifact_store",
-        ) from None
-
-
-def open_artifact(uri: str) -> BinaryIO:
-    """Open a recorded artifact URI (a blob, or a directory's manifest JSON) for reading."""
-    if is_local(uri):
-        try:
-            return local_path(uri).open("rb")
-        except FileNotFoundError:
-            raise NotFoundError(f"no artifact at {uri}", field="uri") from None
-    stream: BinaryIO = _fsspec().open(uri, "rb").open()
-    return stream
 
 
 def open_blob(store_location: str, sha256: str) -> BinaryIO:

@@ -18,15 +18,14 @@ an ``Event`` whose envelope carries
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cairn_contract.envelopes import new_envelope
 from cairn_contract.ids import new_uuid7
 from cairn_contract.v1 import collaboration_pb2, envelope_pb2, events_pb2
 
-SCHEMA_VERSION = 1
 _MENTION = re.compile(r"(?<![\w@`])@([A-Za-z0-9][A-Za-z0-9._:+\-]*[A-Za-z0-9]|[A-Za-z0-9])")
 
 
@@ -93,17 +92,15 @@ def envelope(
     event_id: str | None = None,
 ) -> envelope_pb2.Envelope:
     """The envelope of an event about ``target`` caused by ``person`` (through the portal)."""
-    now = time.time_ns() if occurred_at_ns is None else occurred_at_ns
-    return envelope_pb2.Envelope(
-        event_id=event_id or new_uuid7(now),
-        schema_version=SCHEMA_VERSION,
-        aggregate_kind=_AGGREGATE[target.kind],
-        aggregate_id=target.id,
-        sequence=sequence,
-        occurred_at_ns=now,
-        actor=envelope_pb2.Actor(on_behalf_of=person),
+    return new_envelope(
+        _AGGREGATE[target.kind],
+        target.id,
         team=target.team,
         project=target.project,
+        sequence=sequence,
+        occurred_at_ns=occurred_at_ns,
+        event_id=event_id,
+        actor=envelope_pb2.Actor(on_behalf_of=person),
     )
 
 

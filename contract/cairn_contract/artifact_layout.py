@@ -9,16 +9,22 @@ for downloads, ``ui/downloads.py``). Under the store's root, identical for every
 A manifest has one entry per file: its path relative to the directory in POSIX form, its size and
 its SHA-256, sorted by path; its canonical text is the JSON ``[["a/b.csv",12,"<hex>"],...]`` (no
 spaces, UTF-8, not ASCII-escaped) and a directory artifact's ``sha256`` is that text's digest.
-A location is a directory path, a ``file://`` URL or any fsspec URL (``s3://``, ``gs://``, ...).
+A location is a directory path, a ``file://`` URL or any fsspec URL (``s3://``, ``gs://``, ...);
+remote ones need ``fsspec`` and the backend's package installed (they are nobody's dependency).
+:func:`open_artifact` is the one way either side opens a recorded artifact URI for reading.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
+
+from cairn_contract.errors import ConfigError, NotFoundError
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +67,26 @@ def local_path(location: str) -> Path:
     if location.startswith("file://"):
         return Path(unquote(urlparse(location).path))
     return Path(location)
+
+
+def fsspec() -> Any:
+    """The ``fsspec`` module, or a :class:`ConfigError` saying what to install."""
+    try:
+        return importlib.import_module("fsspec")
+    except ImportError:
+        raise ConfigError(
+            "remote artifact stores need fsspec and the backend's package "
+            "(pip install fsspec s3fs / gcsfs / adlfs)",
+            field="artifact_store",
+        ) from None
+
+
+def open_artifact(uri: str) -> BinaryIO:
+    """Open a recorded artifact URI (a blob, or a directory's manifest JSON) for reading."""
+    if is_local(uri):
+        try:
+            return local_path(uri).open("rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"no artifact at {uri}", field="uri") from None
+    stream: BinaryIO = fsspec().open(uri, "rb").open()
+    return stream

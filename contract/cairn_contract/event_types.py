@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cairn_contract.envelopes import SCHEMA_VERSION
 from cairn_contract.v1 import envelope_pb2, events_pb2
 
 _RUN = envelope_pb2.AGGREGATE_KIND_RUN
@@ -20,6 +21,10 @@ _MODEL = envelope_pb2.AGGREGATE_KIND_MODEL
 _TEAM = envelope_pb2.AGGREGATE_KIND_TEAM
 _VIEW = envelope_pb2.AGGREGATE_KIND_VIEW
 _RULE = envelope_pb2.AGGREGATE_KIND_RULE
+
+# The schema versions readers accept: every version up to the one writers stamp
+# (``cairn_contract.envelopes.SCHEMA_VERSION``).
+SUPPORTED_SCHEMA_VERSIONS = frozenset(range(1, SCHEMA_VERSION + 1))
 
 # Aggregate kinds whose events must name a project (a run, project or view lives in one).
 PROJECT_SCOPED_AGGREGATES = frozenset({_RUN, _PROJECT, _VIEW})

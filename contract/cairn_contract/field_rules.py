@@ -16,6 +16,10 @@ from typing import NoReturn
 from cairn_contract.errors import ValidationError
 from cairn_contract.v1 import envelope_pb2
 
+# Control characters a text may not hold; multiline text may hold tab, newline and carriage return.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
 
 def fail(field: str, rule: str, detail: str) -> NoReturn:
     """Raise the validation error for ``field`` breaking ``rule``; the one message format."""

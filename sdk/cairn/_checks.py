@@ -2,8 +2,9 @@
 
 The server validates every batch again (docs/events.md, "Limits"); these checks exist so a user
 learns about a bad key or a string metric at the line that logged it rather than from a warning
-about a rejected batch minutes later. They mirror the documented limits and formats, and raise
-:class:`~cairn.errors.ValidationError` with the server's message shape:
+about a rejected batch minutes later. The limits and formats are the contract's own
+(``cairn_contract.limits`` and ``cairn_contract.field_rules``, which the server validates with),
+and errors are :class:`~cairn.errors.ValidationError` with the server's message shape:
 ``"<field>: <detail> (rule <rule>)"``.
 
 Values the SDK captures by itself (argv, hostnames, tracebacks) are never the user's mistake, so
@@ -13,37 +14,33 @@ they go through :func:`clean_text`, which trims and replaces instead of raising.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import NoReturn
 
-from cairn.errors import ValidationError
+from cairn_contract import field_rules as rules
+from cairn_contract.limits import Limits
 
-# The documented limits (string lengths in Unicode code points).
-MAX_ID_CHARS = 128
-MAX_SLUG_CHARS = 64
-MAX_KEY_CHARS = 250
-MAX_CONFIG_DEPTH = 10
-MAX_NAME_CHARS = 256
-MAX_TEXT_CHARS = 4_096
-MAX_PARAM_VALUE_CHARS = 6_000
-MAX_TAG_VALUE_CHARS = 5_000
-MAX_URI_CHARS = 2_048
-MAX_MARKDOWN_CHARS = 65_536
-MAX_ITEMS_PER_LIST = 10_000
-MAX_BINS_PER_HISTOGRAM = 512
+# The documented limits (string lengths in Unicode code points): the contract's defaults.
+_LIMITS = Limits()
+MAX_ID_CHARS = _LIMITS.max_id_chars
+MAX_SLUG_CHARS = _LIMITS.max_slug_chars
+MAX_KEY_CHARS = _LIMITS.max_key_chars
+MAX_CONFIG_DEPTH = _LIMITS.max_config_depth
+MAX_NAME_CHARS = _LIMITS.max_name_chars
+MAX_TEXT_CHARS = _LIMITS.max_text_chars
+MAX_PARAM_VALUE_CHARS = _LIMITS.max_param_value_chars
+MAX_TAG_VALUE_CHARS = _LIMITS.max_tag_value_chars
+MAX_URI_CHARS = _LIMITS.max_uri_chars
+MAX_MARKDOWN_CHARS = _LIMITS.max_markdown_chars
+MAX_ITEMS_PER_LIST = _LIMITS.max_items_per_list
+MAX_BINS_PER_HISTOGRAM = _LIMITS.max_bins_per_histogram
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+\-]*")
-_SLUG = re.compile(r"[a-z0-9][a-z0-9_\-]*")
-_KEY = re.compile(r"[A-Za-z0-9_\-/:]+(?:\.[A-Za-z0-9_\-/:]+)*")
-_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def fail(field: str, rule: str, detail: str) -> NoReturn:
-    raise ValidationError(f"{field}: {detail} (rule {rule})", field=field, rule=rule)
+    """The server's error shape (``cairn_contract.field_rules.fail``); an SDK field is never
+    empty, so the message always starts with it."""
+    rules.fail(field, rule, detail)
 
 
 def _string(value: object, field: str) -> str:
@@ -61,7 +58,7 @@ def check_text(value: object, field: str, limit: int, *, multiline: bool = True)
     """A user-given free text: length and no control characters (tab/newline if multiline)."""
     text = _string(value, field)
     _length(text, field, limit)
-    bad = (_CONTROL_MULTILINE if multiline else _CONTROL).search(text)
+    bad = (rules.CONTROL_MULTILINE if multiline else rules.CONTROL).search(text)
     if bad is not None:
         fail(
             field,
@@ -75,39 +72,34 @@ def check_name(value: object, field: str) -> str:
     return check_text(value, field, MAX_NAME_CHARS, multiline=False)
 
 
-def _pattern(
-    value: object, field: str, limit: int, pattern: re.Pattern[str], rule: str, allowed: str
-) -> str:
+def _pattern(value: object, field: str, limit: int, rule: rules.TextRule) -> str:
     text = _string(value, field)
     if not text:
         fail(field, "required", "must not be empty")
     _length(text, field, limit)
-    if not pattern.fullmatch(text):
-        fail(field, rule, f"{text[:80]!r} is not valid: use {allowed}")
+    assert rule.pattern is not None  # the caller passes a rule with a format
+    if not rule.pattern.fullmatch(text):
+        fail(field, rule.format_rule, f"{text[:80]!r} is not valid: use {rule.describe}")
     return text
 
 
 def check_key(value: object, field: str) -> str:
     """A metric, param or tag key: dot-separated segments of letters, digits and ``_-/:``."""
-    allowed = "dot-separated segments of letters, digits and _ - / :"
-    return _pattern(value, field, MAX_KEY_CHARS, _KEY, "key_format", allowed)
+    return _pattern(value, field, MAX_KEY_CHARS, rules.KEY)
 
 
 def check_slug(value: object, field: str) -> str:
     """A team or project slug."""
-    allowed = "lowercase letters, digits, _ and -, starting with a letter or digit"
-    return _pattern(value, field, MAX_SLUG_CHARS, _SLUG, "slug_format", allowed)
+    return _pattern(value, field, MAX_SLUG_CHARS, rules.SLUG)
 
 
 def check_id(value: object, field: str) -> str:
     """A run, comment or other id."""
-    allowed = "letters, digits and . _ : @ + -, starting with a letter or digit"
-    return _pattern(value, field, MAX_ID_CHARS, _ID, "id_format", allowed)
+    return _pattern(value, field, MAX_ID_CHARS, rules.ID)
 
 
 def check_uri(value: object, field: str) -> str:
-    allowed = "scheme:rest without whitespace, e.g. s3://bucket/key"
-    return _pattern(value, field, MAX_URI_CHARS, _URI, "uri_format", allowed)
+    return _pattern(value, field, MAX_URI_CHARS, rules.URI)
 
 
 def check_step(step: object, field: str = "step") -> int:
@@ -174,7 +166,7 @@ def clean_text(value: object, limit: int, *, multiline: bool = True) -> str:
     """Captured text made acceptable: control characters replaced by U+FFFD, cut to ``limit``
     keeping the end (the end of a traceback or a long argv item is the informative part)."""
     text = value if isinstance(value, str) else str(value)
-    text = (_CONTROL_MULTILINE if multiline else _CONTROL).sub("\ufffd", text)
+    text = (rules.CONTROL_MULTILINE if multiline else rules.CONTROL).sub("\ufffd", text)
     if len(text) > limit:
         text = "\u2026" + text[len(text) - limit + 1 :]
     return text

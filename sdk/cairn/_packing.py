@@ -23,12 +23,16 @@ from operator import itemgetter
 from cairn import _wire
 from cairn._buffer import Barrier, Entry, MetricRow, Payload, Series, SystemSample
 from cairn._ids import uuid7
+from cairn_contract.envelopes import SCHEMA_VERSION
 from cairn_contract.v1 import envelope_pb2, events_pb2, metrics_pb2
 
-SCHEMA_VERSION = 1
 DEFAULT_MAX_POINTS = 20_000  # server limit: 100,000 per event
 DEFAULT_MAX_SERIES = 5_000  # server limit: 10,000 per event
 _FIELD_NUMBERS = {f.name: f.number for f in events_pb2.Event.DESCRIPTOR.fields}
+_EVENT_ENVELOPE = _wire.field_number(events_pb2.Event, "envelope")
+_SERIES_KEY = _wire.field_number(metrics_pb2.MetricSeries, "key")
+_SERIES_VALUES = _wire.field_number(metrics_pb2.MetricSeries, "values")
+_BATCH_SERIES = _wire.field_number(metrics_pb2.MetricBatch, "series")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +48,7 @@ class EventFactory:
 
     def __init__(self, run_id: str, team: str, project: str, first_sequence: int) -> None:
         self._template = envelope_pb2.Envelope(
-            schema_version=SCHEMA_VERSION,
+            schema_version=SCHEMA_VERSION,  # what this SDK writes: the contract's current version
             aggregate_kind=envelope_pb2.AGGREGATE_KIND_RUN,
             aggregate_id=run_id,
             team=team,
@@ -64,7 +68,7 @@ class EventFactory:
         envelope.event_id = uuid7(when)
         envelope.sequence = sequence
         envelope.occurred_at_ns = when
-        data = _wire.frame(1, envelope.SerializeToString()) + _wire.frame(
+        data = _wire.frame(_EVENT_ENVELOPE, envelope.SerializeToString()) + _wire.frame(
             _FIELD_NUMBERS[payload_field], payload
         )
         return Record(sequence, data)
@@ -88,8 +92,12 @@ def _safe_float(value: object) -> float:
 
 
 def _series(key: str, shared: bytes, values: Sequence[float]) -> bytes:
-    """One MetricSeries: key (1), values (3) and the already encoded steps (2) and times (4)."""
-    return _wire.frame(1, key.encode()) + shared + _wire.frame(3, _doubles(values))
+    """One MetricSeries: key and values, plus the already encoded steps and times."""
+    return (
+        _wire.frame(_SERIES_KEY, key.encode())
+        + shared
+        + _wire.frame(_SERIES_VALUES, _doubles(values))
+    )
 
 
 def _steps_and_times(steps: list[int], times: list[int]) -> bytes:
@@ -185,7 +193,8 @@ class Packer:
             series = _merged(rows)
         latest = max(row[1] for row in rows)
         for start in range(0, len(series), self.max_series):
-            batch = b"".join(_wire.frame(1, s) for s in series[start : start + self.max_series])
+            chunk = series[start : start + self.max_series]
+            batch = b"".join(_wire.frame(_BATCH_SERIES, s) for s in chunk)
             yield self.factory.seal("metrics", batch, latest)
 
     def _whole_series(self, entry: Series) -> Iterator[Record]:
@@ -194,7 +203,7 @@ class Packer:
             times = entry.timestamps_ns[start:end]
             shared = _steps_and_times(entry.steps[start:end], times)
             one = _series(entry.key, shared, entry.values[start:end])
-            yield self.factory.seal("metrics", _wire.frame(1, one), max(times))
+            yield self.factory.seal("metrics", _wire.frame(_BATCH_SERIES, one), max(times))
 
     def _system(self, samples: list[SystemSample]) -> Iterator[Record]:
         merged: dict[tuple[int, str], tuple[list[int], list[float]]] = {}

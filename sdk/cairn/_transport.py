@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cairn import _wire
 from cairn._packing import Record
 from cairn.errors import ConfigError
+from cairn_contract.v1 import events_pb2
 
 if TYPE_CHECKING:
     from cairn_contract.v1 import ingest_pb2
@@ -84,10 +85,14 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+_BATCH_EVENTS = _wire.field_number(events_pb2.EventBatch, "events")
+_BATCH_ID = _wire.field_number(events_pb2.EventBatch, "batch_id")
+
+
 def encode_batch(batch_id: int, records: Sequence[Record]) -> bytes:
-    """The serialized ``cairn.v1.EventBatch`` holding ``records`` (field 1) and ``batch_id``."""
-    parts = [_wire.frame(1, r.data) for r in records]
-    parts.append(_wire.uint_field(2, batch_id))
+    """The serialized ``cairn.v1.EventBatch`` holding ``records`` and ``batch_id``."""
+    parts = [_wire.frame(_BATCH_EVENTS, r.data) for r in records]
+    parts.append(_wire.uint_field(_BATCH_ID, batch_id))
     return b"".join(parts)
 
 

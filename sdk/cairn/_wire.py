@@ -16,7 +16,16 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
+from google.protobuf.message import Message
+
 _doubles: dict[int, struct.Struct] = {}
+
+
+def field_number(message: type[Message], name: str) -> int:
+    """The number of ``message``'s field ``name``, read from the generated descriptor (the
+    .proto is the one place field numbers are written)."""
+    number: int = message.DESCRIPTOR.fields_by_name[name].number
+    return number
 
 
 def varint(value: int) -> bytes:

@@ -20,7 +20,6 @@ installed (they are not SDK dependencies). :func:`open_store` picks one from a l
 
 from __future__ import annotations
 
-import importlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from cairn.errors import ConfigError, NotFoundError
 from cairn_contract.artifact_layout import (
     ManifestEntry,
     blob_key,
+    fsspec,
     is_local,
     local_path,
     manifest_sha256,
@@ -39,6 +39,7 @@ from cairn_contract.artifact_layout import (
     parse_manifest,
     tree_key,
 )
+from cairn_contract.artifact_layout import open_artifact as open_artifact  # public here too
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,37 +176,15 @@ class FsspecStore:
         return parse_manifest(self.fs.cat_file(target))
 
 
-def _fsspec() -> Any:
-    try:
-        return importlib.import_module("fsspec")
-    except ImportError:
-        raise ConfigError(
-            "remote artifact stores need fsspec and the backend's package "
-            "(pip install fsspec s3fs / gcsfs / adlfs)",
-            field="artifact_store",
-        ) from None
-
-
 def open_store(location: str) -> ArtifactStore:
     """The store at ``location``: a directory path, ``file://`` URL or any fsspec URL."""
     if is_local(location):
         return LocalStore(local_path(location))
     try:
-        fs, root = _fsspec().core.url_to_fs(location)
+        fs, root = fsspec().core.url_to_fs(location)
     except ImportError as exc:  # fsspec is there, the URL's backend package is not
         raise ConfigError(
             f"artifact store {location!r}: {exc} (the fsspec backend for this URL is missing)",
             field="artifact_store",
         ) from None
     return FsspecStore(fs, root)
-
-
-def open_artifact(uri: str) -> BinaryIO:
-    """Open a recorded artifact URI (a blob, or a directory's manifest JSON) for reading."""
-    if is_local(uri):
-        try:
-            return local_path(uri).open("rb")
-        except FileNotFoundError:
-            raise NotFoundError(f"no artifact at {uri}", field="uri") from None
-    stream: BinaryIO = _fsspec().open(uri, "rb").open()
-    return stream
