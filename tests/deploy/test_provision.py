@@ -4,8 +4,8 @@ run it against three real brokers)."""
 from __future__ import annotations
 
 import pytest
-from cairn_contract.errors import ConfigError
 
+from cairn_contract.errors import ConfigError
 from localstack.provision import ProvisionSettings, replicated_topics
 from servicekit import topics
 
