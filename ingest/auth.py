@@ -1,4 +1,4 @@
-"""Authentication of ingest calls by API key, as a server interceptor.
+"""Authentication of ingest's and the query service's calls by API key, as a server interceptor.
 
 Clients send ``authorization: Bearer <key>`` metadata (``x-cairn-api-key: <key>`` also works).
 The interceptor authenticates every call except the public health and reflection services and
@@ -10,7 +10,7 @@ with UNAUTHENTICATED (and details) before any request message is read.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeAlias
 
@@ -76,6 +76,8 @@ class ApiKeyInterceptor(grpc.aio.ServerInterceptor):
 def _as_caller(handler: Handler, caller: Caller) -> Handler:
     """The same handler, run with ``current_caller`` set (explicitly, in the handler's own task,
     rather than relying on the interceptor and handler sharing a context)."""
+    if handler.unary_stream is not None:
+        return _streaming_as_caller(handler, caller)
     inner: Any = handler.unary_unary or handler.stream_stream
 
     async def behavior(request: Any, context: Any) -> Any:
@@ -83,6 +85,22 @@ def _as_caller(handler: Handler, caller: Caller) -> Handler:
         return await inner(request, context)
 
     return _same_kind(handler, behavior)
+
+
+def _streaming_as_caller(handler: Handler, caller: Caller) -> Handler:
+    """A server-streaming handler (an async generator: the query service's exports)."""
+    inner: Any = handler.unary_stream
+
+    async def behavior(request: Any, context: Any) -> AsyncIterator[Any]:
+        current_caller.set(caller)
+        async for item in inner(request, context):
+            yield item
+
+    return grpc.unary_stream_rpc_method_handler(
+        behavior,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def _rejecting(handler: Handler, exc: CairnError) -> Handler:
@@ -99,8 +117,10 @@ def _same_kind(handler: Handler, behavior: Callable[[Any, Any], Awaitable[Any]])
         make = grpc.unary_unary_rpc_method_handler
     elif handler.stream_stream is not None:
         make = grpc.stream_stream_rpc_method_handler
+    elif handler.unary_stream is not None:
+        make = grpc.unary_stream_rpc_method_handler
     else:
-        raise TypeError("ingest serves only unary-unary and stream-stream methods")
+        raise TypeError("ingest serves only unary-unary, unary-stream and stream-stream methods")
     return make(
         behavior,
         request_deserializer=handler.request_deserializer,

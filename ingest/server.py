@@ -1,5 +1,7 @@
-"""Assembling and running one ingest server: gRPC ingest, health and reflection services, the
-Kafka publisher, the identity log and the metrics endpoint.
+"""Assembling and running one ingest server: gRPC ingest, the query service (``cairn.v1.Query``,
+when a ClickHouse URL is configured), health and reflection services, the Kafka publisher, the
+identity log and the metrics endpoint. Both gRPC services share the API-key interceptor and the
+identity registry, so a key works the same for writing and reading.
 
 Start-up order makes "SERVING" mean something: the publisher connects and the identity topic
 is replayed before the port serves, and health turns SERVING last. Shutdown reverses it: health
@@ -26,6 +28,9 @@ from ingest.ownership_log import InMemoryOwnership, OwnershipLog, OwnershipStore
 from ingest.publisher import KafkaPublisher, Publisher
 from ingest.service import SERVICE_NAME, IngestService
 from ingest.settings import IngestSettings
+from query.client import ClickHouseTarget, connect
+from queryservice.service import SERVICE_NAME as QUERY_SERVICE_NAME
+from queryservice.service import QueryService
 from servicekit.envconfig import split_host_port
 
 log = structlog.get_logger(__name__)
@@ -70,6 +75,11 @@ class IngestServer:
         self.service = IngestService(
             settings, self.publisher, self.metrics, registry=registry, ownership=self.ownership
         )
+        self.query: QueryService | None = None
+        if settings.clickhouse_url:
+            url = settings.clickhouse_url
+            ClickHouseTarget.from_url(url)  # a malformed URL fails at start, not per call
+            self.query = QueryService(registry, lambda: connect(url))
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self.port = 0
@@ -95,7 +105,14 @@ class IngestServer:
             self.metrics_port = self.metrics.serve(host, self.settings.metrics_port)
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-        log.info("ingest serving", address=self.address, metrics_port=self.metrics_port)
+        if self.query is not None:
+            await self._health.set(QUERY_SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "ingest serving",
+            address=self.address,
+            metrics_port=self.metrics_port,
+            query_service=self.query is not None,
+        )
 
     async def _start_grpc(self) -> None:
         receive = self.settings.grpc_max_receive_bytes
@@ -109,10 +126,12 @@ class IngestServer:
             ],
         )
         server.add_generic_rpc_handlers((self.service.rpc_handler(),))
+        names = [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        if self.query is not None:
+            server.add_generic_rpc_handlers((self.query.rpc_handler(),))
+            names.append(QUERY_SERVICE_NAME)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        reflection.enable_server_reflection(names, server)
         try:
             self.port = server.add_insecure_port(self.settings.listen)
         except RuntimeError as exc:
@@ -130,6 +149,8 @@ class IngestServer:
         finally:
             await self._stop_dependencies()
             await asyncio.to_thread(self.metrics.stop)  # its HTTP thread polls every 0.5 s
+            if self.query is not None:
+                self.query.close()
             log.info("ingest stopped")
 
     async def _stop_dependencies(self) -> None:

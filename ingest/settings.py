@@ -39,6 +39,9 @@ class IngestSettings:
     kafka_request_timeout_ms: int = 30_000
     log_level: str = "INFO"
     log_json: bool = True
+    # The projection store the query service (cairn.v1.Query, served on the same port) reads,
+    # as http://user:password@host:port/database; "" serves ingest alone.
+    clickhouse_url: str = ""
 
     @property
     def ownership_log_topic(self) -> str:
@@ -87,6 +90,7 @@ class IngestSettings:
             kafka_compression=_COMPRESSIONS[compression],
             log_level=read_str(env, "CAIRN_LOG_LEVEL", cls.log_level),
             log_json=read_bool(env, "CAIRN_LOG_JSON", cls.log_json),
+            clickhouse_url=read_str(env, "CAIRN_CLICKHOUSE_URL", cls.clickhouse_url),
         )
 
     @property

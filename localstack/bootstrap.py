@@ -70,8 +70,10 @@ def bootstrap_stack(
             "team": LOCAL_TEAM,
         },
     )
+    addresses = {part.name: part.address for part in by_name.values()}
+    addresses["query"] = f"{settings.ingest_address} (cairn.v1.Query, served by ingest)"
     return StackSummary(
-        addresses={part.name: part.address for part in by_name.values()},
+        addresses=addresses,
         api_key=secrets.admin_api_key,
     )
 

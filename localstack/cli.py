@@ -14,7 +14,7 @@ from typing import Any
 from localstack import secrets as local_secrets
 from localstack.secrets import LocalSecrets
 from localstack.settings import StackSettings
-from localstack.stack import Supervisor, parts
+from localstack.stack import PartStatus, Supervisor, parts, query_status
 
 _SQL_FORMATS = {
     "csv": "CSVWithNames",
@@ -94,8 +94,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     supervisor = Supervisor(settings)
     secrets = local_secrets.load(settings.secrets_path) or LocalSecrets("", "")
     all_healthy = True
+    statuses: list[PartStatus] = []
     for part in parts(settings, secrets, os.environ):
-        status = supervisor.status(part)
+        statuses.append(supervisor.status(part))
+        if part.name == "ingest":
+            statuses.append(query_status(settings, statuses[-1]))
+    for status in statuses:
         all_healthy &= status.healthy
         pid = str(status.pid) if status.pid else "-"
         print(f"  {status.name:<11} {status.state:<10} pid {pid:<8} {status.address}")

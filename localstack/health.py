@@ -18,12 +18,13 @@ def http_ok(url: str, *, timeout: float = 2.0, expect: bytes | None = None) -> b
         return False
 
 
-def grpc_serving(address: str, *, timeout: float = 2.0) -> bool:
-    """True when the standard gRPC health service at ``address`` answers SERVING."""
+def grpc_serving(address: str, *, service: str = "", timeout: float = 2.0) -> bool:
+    """True when the standard gRPC health service at ``address`` answers SERVING for
+    ``service`` ("" is the server as a whole)."""
     try:
         with grpc.insecure_channel(address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
     except grpc.RpcError:
         return False

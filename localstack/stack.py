@@ -140,6 +140,18 @@ def parts(
     ]
 
 
+QUERY_SERVICE = "cairn.v1.Query"
+
+
+def query_status(settings: StackSettings, ingest: PartStatus) -> PartStatus:
+    """The query service runs inside ingest's process (same address and PID); it is healthy
+    when ingest's health service says ``cairn.v1.Query`` is SERVING."""
+    healthy = ingest.pid is not None and health.grpc_serving(
+        settings.ingest_address, service=QUERY_SERVICE
+    )
+    return PartStatus("query", f"{settings.ingest_address} (in ingest)", ingest.pid, healthy)
+
+
 class Supervisor:
     """Starts and stops parts, remembering each one's PID in ``$CAIRN_HOME/run``."""
 

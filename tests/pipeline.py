@@ -1,6 +1,7 @@
 """The whole write path for tests that check what *lands in the store*: topics of their own, a
 writer key, ``python -m ingest`` and ``python -m processors`` as real processes, and a fresh
-database, against the session's real Kafka broker and ClickHouse endpoint.
+database, against the session's real Kafka broker and ClickHouse endpoint. Ingest also serves
+the query service (``cairn.v1.Query``) over that database, so ``cairn.Api`` reads it back.
 
 Use the ``pipeline`` fixture (registered for every test by ``tests/conftest.py``; one per test module: starting the processes costs seconds), give
 each test its own project so tests never see each other's runs, and read back through ``query/``
@@ -126,7 +127,7 @@ def pipeline(
     database = f"p_{uuid.uuid4().hex[:10]}"
     apply_migrations(store(f"{clickhouse_endpoint.url}/default"), database)
     url = f"{clickhouse_endpoint.url}/{database}"
-    server = stack.ingest(home).start()
+    server = stack.ingest(home, clickhouse_url=url).start()
     worker = Worker(kafka_bootstrap, url, names, home, f"g-{database}").start()
     try:
         yield Pipeline(stack, server, url, worker)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # annotations only: importing these eagerly would cost import
     from collections.abc import Mapping
     from pathlib import Path
 
+    from cairn.api import Api
     from cairn.config import Capture, Settings
     from cairn.reproduce._context import ReproductionContext
     from cairn.run import Run
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # annotations only: importing these eagerly would cost import
 
 __all__ = [
     "AlreadyExistsError",
+    "Api",
     "CairnError",
     "ConfigError",
     "ErrorCode",
@@ -213,7 +215,7 @@ _LAZY_SUBMODULES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
-    """``cairn.Run``, ``cairn.Settings``, ``cairn.Capture`` and the integration modules
+    """``cairn.Run``, ``cairn.Api``, ``cairn.Settings``, ``cairn.Capture`` and the integration modules
     without importing them eagerly."""
     if name in _LAZY_SUBMODULES:
         import importlib
@@ -223,6 +225,10 @@ def __getattr__(name: str) -> Any:
         from cairn.run import Run
 
         return Run
+    if name == "Api":
+        from cairn.api import Api
+
+        return Api
     if name in ("Settings", "Capture"):
         from cairn import config
 

@@ -32,7 +32,7 @@ def test_up_starts_all_five_parts_healthy_and_down_leaves_nothing(
 ) -> None:
     up = cairn(stack_env, "up")
     assert up.returncode == 0, up.stdout + up.stderr
-    for part in ("kafka", "clickhouse", "ingest", "processors", "portal", "api key"):
+    for part in ("kafka", "clickhouse", "ingest", "query", "processors", "portal", "api key"):
         assert part in up.stdout
     assert f"127.0.0.1:{stack_env['CAIRN_INGEST_PORT']}" in up.stdout
     assert f"http://127.0.0.1:{stack_env['CAIRN_PORTAL_PORT']}" in up.stdout
@@ -46,7 +46,9 @@ def test_up_starts_all_five_parts_healthy_and_down_leaves_nothing(
 
     status = cairn(stack_env, "status")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert status.stdout.count("healthy") == 5
+    assert status.stdout.count("healthy") == 6  # five processes and the query service in ingest
+    assert "query" in status.stdout
+    assert "unhealthy" not in status.stdout
 
     version = cairn(stack_env, "sql", "SELECT version() AS v")
     assert version.returncode == 0, version.stderr

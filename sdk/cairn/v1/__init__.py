@@ -19,6 +19,8 @@ from cairn_contract.v1 import lineage_pb2 as lineage_pb2
 from cairn_contract.v1 import metrics_pb2 as metrics_pb2
 from cairn_contract.v1 import models_pb2 as models_pb2
 from cairn_contract.v1 import provenance_pb2 as provenance_pb2
+from cairn_contract.v1 import query_pb2 as query_pb2
+from cairn_contract.v1 import query_pb2_grpc as query_pb2_grpc
 from cairn_contract.v1 import runs_pb2 as runs_pb2
 
 _MODULES = (
@@ -34,6 +36,8 @@ _MODULES = (
     "metrics_pb2",
     "models_pb2",
     "provenance_pb2",
+    "query_pb2",
+    "query_pb2_grpc",
     "runs_pb2",
 )
 for _name in _MODULES:

@@ -37,6 +37,7 @@ class IngestProcess:
     events_topic: str
     identity_topic: str
     log_path: Path
+    clickhouse_url: str = ""  # set: it also serves the query service over this database
     port: int = field(default_factory=processes.free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -53,6 +54,7 @@ class IngestProcess:
             "CAIRN_IDENTITY_TOPIC": self.identity_topic,
             "CAIRN_INGEST_METRICS_PORT": "-1",
             "CAIRN_INGEST_SHUTDOWN_GRACE_S": "2",
+            "CAIRN_CLICKHOUSE_URL": self.clickhouse_url,
         }
         self.process = processes.start_process(
             [sys.executable, "-m", "ingest"], log_path=self.log_path, env=env, cwd=REPO_ROOT
@@ -84,9 +86,11 @@ class Stack:
     identity_topic: str
     api_key: str
 
-    def ingest(self, log_dir: Path) -> IngestProcess:
+    def ingest(self, log_dir: Path, *, clickhouse_url: str = "") -> IngestProcess:
         log_path = log_dir / f"ingest-{uuid.uuid4().hex[:6]}.log"
-        return IngestProcess(self.bootstrap, self.events_topic, self.identity_topic, log_path)
+        return IngestProcess(
+            self.bootstrap, self.events_topic, self.identity_topic, log_path, clickhouse_url
+        )
 
     def settings(self, directory: Path, ingest_url: str, **changes: Any) -> Settings:
         base = Settings(

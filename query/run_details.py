@@ -1,0 +1,270 @@
+"""Everything runs recorded, for a known list of visible run ids: what the query service's
+``GetRun`` and ``SearchRuns`` return (and through them ``cairn.Api``).
+
+:func:`run_details` gates on visibility first (:func:`query._records.require_visible`: a run that
+does not exist and one the caller may not see are the same NotFoundError), then reads each part
+with one statement over all the ids. :func:`search_page` pages through :func:`query.runs.search_runs`
+and returns the page's rows with their parameters, tags and metrics' last values.
+
+Parameters keep their recorded type (``value_type`` of the ``params`` table: float, int, bool,
+str, null), so clients get ``0.001`` back as a number and ``"adam"`` as text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from query import _execute, _records
+from query._records import LATEST, CodeVersion, Environment, MetricSummary, RunSummary
+from query.access import Caller, Visibility
+from query.runs import search_runs
+
+ParamValue = float | int | bool | str | None
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    name: str
+    kind: str
+    uri: str
+    sha256: str
+    size_bytes: int
+    role: str
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    role: str
+    name: str
+    uri: str
+    digest: str
+    version: str
+    size_bytes: int
+    manifest_digest: str
+    file_count: int
+
+
+@dataclass(frozen=True)
+class PackageRecord:
+    name: str
+    version: str
+    source: str
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run of a search page."""
+
+    summary: RunSummary
+    last_sequence: int
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # key -> last value
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    """One run and everything it recorded except its metric points."""
+
+    summary: RunSummary
+    last_sequence: int
+    params: dict[str, ParamValue]
+    tags: dict[str, str]
+    metrics: dict[str, MetricSummary]
+    code: CodeVersion | None
+    environment: Environment | None
+    packages: tuple[PackageRecord, ...]
+    datasets: tuple[DatasetRecord, ...]
+    artifacts: tuple[ArtifactRecord, ...]
+    command_line: tuple[str, ...]
+    traceback: str
+
+
+def typed_value(value_type: str, text: str) -> ParamValue:
+    """A stored parameter back as the type it was logged with."""
+    try:
+        if value_type == "float":
+            return float(text)
+        if value_type == "int":
+            return int(text)
+    except ValueError:
+        return text
+    if value_type == "bool":
+        return text == "true"
+    if value_type == "null":
+        return None
+    return text
+
+
+def typed_params(
+    client: Client, vis: Visibility, ids: Sequence[str]
+) -> dict[str, dict[str, ParamValue]]:
+    sql = (
+        f"SELECT run_id, key, argMax(tuple(value_type, value), {LATEST}) AS latest"
+        f" FROM {vis.table('params')} WHERE run_id IN {{ids:Array(String)}} GROUP BY run_id, key"
+    )
+    out: dict[str, dict[str, ParamValue]] = {}
+    for row in _execute.rows(client, sql, {"ids": list(ids)}):
+        value_type, text = row["latest"]
+        out.setdefault(row["run_id"], {})[row["key"]] = typed_value(value_type, text)
+    return out
+
+
+def metric_lasts(
+    client: Client, vis: Visibility, ids: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    sql = (
+        "SELECT run_id, key, argMaxMerge(last_value) AS last"
+        f" FROM {vis.table('metric_summaries')} WHERE run_id IN {{ids:Array(String)}}"
+        " GROUP BY run_id, key"
+    )
+    out: dict[str, dict[str, float]] = {}
+    for row in _execute.rows(client, sql, {"ids": list(ids)}):
+        out.setdefault(row["run_id"], {})[row["key"]] = float(row["last"])
+    return out
+
+
+def last_sequences(client: Client, vis: Visibility, ids: Sequence[str]) -> dict[str, int]:
+    sql = (
+        f"SELECT aggregate_id AS run_id, max(sequence) AS last FROM {vis.table('events')}"
+        " WHERE aggregate_kind = 'run' AND aggregate_id IN {ids:Array(String)}"
+        " GROUP BY aggregate_id"
+    )
+    return {r["run_id"]: int(r["last"]) for r in _execute.rows(client, sql, {"ids": list(ids)})}
+
+
+def _extra_fields(client: Client, vis: Visibility, run_id: str) -> dict[str, str]:
+    sql = (
+        f"SELECT field, argMax(value, {LATEST}) AS value FROM {vis.table('run_fields')}"
+        " WHERE run_id = {run_id:String} AND field IN ('command_line', 'traceback')"
+        " GROUP BY field"
+    )
+    return {r["field"]: r["value"] for r in _execute.rows(client, sql, {"run_id": run_id})}
+
+
+def _packages(client: Client, vis: Visibility, run_id: str) -> tuple[PackageRecord, ...]:
+    """The packages of the run's latest recorded environment."""
+    sql = f"""
+SELECT DISTINCT name, version, source FROM {vis.table("environment_packages")}
+WHERE run_id = {{run_id:String}} AND event_id = (
+    SELECT argMax(event_id, {LATEST}) FROM {vis.table("environments")}
+    WHERE run_id = {{run_id:String}})
+ORDER BY name
+"""
+    return tuple(PackageRecord(**r) for r in _execute.rows(client, sql, {"run_id": run_id}))
+
+
+def _datasets(client: Client, vis: Visibility, run_id: str) -> tuple[DatasetRecord, ...]:
+    sql = (
+        "SELECT role, name, any(uri) AS uri, digest, any(version) AS version,"
+        " any(size_bytes) AS size_bytes, any(manifest_digest) AS manifest_digest,"
+        f" any(file_count) AS file_count FROM {vis.table('datasets')}"
+        " WHERE run_id = {run_id:String} GROUP BY role, name, digest ORDER BY role, name, digest"
+    )
+    return tuple(DatasetRecord(**r) for r in _execute.rows(client, sql, {"run_id": run_id}))
+
+
+def _artifacts(client: Client, vis: Visibility, run_id: str) -> tuple[ArtifactRecord, ...]:
+    sql = (
+        "SELECT name, any(kind) AS kind, any(uri) AS uri, sha256, any(size_bytes) AS size_bytes,"
+        " any(role) AS role, any(metadata) AS metadata, min(occurred_at) AS logged_at"
+        f" FROM {vis.table('artifacts')} WHERE run_id = {{run_id:String}}"
+        " GROUP BY name, sha256 ORDER BY logged_at, name"
+    )
+    return tuple(
+        ArtifactRecord(
+            name=r["name"],
+            kind=r["kind"],
+            uri=r["uri"],
+            sha256=r["sha256"],
+            size_bytes=r["size_bytes"],
+            role=r["role"],
+            metadata=dict(r["metadata"]),
+        )
+        for r in _execute.rows(client, sql, {"run_id": run_id})
+    )
+
+
+def _command_line(text: str) -> tuple[str, ...]:
+    try:
+        parsed: Any = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    return tuple(str(arg) for arg in parsed) if isinstance(parsed, list) else ()
+
+
+def run_details(
+    client: Client, caller: Caller, run_id: str, *, database: str | None = None
+) -> RunDetails:
+    """The run ``run_id`` as ``caller`` may see it; NotFoundError when it is not visible."""
+    vis = Visibility.load(client, caller, database)
+    summary = _records.require_visible(client, vis, [run_id])[run_id]
+    ids = [run_id]
+    extra = _extra_fields(client, vis, run_id)
+    return RunDetails(
+        summary=summary,
+        last_sequence=last_sequences(client, vis, ids).get(run_id, 0),
+        params=typed_params(client, vis, ids).get(run_id, {}),
+        tags=_records.tags(client, vis, ids).get(run_id, {}),
+        metrics=_records.metric_summaries(client, vis, ids).get(run_id, {}),
+        code=_records.code_versions(client, vis, ids).get(run_id),
+        environment=_records.environments(client, vis, ids).get(run_id),
+        packages=_packages(client, vis, run_id),
+        datasets=_datasets(client, vis, run_id),
+        artifacts=_artifacts(client, vis, run_id),
+        command_line=_command_line(extra.get("command_line", "")),
+        traceback=extra.get("traceback", ""),
+    )
+
+
+def search_page(
+    client: Client,
+    caller: Caller,
+    *,
+    filter: str | None,
+    order_by: str | None,
+    limit: int,
+    offset: int,
+    database: str | None = None,
+) -> tuple[list[RunRow], bool]:
+    """One page of :func:`query.runs.search_runs` with each run's parameters, tags and metrics'
+    last values, and whether more runs follow it."""
+    page = search_runs(
+        client,
+        caller,
+        filter,
+        order_by,
+        limit=limit + 1,
+        offset=offset,
+        columns=["run_id"],
+        database=database,
+    )
+    ids = [str(run_id) for run_id in page["run_id"]]
+    more = len(ids) > limit
+    ids = ids[:limit]
+    if not ids:
+        return [], False
+    vis = Visibility.load(client, caller, database)
+    summaries = _records.visible_runs(client, vis, ids)
+    params = typed_params(client, vis, ids)
+    tags = _records.tags(client, vis, ids)
+    metrics = metric_lasts(client, vis, ids)
+    sequences = last_sequences(client, vis, ids)
+    rows = [
+        RunRow(
+            summary=summaries[run_id],
+            last_sequence=sequences.get(run_id, 0),
+            params=params.get(run_id, {}),
+            tags=tags.get(run_id, {}),
+            metrics=metrics.get(run_id, {}),
+        )
+        for run_id in ids
+        if run_id in summaries
+    ]
+    return rows, more
