@@ -11,8 +11,8 @@ import pytest
 
 import cairn
 from cairn._query_client import QueryClient
-from cairn_contract.v1 import collaboration_pb2, envelope_pb2, events_pb2, query_pb2, query_pb2_grpc
 from cairn_contract.ids import new_uuid7
+from cairn_contract.v1 import collaboration_pb2, envelope_pb2, events_pb2, query_pb2, query_pb2_grpc
 from tests.pipeline import TEAM
 from tests.queryservice.world import LRS, OTHER_TEAM, PROJECT, SECRET_PROJECT, STEPS, World
 

@@ -13,7 +13,7 @@ from cairn.reproduce._record import RunRecordSource
 
 def open_source(settings: Settings) -> RunRecordSource:
     try:
-        from cairn.v1 import query_pb2_grpc  # type: ignore[attr-defined]  # noqa: F401
+        from cairn.v1 import query_pb2_grpc  # noqa: F401
     except ImportError:
         raise UnavailableError(
             "reading a run's record needs the query service (cairn.v1.Query), which this"
