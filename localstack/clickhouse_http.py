@@ -20,7 +20,9 @@ Contract (what clients may rely on, as with ClickHouse 26.x):
   it. ``session_id`` is therefore accepted and ignored: there are no server-side sessions.
 * GET requests run with ``readonly=2``; users marked read-only in the users file run every
   request with ``readonly=1``, applied before the request's settings, so the engine refuses
-  writes and setting changes with its own READONLY (164) error.
+  writes and setting changes with its own READONLY (164) error; and their statement must parse
+  (``EXPLAIN AST``) as SELECT/WITH/SHOW/DESCRIBE/EXPLAIN/EXISTS without INTO OUTFILE
+  (``_ch_readonly``), which also refuses KILL and SYSTEM.
 * Request bodies may be compressed (``Content-Encoding`` lz4, zstd, gzip, deflate, and br when
   the brotli module is installed); responses are compressed when the request has
   ``enable_http_compression=1`` and a matching ``Accept-Encoding``. ClickHouse's own block
@@ -79,6 +81,7 @@ from localstack import _ch_sql as sql
 from localstack._ch_engine import DataDirInUse, Engine, Session
 from localstack._ch_errors import BAD_ARGUMENTS, UNKNOWN_EXCEPTION, ClickHouseError
 from localstack._ch_request import RequestOptions, as_utf8, parse_options, read_statement
+from localstack._ch_readonly import check_read_only
 from localstack._ch_users import UserDirectory, credentials, write_users_file
 from servicekit.logs import configure_logging
 
@@ -244,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
         if split.shape is sql.Shape.PLAIN and not text.strip():
             raise ClickHouseError.make(BAD_ARGUMENTS, "Empty query")
         try:
-            return self._run(readonly, opts, split, text, rest, info)
+            return self._run(readonly, opts, split, text, rest, info, user.readonly)
         except ClickHouseError as exc:
             # Every engine connection is chdb's "default" user; name the real one instead.
             exc.text = exc.text.replace(
@@ -260,8 +263,10 @@ class _Handler(BaseHTTPRequestHandler):
         text: bytes,
         rest: Iterator[bytes],
         info: dict[str, Any],
+        read_only_user: bool = False,
     ) -> _Reply:
-        """Execute the statement on a fresh engine connection set up for the request."""
+        """Execute the statement on a fresh engine connection set up for the request; a
+        read-only user's statement must parse as a reading one first (``_ch_readonly``)."""
         headers = self._common_headers(opts.query_id, opts.settings)
         with self.server.engine.session(
             readonly=readonly,
@@ -269,6 +274,8 @@ class _Handler(BaseHTTPRequestHandler):
             settings=opts.settings,
             external=opts.external,
         ) as session:
+            if read_only_user and split.shape is not sql.Shape.INSERT_DATA:
+                info["parsed_kind"] = check_read_only(session, text, opts.bind, "default")
             if split.shape is not sql.Shape.INSERT_DATA:
                 return self._select(session, text, opts, headers, info)
             info["kind"] = "INSERT"
