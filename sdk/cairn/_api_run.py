@@ -20,9 +20,9 @@ from cairn import _checks as checks
 from cairn import _payloads
 from cairn._frames import info_dict, params_dict, time_of
 from cairn._ids import uuid7
-from cairn._packing import SCHEMA_VERSION
 from cairn.errors import ValidationError
 from cairn.v1 import envelope_pb2, events_pb2, provenance_pb2, query_pb2
+from cairn_contract.envelopes import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from cairn._query_client import QueryClient
