@@ -80,8 +80,8 @@ from localstack import _ch_io as io
 from localstack import _ch_sql as sql
 from localstack._ch_engine import DataDirInUse, Engine, Session
 from localstack._ch_errors import BAD_ARGUMENTS, UNKNOWN_EXCEPTION, ClickHouseError
-from localstack._ch_request import RequestOptions, as_utf8, parse_options, read_statement
 from localstack._ch_readonly import check_read_only
+from localstack._ch_request import RequestOptions, as_utf8, parse_options, read_statement
 from localstack._ch_users import UserDirectory, credentials, write_users_file
 from servicekit.logs import configure_logging
 

@@ -161,6 +161,7 @@ def test_generated_sql_never_writes(
     cased = case(text) if case is not str else text  # type: ignore[operator]
     answer = as_reporting(clickhouse_endpoint, cased)
     assert answer.status != 200, (cased, answer)
-    assert not out.exists() and not out.with_name(out.name.upper()).exists()
+    assert not out.exists()
+    assert not out.with_name(out.name.upper()).exists()
     count = as_admin(clickhouse_endpoint, f"SELECT count(), sum(a) FROM {canary}.t").body.split()
     assert count == ["1", "1"]
