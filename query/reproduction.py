@@ -15,25 +15,58 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from cairn_contract.reproduction import (
+    CodeRecord,
+    DatasetInput,
+    ReproductionReport,
+    RunRecord,
+    build_report,
+)
 from domain.diffs import DatasetRecord
 from query import _execute, _records
 from query._records import LATEST, CodeVersion, Environment
 from query.access import Caller, Visibility
 
 
-@dataclass(frozen=True)
-class RecordedRun:
-    run_id: str
-    team: str
-    project: str
-    name: str
-    status: str
-    command_line: tuple[str, ...]
-    code: CodeVersion | None
-    environment: Environment | None
-    datasets: tuple[DatasetRecord, ...]  # role "input" and "output"
-    params: dict[str, str]
-    tags: dict[str, str]
+def _to_record(
+    summary: _records.RunSummary,
+    command_line: tuple[str, ...],
+    code: CodeVersion | None,
+    env: Environment | None,
+    datasets: tuple[DatasetRecord, ...],
+    params: dict[str, str],
+    tags: dict[str, str],
+) -> RunRecord:
+    return RunRecord(
+        run_id=summary.run_id,
+        name=summary.name,
+        team=summary.team,
+        project=summary.project,
+        status=summary.status,
+        command_line=command_line,
+        code=CodeRecord(
+            git_remote=code.git_remote,
+            commit=code.commit,
+            branch=code.branch,
+            dirty=code.dirty,
+            diff=code.diff,
+            diff_truncated=code.diff_truncated,
+            diff_sha256=code.diff_sha256,
+            entry_point=code.entry_point,
+        )
+        if code
+        else None,
+        python_version=env.python_version if env else "",
+        packages=dict(env.packages) if env else {},
+        container_image=env.container_image if env else "",
+        container_digest=env.container_digest if env else "",
+        datasets=tuple(
+            DatasetInput(d.name, d.uri, d.digest, d.manifest_digest, d.file_count, d.role)
+            for d in datasets
+        ),
+        params=params,
+        tags=tags,
+    )
 
 
 def _command_line(client: Client, vis: Visibility, run_id: str) -> tuple[str, ...]:
@@ -49,27 +82,37 @@ def _command_line(client: Client, vis: Visibility, run_id: str) -> tuple[str, ..
     return tuple(str(arg) for arg in value) if isinstance(value, list) else ()
 
 
-def recorded_run(
-    client: Client, caller: Caller, run_id: str, *, database: str | None = None
-) -> RecordedRun:
-    """Everything the run recorded about where it came from; NotFoundError when the run does
-    not exist or the caller may not see it."""
-    vis = Visibility.load(client, caller, database)
+def _recorded(client: Client, vis: Visibility, run_id: str) -> RunRecord:
     summary = _records.require_visible(client, vis, [run_id])[run_id]
     ids = [run_id]
-    return RecordedRun(
-        run_id=run_id,
-        team=summary.team,
-        project=summary.project,
-        name=summary.name,
-        status=summary.status,
-        command_line=_command_line(client, vis, run_id),
-        code=_records.code_versions(client, vis, ids).get(run_id),
-        environment=_records.environments(client, vis, ids).get(run_id),
-        datasets=_records.datasets(client, vis, ids).get(run_id, ()),
-        params=_records.params(client, vis, ids).get(run_id, {}),
-        tags=_records.tags(client, vis, ids).get(run_id, {}),
+    return _to_record(
+        summary,
+        _command_line(client, vis, run_id),
+        _records.code_versions(client, vis, ids).get(run_id),
+        _records.environments(client, vis, ids).get(run_id),
+        _records.datasets(client, vis, ids).get(run_id, ()),
+        _records.params(client, vis, ids).get(run_id, {}),
+        _records.tags(client, vis, ids).get(run_id, {}),
     )
+
+
+def recorded_run(
+    client: Client, caller: Caller, run_id: str, *, database: str | None = None
+) -> RunRecord:
+    """Everything the run recorded about where it came from; NotFoundError when the run does
+    not exist or the caller may not see it."""
+    return _recorded(client, Visibility.load(client, caller, database), run_id)
+
+
+def _points(client: Client, vis: Visibility, run_id: str) -> dict[str, list[tuple[int, float]]]:
+    sql = (
+        f"SELECT key, step, argMax(value, sequence) AS value FROM {vis.table('metrics')}"
+        " WHERE run_id = {id:String} GROUP BY key, step ORDER BY key, step"
+    )
+    out: dict[str, list[tuple[int, float]]] = {}
+    for row in _execute.rows(client, sql, {"id": run_id}):
+        out.setdefault(row["key"], []).append((int(row["step"]), float(row["value"])))
+    return out
 
 
 def metric_points(
@@ -79,14 +122,64 @@ def metric_points(
     counts with its latest value)."""
     vis = Visibility.load(client, caller, database)
     _records.require_visible(client, vis, [run_id])
-    sql = (
-        f"SELECT key, step, argMax(value, sequence) AS value FROM {vis.table('metrics')}"
-        " WHERE run_id = {id:String} GROUP BY key, step ORDER BY key, step"
+    return _points(client, vis, run_id)
+
+
+def reproduction_report(
+    client: Client,
+    caller: Caller,
+    original_id: str,
+    reproduction_id: str,
+    *,
+    database: str | None = None,
+) -> ReproductionReport:
+    """The report comparing a reproduction with its original, from what both recorded (the same
+    report ``cairn reproduce`` printed)."""
+    vis = Visibility.load(client, caller, database)
+    original = _recorded(client, vis, original_id)
+    reproduction = _recorded(client, vis, reproduction_id)
+    return build_report(
+        original,
+        reproduction,
+        _points(client, vis, original_id),
+        _points(client, vis, reproduction_id),
     )
-    out: dict[str, list[tuple[int, float]]] = {}
-    for row in _execute.rows(client, sql, {"id": run_id}):
-        out.setdefault(row["key"], []).append((int(row["step"]), float(row["value"])))
-    return out
+
+
+@dataclass(frozen=True)
+class DataSince:
+    """An input dataset's URI and the digest a later visible run recorded for it."""
+
+    name: str
+    uri: str
+    recorded_digest: str
+    later_digest: str
+    later_run_id: str
+
+
+def data_changed_since(
+    client: Client, caller: Caller, run_id: str, *, database: str | None = None
+) -> tuple[DataSince, ...]:
+    """Input datasets whose URI a later visible run recorded with another digest: the store's
+    own evidence that the data at that URI changed (the portal never reads the URI itself)."""
+    vis = Visibility.load(client, caller, database)
+    record = _recorded(client, vis, run_id)
+    uris = [d.uri for d in record.inputs if d.uri]
+    if not uris:
+        return ()
+    visible = vis.predicate("team", "project", kind="'run'", object_id="run_id")
+    sql = (
+        "SELECT uri, argMax(digest, occurred_at) AS digest, argMax(run_id, occurred_at) AS run"
+        f" FROM {vis.table('datasets')} WHERE uri IN {{uris:Array(String)}}"
+        f" AND run_id != {{id:String}} AND {visible} GROUP BY uri"
+    )
+    params = {"uris": uris, "id": run_id, **vis.parameters}
+    latest = {r["uri"]: (r["digest"], r["run"]) for r in _execute.rows(client, sql, params)}
+    return tuple(
+        DataSince(d.name, d.uri, d.digest, latest[d.uri][0], latest[d.uri][1])
+        for d in record.inputs
+        if d.uri in latest and latest[d.uri][0] != d.digest
+    )
 
 
 @dataclass(frozen=True)

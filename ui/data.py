@@ -16,7 +16,8 @@ from typing import Literal
 import pandas as pd
 import streamlit as st
 
-from query import collaboration, compare, diffs, lineage, provenance, runs, series
+from cairn_contract.reproduction import ReproductionReport, RunRecord
+from query import collaboration, compare, diffs, lineage, provenance, reproduction, runs, series
 from query import portal_reads as pending
 from query.access import Caller
 from query.collaboration import Comment
@@ -153,6 +154,28 @@ def environment_diff(caller: Caller, run_a: str, run_b: str) -> diffs.Environmen
 @st.cache_data(ttl=30, show_spinner=False)
 def datasets_diff(caller: Caller, run_a: str, run_b: str) -> diffs.DatasetsDiff:
     return diffs.diff_datasets(context.client(), caller, run_a, run_b)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def recorded_run(caller: Caller, run_id: str) -> RunRecord:
+    return reproduction.recorded_run(context.client(), caller, run_id)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def reproduction_links(caller: Caller, run_id: str) -> reproduction.ReproductionLinks:
+    return reproduction.reproduction_links(context.client(), caller, run_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def reproduction_report(
+    caller: Caller, original_id: str, reproduction_id: str
+) -> ReproductionReport:
+    return reproduction.reproduction_report(context.client(), caller, original_id, reproduction_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def data_changed_since(caller: Caller, run_id: str) -> tuple[reproduction.DataSince, ...]:
+    return reproduction.data_changed_since(context.client(), caller, run_id)
 
 
 @st.cache_data(ttl=15, show_spinner=False)

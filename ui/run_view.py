@@ -13,7 +13,7 @@ from ui.format import size
 
 SECTIONS = (
     "Charts", "Params", "System", "Artifacts", "Datasets", "Environment", "Code", "Lineage",
-    "Discussion",
+    "Reproduce", "Discussion",
 )  # fmt: skip
 DEFAULT_KEYS = 4
 

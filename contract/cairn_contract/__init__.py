@@ -9,6 +9,8 @@
 - ``ids``: UUIDv7, the id scheme of events, runs and comments.
 - ``sweep_record``: the tag and param names a sweep is recorded under.
 - ``artifact_layout``: the content-addressed artifact store's layout and manifest format.
+- ``reproduction``: a run's recorded capture as ``cairn reproduce`` reads it, and the report
+  comparing a reproduction with its original.
 
 It depends on nothing but grpcio and protobuf, and nothing in it does I/O.
 """

@@ -18,8 +18,6 @@ from cairn.errors import FailedPreconditionError, NotFoundError
 from cairn.reproduce import (
     TAG_OVERRIDES,
     TAG_REPRODUCES,
-    CodeRecord,
-    DatasetInput,
     ReproduceOptions,
     RunRecord,
     build_plan,
@@ -27,7 +25,13 @@ from cairn.reproduce import (
     format_report,
 )
 from query.access import Caller
-from query.reproduction import metric_points, recorded_run, reproduction_links
+from query.reproduction import (
+    data_changed_since,
+    metric_points,
+    recorded_run,
+    reproduction_links,
+    reproduction_report,
+)
 from tests.pipeline import Pipeline
 
 PROJECT = "reproduce"
@@ -66,37 +70,7 @@ class QueryLayerSource:
         self.pipeline = pipeline
 
     def get_run(self, run_id: str) -> RunRecord:
-        found = recorded_run(self.pipeline.client(), self.pipeline.caller, run_id)
-        code = found.code
-        env = found.environment
-        return RunRecord(
-            run_id=found.run_id,
-            name=found.name,
-            team=found.team,
-            project=found.project,
-            status=found.status,
-            command_line=found.command_line,
-            code=CodeRecord(
-                git_remote=code.git_remote,
-                commit=code.commit,
-                branch=code.branch,
-                dirty=code.dirty,
-                diff=code.diff,
-                diff_truncated=code.diff_truncated,
-                diff_sha256=code.diff_sha256,
-                entry_point=code.entry_point,
-            )
-            if code
-            else None,
-            python_version=env.python_version if env else "",
-            packages=dict(env.packages) if env else {},
-            datasets=tuple(
-                DatasetInput(d.name, d.uri, d.digest, d.manifest_digest, d.file_count, d.role)
-                for d in found.datasets
-            ),
-            params=found.params,
-            tags=found.tags,
-        )
+        return recorded_run(self.pipeline.client(), self.pipeline.caller, run_id)
 
     def metric_points(self, run_id: str) -> dict[str, list[tuple[int, float]]]:
         return metric_points(self.pipeline.client(), self.pipeline.caller, run_id)
@@ -185,6 +159,9 @@ def test_a_reproduction_in_a_fresh_directory_is_identical_at_every_step_with_lin
         result.run_id,
     )
     assert source.get_run(result.run_id).tags[TAG_REPRODUCES] == run_id
+    stored = reproduction_report(pipeline.client(), pipeline.caller, run_id, result.run_id)
+    assert stored.verdict == "identical"
+    assert stored == report  # the portal and cairn diff show what cairn reproduce printed
 
 
 def test_another_teams_caller_cannot_read_the_record_or_points(
@@ -217,6 +194,7 @@ def test_a_changed_dataset_is_refused_with_its_digest(
     assert f"recorded {recorded.digest}" in message
     assert plan.data[0].current_digest in message
     assert "differing files: train.csv" in message
+    assert data_changed_since(pipeline.client(), pipeline.caller, run_id) == ()
     assert not (tmp_path / "w").exists()
 
 

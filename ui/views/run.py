@@ -7,7 +7,16 @@ import streamlit as st
 
 from cairn_contract.errors import CairnError
 from query.lineage import Node, NodeKind
-from ui import charts, context, data, discussion, histograms_view, links, threads
+from ui import (
+    charts,
+    context,
+    data,
+    discussion,
+    histograms_view,
+    links,
+    reproduce_view,
+    threads,
+)
 from ui.downloads import artifact_bytes
 from ui.events import Target, TargetKind
 from ui.format import duration, md, short, size, when
@@ -204,6 +213,11 @@ elif section == "Code":
     else:
         st.dataframe(code_facts(identity.code), hide_index=True)
         st.subheader("Uncommitted changes")
+        if identity.code.diff_truncated:
+            st.warning(
+                "The patch was cut at the capture size limit: what is shown is its beginning, "
+                "and the code that ran cannot be restored from it (see Reproduce)."
+            )
         if identity.code.diff:
             st.code(identity.code.diff, language="diff")
         else:
@@ -218,6 +232,9 @@ elif section == "Lineage":
     st.dataframe(rows, hide_index=True)
     st.page_link(links.PAGES["lineage"], label="Open the lineage graph", icon=":material/account_tree:",
                  query_params={"node": f"run:{run_id}"})  # fmt: skip
+
+elif section == "Reproduce":
+    reproduce_view.show(caller, run_id)
 
 elif section == "Discussion":
     discussion.show(
