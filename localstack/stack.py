@@ -55,6 +55,7 @@ def service_env(
         CAIRN_INGEST_URL=settings.ingest_address,
         CAIRN_INGEST_METRICS_PORT=str(settings.ingest_metrics_port),
         CAIRN_PROCESSORS_PORT=str(settings.processors_port),
+        CAIRN_PROCESSORS_HOST=settings.host,
         CAIRN_PROCESSORS_DATA_DIR=str(settings.home / "processors"),
         CAIRN_PORTAL_URL=settings.portal_url,
     )

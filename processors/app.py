@@ -129,6 +129,7 @@ def create_app(
         store="memory://",
         datadir=str(settings.data_dir),
         web_host=settings.web_host,
+        web_bind=settings.web_host,  # faust would listen on 0.0.0.0 otherwise
         web_port=settings.web_port,
         web_in_thread=False,
         broker_session_timeout=settings.session_timeout_s,

@@ -64,13 +64,21 @@ class RunParts:
         if self.capture is not None:
             self.capture.join(timeout=15)
 
-    def shut_down(self, run_id: str, settings: Settings, next_step: int, timeout_s: float) -> None:
+    def shut_down(
+        self,
+        run_id: str,
+        settings: Settings,
+        next_step: int,
+        timeout_s: float,
+        *,
+        since: float | None = None,
+    ) -> None:
         """Spool everything, deliver within ``timeout_s``, close the spool (removing it once
         delivered) and say what is left and how it will get there."""
         sender, spool = self.sender, self.spool
         if sender is None or spool is None:
             return
-        delivered = sender.stop(timeout_s)
+        delivered = sender.stop(timeout_s, since=since)
         if sender.alive:
             log.error(
                 "cairn: run %s did not stop sending; its spool stays in %s", run_id, spool.directory

@@ -348,13 +348,14 @@ class Run:
             self._finished = True
         from cairn import _lifecycle
 
+        since = time.monotonic()
         try:
             self._parts.stop_capture()
             if change is not None and status is not None:  # None: detach
                 self._put(Payload("run_status_changed", change, time.time_ns()))
                 self.status = status
             timeout = self.settings.finish_timeout_s if timeout_s is None else timeout_s
-            self._parts.shut_down(self.id, self.settings, self._next_step, timeout)
+            self._parts.shut_down(self.id, self.settings, self._next_step, timeout, since=since)
         finally:
             _lifecycle.unregister(self)
 
