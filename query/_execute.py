@@ -55,3 +55,6 @@ def scalar(client: Client, sql: str, parameters: Mapping[str, Any]) -> Any:
     with _translated():
         result = client.query(sql, parameters=dict(parameters), settings=_SESSIONLESS)
         return result.result_rows[0][0] if result.result_rows else None
+
+
+translated = _translated  # for functions that stream (the driver's errors, translated once)

@@ -8,7 +8,10 @@ from datetime import datetime
 from google.protobuf import struct_pb2
 
 from cairn_contract.v1 import common_pb2, provenance_pb2, query_pb2, runs_pb2
+from domain.diffs import DatasetRecord as DomainDataset
 from query._records import CodeVersion, Environment, MetricSummary, RunSummary
+from query.compare import RunComparison
+from query.diffs import CodeDiff, DatasetsDiff, EnvironmentDiff
 from query.run_details import (
     ArtifactRecord,
     DatasetRecord,
@@ -171,3 +174,92 @@ def run_row(row: RunRow) -> query_pb2.RunRow:
         tags=row.tags,
         metrics=row.metrics,
     )
+
+
+def comparison(result: RunComparison) -> query_pb2.CompareRunsResponse:
+    return query_pb2.CompareRunsResponse(
+        runs=[run_info(summary, 0) for summary in result.runs],
+        params_differing=[
+            query_pb2.ParamComparison(
+                key=kv.key,
+                values=[v or "" for v in kv.values],
+                present=[v is not None for v in kv.values],
+            )
+            for kv in result.params_differing
+        ],
+        params_common=dict(result.params_common),
+        metrics=[
+            query_pb2.MetricComparison(
+                key=m.key,
+                last=[_number(v) for v in m.last],
+                min=[_number(v) for v in m.min],
+                max=[_number(v) for v in m.max],
+                present=[v is not None for v in m.last],
+            )
+            for m in result.metrics
+        ],
+        same_code=result.same_code,
+        same_environment=result.same_environment,
+        same_datasets=result.same_datasets,
+    )
+
+
+def _number(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+def _dataset_slot(record: DomainDataset) -> str:
+    return f"{record.role}/{record.name}"
+
+
+def difference(
+    code: CodeDiff, environment: EnvironmentDiff, data: DatasetsDiff, compared: RunComparison
+) -> query_pb2.DiffRunsResponse:
+    response = query_pb2.DiffRunsResponse(
+        run_a=code.run_a,
+        run_b=code.run_b,
+        same_commit=code.same_commit,
+        same_patch=code.same_patch,
+        patch_diff=code.patch_diff,
+        compare_url=code.compare_url or "",
+    )
+    if code.code_a is not None:
+        response.code_a.CopyFrom(code_version(code.code_a))
+    if code.code_b is not None:
+        response.code_b.CopyFrom(code_version(code.code_b))
+    response.environment.extend(
+        query_pb2.FieldChange(key=c.key, before=c.before, after=c.after) for c in environment.fields
+    )
+    packages = environment.packages
+    response.packages.extend(
+        [
+            *(query_pb2.FieldChange(key=k, before="", after=v) for k, v in packages.added),
+            *(query_pb2.FieldChange(key=k, before=v, after="") for k, v in packages.removed),
+            *(
+                query_pb2.FieldChange(key=c.key, before=c.before, after=c.after)
+                for c in packages.changed
+            ),
+        ]
+    )
+    datasets = data.datasets
+    response.datasets.extend(
+        [
+            *(query_pb2.FieldChange(key=_dataset_slot(d), after=d.digest) for d in datasets.added),
+            *(
+                query_pb2.FieldChange(key=_dataset_slot(d), before=d.digest)
+                for d in datasets.removed
+            ),
+            *(
+                query_pb2.FieldChange(
+                    key=f"{c.role}/{c.name}", before=c.before.digest, after=c.after.digest
+                )
+                for c in datasets.changed
+            ),
+        ]
+    )
+    if len(compared.run_ids) == 2:
+        response.params.extend(
+            query_pb2.FieldChange(key=kv.key, before=kv.values[0] or "", after=kv.values[1] or "")
+            for kv in compared.params_differing
+        )
+    return response

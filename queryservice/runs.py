@@ -22,7 +22,7 @@ def get_run(ctx: ReadContext, request: query_pb2.GetRunRequest) -> query_pb2.Get
     return query_pb2.GetRunResponse(run=messages.run(details))
 
 
-def _project_filter(project: str, filter: str) -> str:
+def project_filter(project: str, filter: str) -> str:
     """``filter`` narrowed to one project. The user's filter is parsed on its own first, so an
     error points at a character of what they wrote."""
     parse_filter(filter)
@@ -48,7 +48,7 @@ def search_runs(
             field="page_size",
             rule="range",
         )
-    filter = _project_filter(request.project, request.filter)
+    filter = project_filter(request.project, request.filter)
     parse_order_by(request.order_by or None)
     digest = search_digest(request.filter, request.order_by, request.project)
     offset = decode_token(request.page_token, digest)

@@ -12,7 +12,7 @@ change this object's attributes; :meth:`ApiRun.refresh` reads the run again.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +21,12 @@ from cairn import _payloads
 from cairn._frames import info_dict, params_dict, time_of
 from cairn._ids import uuid7
 from cairn.errors import ValidationError
-from cairn.v1 import envelope_pb2, events_pb2, provenance_pb2, query_pb2
 from cairn_contract.envelopes import SCHEMA_VERSION
+from cairn_contract.v1 import envelope_pb2, events_pb2, provenance_pb2, query_pb2
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from cairn._query_client import QueryClient
 
 
@@ -139,6 +141,15 @@ class ApiRun:
     @property
     def command_line(self) -> list[str]:
         return list(self.message.command_line)
+
+    def history(
+        self, keys: Sequence[str] | str | None = None, samples: int | None = None
+    ) -> pd.DataFrame:
+        """This run's metric points: ``run_id, key, step, timestamp, value``, every point
+        unless ``samples`` (see :meth:`cairn.Api.histories`)."""
+        from cairn._api_reads import histories
+
+        return histories(self._client, [self.id], keys, samples)
 
     def refresh(self) -> ApiRun:
         """Read the run again (after edits have been projected); returns self."""

@@ -19,8 +19,11 @@ the portal. Every failure is a :class:`~cairn.errors.CairnError` with the server
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cairn import _api_reads
+from cairn._api_reads import Progress, RunDiff
 from cairn._api_run import ApiRun
 from cairn._query_client import QueryClient
 from cairn.config import Settings, resolve_settings
@@ -124,3 +127,49 @@ class Api:
 
         require_pandas("Api.runs")
         return runs_frame(self.search(project, filter, order_by, limit))
+
+    # -- many runs ----------------------------------------------------------------------------
+
+    def histories(
+        self,
+        run_ids: Sequence[str] | str,
+        keys: Sequence[str] | str | None = None,
+        samples: int | None = None,
+    ) -> pd.DataFrame:
+        """Metric points of many runs and keys in one call: ``run_id, key, step, timestamp,
+        value``, every point unless ``samples``; with ``samples=N`` at most N equal step buckets
+        per series, each its last point plus ``min``, ``max`` and ``count`` of the bucket.
+        ``keys`` None means every key. Runs the key may not see are left out."""
+        return _api_reads.histories(self._client, run_ids, keys, samples)
+
+    def compare(self, run_ids: Sequence[str]) -> pd.DataFrame:
+        """Runs side by side: one column per run, rows ``name, project, status, owner,
+        created_at``, ``params.<key>`` and ``metrics.<key>`` (last values); ``.attrs`` says
+        whether code, environment and datasets are the same and which params differ."""
+        return _api_reads.compare(self._client, run_ids)
+
+    def diff(self, a: str, b: str) -> RunDiff:
+        """What changed from run ``a`` to run ``b``: code, parameters, environment, packages
+        and datasets (``print()`` it for a report)."""
+        return _api_reads.diff(self._client, a, b)
+
+    def export(
+        self,
+        path: str | Path,
+        project: str | None = None,
+        filter: str | None = None,
+        format: str = "parquet",
+        *,
+        progress: Progress | None = None,
+    ) -> dict[str, int]:
+        """Write the matching runs, their params, tags and every metric point into the
+        directory ``path`` as ``runs``, ``params``, ``tags`` and ``metrics`` files (Parquet,
+        CSV or JSON lines), streamed batch by batch; returns the rows written per table."""
+        return _api_reads.export(
+            self._client,
+            path,
+            project=project or self.default_project,
+            filter=filter,
+            format=format,
+            progress=progress,
+        )

@@ -448,3 +448,413 @@ class SearchRunsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchRunsResponse: _TypeAlias = SearchRunsResponse  # noqa: Y015
+
+@_typing.final
+class MetricHistoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_IDS_FIELD_NUMBER: _builtins.int
+    KEYS_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    samples: _builtins.int
+    """0: every point. N: at most N equal step buckets per series, each with its last point
+    (steps, timestamps_ns, values) and its min, max and point count.
+    """
+    @_builtins.property
+    def run_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """at most 1,000; runs the caller may not see are left out"""
+
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """at most 100; empty: every key of the runs"""
+
+    def __init__(
+        self,
+        *,
+        run_ids: _abc.Iterable[_builtins.str] | None = ...,
+        keys: _abc.Iterable[_builtins.str] | None = ...,
+        samples: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys", "run_ids", b"run_ids", "samples", b"samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetricHistoryRequest: _TypeAlias = MetricHistoryRequest  # noqa: Y015
+
+@_typing.final
+class SeriesChunk(_message.Message):
+    """Points of one series (a run's metric), in step order. A long series arrives in several
+    chunks; consecutive chunks of the same run and key continue it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    TIMESTAMPS_NS_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    MINS_FIELD_NUMBER: _builtins.int
+    MAXS_FIELD_NUMBER: _builtins.int
+    COUNTS_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    key: _builtins.str
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def timestamps_ns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def mins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Only when downsampled: per bucket, the lowest and highest value and how many points."""
+
+    @_builtins.property
+    def maxs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def counts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        key: _builtins.str = ...,
+        steps: _abc.Iterable[_builtins.int] | None = ...,
+        timestamps_ns: _abc.Iterable[_builtins.int] | None = ...,
+        values: _abc.Iterable[_builtins.float] | None = ...,
+        mins: _abc.Iterable[_builtins.float] | None = ...,
+        maxs: _abc.Iterable[_builtins.float] | None = ...,
+        counts: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts", "key", b"key", "maxs", b"maxs", "mins", b"mins", "run_id", b"run_id", "steps", b"steps", "timestamps_ns", b"timestamps_ns", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SeriesChunk: _TypeAlias = SeriesChunk  # noqa: Y015
+
+@_typing.final
+class CompareRunsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """at most 200; every one must be visible (else NOT_FOUND)"""
+
+    def __init__(
+        self,
+        *,
+        run_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_ids", b"run_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompareRunsRequest: _TypeAlias = CompareRunsRequest  # noqa: Y015
+
+@_typing.final
+class ParamComparison(_message.Message):
+    """One parameter across the compared runs (values in the order of the request's run ids;
+    present false where a run lacks it).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    PRESENT_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def present(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+        present: _abc.Iterable[_builtins.bool] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "present", b"present", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ParamComparison: _TypeAlias = ParamComparison  # noqa: Y015
+
+@_typing.final
+class MetricComparison(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    LAST_FIELD_NUMBER: _builtins.int
+    MIN_FIELD_NUMBER: _builtins.int
+    MAX_FIELD_NUMBER: _builtins.int
+    PRESENT_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    @_builtins.property
+    def last(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def min(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def max(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def present(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        last: _abc.Iterable[_builtins.float] | None = ...,
+        min: _abc.Iterable[_builtins.float] | None = ...,
+        max: _abc.Iterable[_builtins.float] | None = ...,
+        present: _abc.Iterable[_builtins.bool] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "last", b"last", "max", b"max", "min", b"min", "present", b"present"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetricComparison: _TypeAlias = MetricComparison  # noqa: Y015
+
+@_typing.final
+class CompareRunsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ParamsCommonEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    RUNS_FIELD_NUMBER: _builtins.int
+    PARAMS_DIFFERING_FIELD_NUMBER: _builtins.int
+    PARAMS_COMMON_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    SAME_CODE_FIELD_NUMBER: _builtins.int
+    SAME_ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    SAME_DATASETS_FIELD_NUMBER: _builtins.int
+    same_code: _builtins.bool
+    """Every run has the same commit and patch / the same packages / the same datasets."""
+    same_environment: _builtins.bool
+    same_datasets: _builtins.bool
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunInfo]: ...
+    @_builtins.property
+    def params_differing(self) -> _containers.RepeatedCompositeFieldContainer[Global___ParamComparison]: ...
+    @_builtins.property
+    def params_common(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricComparison]: ...
+    def __init__(
+        self,
+        *,
+        runs: _abc.Iterable[Global___RunInfo] | None = ...,
+        params_differing: _abc.Iterable[Global___ParamComparison] | None = ...,
+        params_common: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        metrics: _abc.Iterable[Global___MetricComparison] | None = ...,
+        same_code: _builtins.bool = ...,
+        same_environment: _builtins.bool = ...,
+        same_datasets: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metrics", b"metrics", "params_common", b"params_common", "params_differing", b"params_differing", "runs", b"runs", "same_code", b"same_code", "same_datasets", b"same_datasets", "same_environment", b"same_environment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompareRunsResponse: _TypeAlias = CompareRunsResponse  # noqa: Y015
+
+@_typing.final
+class DiffRunsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_A_FIELD_NUMBER: _builtins.int
+    RUN_B_FIELD_NUMBER: _builtins.int
+    run_a: _builtins.str
+    run_b: _builtins.str
+    def __init__(
+        self,
+        *,
+        run_a: _builtins.str = ...,
+        run_b: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_a", b"run_a", "run_b", b"run_b"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiffRunsRequest: _TypeAlias = DiffRunsRequest  # noqa: Y015
+
+@_typing.final
+class FieldChange(_message.Message):
+    """One thing that differs from run a to run b ("" where one side lacks it)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    before: _builtins.str
+    after: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        before: _builtins.str = ...,
+        after: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before", "key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldChange: _TypeAlias = FieldChange  # noqa: Y015
+
+@_typing.final
+class DiffRunsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_A_FIELD_NUMBER: _builtins.int
+    RUN_B_FIELD_NUMBER: _builtins.int
+    CODE_A_FIELD_NUMBER: _builtins.int
+    CODE_B_FIELD_NUMBER: _builtins.int
+    SAME_COMMIT_FIELD_NUMBER: _builtins.int
+    SAME_PATCH_FIELD_NUMBER: _builtins.int
+    PATCH_DIFF_FIELD_NUMBER: _builtins.int
+    COMPARE_URL_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    PACKAGES_FIELD_NUMBER: _builtins.int
+    DATASETS_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    run_a: _builtins.str
+    run_b: _builtins.str
+    same_commit: _builtins.bool
+    same_patch: _builtins.bool
+    patch_diff: _builtins.str
+    compare_url: _builtins.str
+    @_builtins.property
+    def code_a(self) -> _provenance_pb2.CodeVersionRecorded:
+        """Code: commits, uncommitted patches (unified diff of a's patch to b's), a forge link."""
+
+    @_builtins.property
+    def code_b(self) -> _provenance_pb2.CodeVersionRecorded: ...
+    @_builtins.property
+    def environment(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldChange]:
+        """Environment: fields that differ (python_version, os, cuda_version, ...) and packages by
+        name (before/after version; "" where absent).
+        """
+
+    @_builtins.property
+    def packages(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldChange]: ...
+    @_builtins.property
+    def datasets(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldChange]:
+        """Data: datasets by "role/name", compared by content digest."""
+
+    @_builtins.property
+    def params(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldChange]:
+        """Parameters whose values differ."""
+
+    def __init__(
+        self,
+        *,
+        run_a: _builtins.str = ...,
+        run_b: _builtins.str = ...,
+        code_a: _provenance_pb2.CodeVersionRecorded | None = ...,
+        code_b: _provenance_pb2.CodeVersionRecorded | None = ...,
+        same_commit: _builtins.bool = ...,
+        same_patch: _builtins.bool = ...,
+        patch_diff: _builtins.str = ...,
+        compare_url: _builtins.str = ...,
+        environment: _abc.Iterable[Global___FieldChange] | None = ...,
+        packages: _abc.Iterable[Global___FieldChange] | None = ...,
+        datasets: _abc.Iterable[Global___FieldChange] | None = ...,
+        params: _abc.Iterable[Global___FieldChange] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["code_a", b"code_a", "code_b", b"code_b"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code_a", b"code_a", "code_b", b"code_b", "compare_url", b"compare_url", "datasets", b"datasets", "environment", b"environment", "packages", b"packages", "params", b"params", "patch_diff", b"patch_diff", "run_a", b"run_a", "run_b", b"run_b", "same_commit", b"same_commit", "same_patch", b"same_patch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiffRunsResponse: _TypeAlias = DiffRunsResponse  # noqa: Y015
+
+@_typing.final
+class ExportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    project: _builtins.str
+    """a project slug; empty: every visible project"""
+    filter: _builtins.str
+    """the filter language; empty: every run"""
+    def __init__(
+        self,
+        *,
+        project: _builtins.str = ...,
+        filter: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "project", b"project"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportRequest: _TypeAlias = ExportRequest  # noqa: Y015
+
+@_typing.final
+class ExportChunk(_message.Message):
+    """One Arrow IPC stream (schema plus one record batch) of one table: "runs", "params", "tags"
+    or "metrics" (docs/api.md lists their columns). Chunks of a table share its schema.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TABLE_FIELD_NUMBER: _builtins.int
+    ARROW_IPC_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    TOTAL_RUNS_FIELD_NUMBER: _builtins.int
+    table: _builtins.str
+    arrow_ipc: _builtins.bytes
+    rows: _builtins.int
+    total_runs: _builtins.int
+    """Sent on the first chunk: how many runs the export holds (for progress)."""
+    def __init__(
+        self,
+        *,
+        table: _builtins.str = ...,
+        arrow_ipc: _builtins.bytes = ...,
+        rows: _builtins.int = ...,
+        total_runs: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrow_ipc", b"arrow_ipc", "rows", b"rows", "table", b"table", "total_runs", b"total_runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportChunk: _TypeAlias = ExportChunk  # noqa: Y015

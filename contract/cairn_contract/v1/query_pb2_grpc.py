@@ -44,6 +44,26 @@ class QueryStub:
                 request_serializer=cairn_dot_v1_dot_query__pb2.SearchRunsRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_query__pb2.SearchRunsResponse.FromString,
                 _registered_method=True)
+        self.MetricHistory = channel.unary_stream(
+                '/cairn.v1.Query/MetricHistory',
+                request_serializer=cairn_dot_v1_dot_query__pb2.MetricHistoryRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.SeriesChunk.FromString,
+                _registered_method=True)
+        self.CompareRuns = channel.unary_unary(
+                '/cairn.v1.Query/CompareRuns',
+                request_serializer=cairn_dot_v1_dot_query__pb2.CompareRunsRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.CompareRunsResponse.FromString,
+                _registered_method=True)
+        self.DiffRuns = channel.unary_unary(
+                '/cairn.v1.Query/DiffRuns',
+                request_serializer=cairn_dot_v1_dot_query__pb2.DiffRunsRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.DiffRunsResponse.FromString,
+                _registered_method=True)
+        self.Export = channel.unary_stream(
+                '/cairn.v1.Query/Export',
+                request_serializer=cairn_dot_v1_dot_query__pb2.ExportRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.ExportChunk.FromString,
+                _registered_method=True)
 
 
 class QueryServicer:
@@ -64,6 +84,35 @@ class QueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MetricHistory(self, request, context):
+        """Metric points of many runs and keys, every point or downsampled; streamed per series.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompareRuns(self, request, context):
+        """Runs side by side: parameters that differ, metrics, whether code/environment/data match.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiffRuns(self, request, context):
+        """What changed from run a to run b: code, environment, datasets and parameters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Export(self, request, context):
+        """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
+        reader holds a few chunks of server memory, never the export.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +125,26 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.SearchRuns,
                     request_deserializer=cairn_dot_v1_dot_query__pb2.SearchRunsRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_query__pb2.SearchRunsResponse.SerializeToString,
+            ),
+            'MetricHistory': grpc.unary_stream_rpc_method_handler(
+                    servicer.MetricHistory,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.MetricHistoryRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.SeriesChunk.SerializeToString,
+            ),
+            'CompareRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareRuns,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.CompareRunsRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.CompareRunsResponse.SerializeToString,
+            ),
+            'DiffRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiffRuns,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.DiffRunsRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.DiffRunsResponse.SerializeToString,
+            ),
+            'Export': grpc.unary_stream_rpc_method_handler(
+                    servicer.Export,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.ExportRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.ExportChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +201,114 @@ class Query:
             '/cairn.v1.Query/SearchRuns',
             cairn_dot_v1_dot_query__pb2.SearchRunsRequest.SerializeToString,
             cairn_dot_v1_dot_query__pb2.SearchRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MetricHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cairn.v1.Query/MetricHistory',
+            cairn_dot_v1_dot_query__pb2.MetricHistoryRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.SeriesChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/CompareRuns',
+            cairn_dot_v1_dot_query__pb2.CompareRunsRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.CompareRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiffRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/DiffRuns',
+            cairn_dot_v1_dot_query__pb2.DiffRunsRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.DiffRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Export(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cairn.v1.Query/Export',
+            cairn_dot_v1_dot_query__pb2.ExportRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,16 @@ class QueryStub:
     """
     SearchRuns: _grpc.UnaryUnaryMultiCallable[_query_pb2.SearchRunsRequest, _query_pb2.SearchRunsResponse]
     """Runs matching a filter, in order, a page at a time."""
+    MetricHistory: _grpc.UnaryStreamMultiCallable[_query_pb2.MetricHistoryRequest, _query_pb2.SeriesChunk]
+    """Metric points of many runs and keys, every point or downsampled; streamed per series."""
+    CompareRuns: _grpc.UnaryUnaryMultiCallable[_query_pb2.CompareRunsRequest, _query_pb2.CompareRunsResponse]
+    """Runs side by side: parameters that differ, metrics, whether code/environment/data match."""
+    DiffRuns: _grpc.UnaryUnaryMultiCallable[_query_pb2.DiffRunsRequest, _query_pb2.DiffRunsResponse]
+    """What changed from run a to run b: code, environment, datasets and parameters."""
+    Export: _grpc.UnaryStreamMultiCallable[_query_pb2.ExportRequest, _query_pb2.ExportChunk]
+    """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
+    reader holds a few chunks of server memory, never the export.
+    """
 
 @_typing.type_check_only
 class QueryAsyncStub(QueryStub):
@@ -57,6 +67,16 @@ class QueryAsyncStub(QueryStub):
     """
     SearchRuns: _aio.UnaryUnaryMultiCallable[_query_pb2.SearchRunsRequest, _query_pb2.SearchRunsResponse]  # type: ignore[assignment]
     """Runs matching a filter, in order, a page at a time."""
+    MetricHistory: _aio.UnaryStreamMultiCallable[_query_pb2.MetricHistoryRequest, _query_pb2.SeriesChunk]  # type: ignore[assignment]
+    """Metric points of many runs and keys, every point or downsampled; streamed per series."""
+    CompareRuns: _aio.UnaryUnaryMultiCallable[_query_pb2.CompareRunsRequest, _query_pb2.CompareRunsResponse]  # type: ignore[assignment]
+    """Runs side by side: parameters that differ, metrics, whether code/environment/data match."""
+    DiffRuns: _aio.UnaryUnaryMultiCallable[_query_pb2.DiffRunsRequest, _query_pb2.DiffRunsResponse]  # type: ignore[assignment]
+    """What changed from run a to run b: code, environment, datasets and parameters."""
+    Export: _aio.UnaryStreamMultiCallable[_query_pb2.ExportRequest, _query_pb2.ExportChunk]  # type: ignore[assignment]
+    """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
+    reader holds a few chunks of server memory, never the export.
+    """
 
 class QueryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -76,5 +96,39 @@ class QueryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_query_pb2.SearchRunsResponse, _abc.Awaitable[_query_pb2.SearchRunsResponse]]:
         """Runs matching a filter, in order, a page at a time."""
+
+    @_abc_1.abstractmethod
+    def MetricHistory(
+        self,
+        request: _query_pb2.MetricHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_query_pb2.SeriesChunk], _abc.AsyncIterator[_query_pb2.SeriesChunk]]:
+        """Metric points of many runs and keys, every point or downsampled; streamed per series."""
+
+    @_abc_1.abstractmethod
+    def CompareRuns(
+        self,
+        request: _query_pb2.CompareRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.CompareRunsResponse, _abc.Awaitable[_query_pb2.CompareRunsResponse]]:
+        """Runs side by side: parameters that differ, metrics, whether code/environment/data match."""
+
+    @_abc_1.abstractmethod
+    def DiffRuns(
+        self,
+        request: _query_pb2.DiffRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.DiffRunsResponse, _abc.Awaitable[_query_pb2.DiffRunsResponse]]:
+        """What changed from run a to run b: code, environment, datasets and parameters."""
+
+    @_abc_1.abstractmethod
+    def Export(
+        self,
+        request: _query_pb2.ExportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_query_pb2.ExportChunk], _abc.AsyncIterator[_query_pb2.ExportChunk]]:
+        """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
+        reader holds a few chunks of server memory, never the export.
+        """
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -4,9 +4,11 @@ with their codes, and what a key may see (its team's runs, plus what another tea
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import grpc
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import cairn
@@ -171,3 +173,88 @@ def test_a_key_sees_its_team_and_what_was_shared_never_another_team(world: World
 def test_lrs_are_what_the_world_logged(world: World) -> None:
     with world.api() as api:
         assert sorted(api.run(r).params["lr"] for r in world.runs) == sorted(LRS)
+
+
+def test_history_every_point_and_downsampled_with_min_max_last(world: World) -> None:
+    with world.api() as api:
+        run = api.run(world.runs[0])
+        every = run.history(keys=["loss"])
+        assert list(every.columns) == ["run_id", "key", "step", "timestamp", "value"]
+        assert list(every["step"]) == list(range(STEPS))
+        assert list(every["value"]) == pytest.approx([1.0 / (s + 1) for s in range(STEPS)])
+        assert str(every["timestamp"].dtype) == "datetime64[ns, UTC]"
+
+        sampled = api.histories(list(world.runs), ["loss", "acc"], samples=4)
+        assert list(sampled.columns) == [
+            "run_id",
+            "key",
+            "step",
+            "timestamp",
+            "value",
+            "min",
+            "max",
+            "count",
+        ]
+        one = sampled[(sampled.run_id == world.runs[0]) & (sampled.key == "loss")]
+        assert list(one["step"]) == [4, 9, 14, 19]  # the last step of each bucket of 5
+        assert list(one["count"]) == [5, 5, 5, 5]
+        assert list(one["max"]) == pytest.approx([1.0, 1 / 6, 1 / 11, 1 / 16])
+        assert list(one["min"]) == pytest.approx([1 / 5, 1 / 10, 1 / 15, 1 / 20])
+        assert list(one["value"]) == list(one["min"])  # loss falls: the last is the lowest
+        assert set(sampled["run_id"]) == set(world.runs)
+
+        hidden = api.histories([world.secret_run], ["loss"])  # never shared with vision here
+        shared = world.secret_run in {r.info.run_id for r in api.search()}
+        assert hidden.empty != shared
+
+
+def test_compare_puts_runs_side_by_side(world: World) -> None:
+    with world.api() as api:
+        table = api.compare(list(world.runs))
+    assert list(table.columns) == list(world.runs)
+    assert list(table.loc["params.lr"]) == ["0.1", "0.01", "0.001"]
+    assert table.loc["metrics.loss"].tolist() == pytest.approx([lr * 10 / STEPS for lr in LRS])
+    assert "lr" in table.attrs["params_differing"]
+    assert table.attrs["same_datasets"] is True
+
+
+def test_diff_names_what_changed(world: World) -> None:
+    with world.api() as api:
+        found = api.diff(world.runs[0], world.runs[1])
+    assert ("lr", "0.1", "0.01") in found.params
+    assert ("optimizer", "sgd", "adam") in found.params
+    assert found.datasets == []  # the same file
+    report = str(found)
+    assert "lr: 0.1 -> 0.01" in report
+
+
+def test_compare_and_diff_refuse_a_run_the_key_may_not_see(world: World) -> None:
+    with world.api(world.risk_key, OTHER_TEAM) as risk:
+        with pytest.raises(cairn.NotFoundError):
+            risk.compare([world.secret_run, world.runs[0]])
+        with pytest.raises(cairn.NotFoundError):
+            risk.diff(world.secret_run, world.runs[0])
+
+
+def test_export_writes_every_point_to_parquet(world: World, tmp_path: Path) -> None:
+    seen: list[tuple[str, int, int]] = []
+    with world.api() as api:
+        counts = api.export(tmp_path / "out", project=PROJECT, progress=lambda *a: seen.append(a))
+    assert counts == {"runs": 3, "params": 9, "tags": 6, "metrics": 3 * STEPS * 2}
+    runs = pq.read_table(tmp_path / "out" / "runs.parquet").to_pandas()
+    assert sorted(runs["run_id"]) == sorted(world.runs)
+    points = pq.read_table(tmp_path / "out" / "metrics.parquet").to_pandas()
+    assert len(points) == 3 * STEPS * 2
+    assert list(points.columns) == ["run_id", "key", "step", "timestamp", "value"]
+    assert seen[-1][2] == 3  # progress knows the total number of runs
+
+
+def test_export_to_csv_and_json_and_nothing_for_another_team(world: World, tmp_path: Path) -> None:
+    with world.api(world.risk_key, OTHER_TEAM) as risk:
+        counts = risk.export(tmp_path / "csv", project=PROJECT, format="csv")
+        assert counts["runs"] == 0
+        assert counts["metrics"] == 0
+        risk.export(tmp_path / "json", project=SECRET_PROJECT, format="json")
+    lines = (tmp_path / "json" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == STEPS * 2
+    assert (tmp_path / "csv" / "runs.csv").read_text().startswith('"run_id","name"')
