@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.identity import Role
-from ingest.keys import issue_key_directly, list_keys, revoke_key_directly
-from ingest.settings import IngestSettings
+
+# ingest.keys pulls in aiokafka and the validation stack: imported by the verbs that use it, so
+# every other `cairn` verb starts without it.
 
 
 def register(subparsers: Any) -> None:
@@ -46,11 +47,15 @@ def register(subparsers: Any) -> None:
 
 
 def _where(args: argparse.Namespace) -> tuple[str, str]:
+    from ingest.settings import IngestSettings
+
     settings = IngestSettings.from_env(os.environ)
     return args.bootstrap or settings.kafka_bootstrap, args.topic or settings.identity_topic
 
 
 def _create(args: argparse.Namespace) -> int:
+    from ingest.keys import issue_key_directly
+
     bootstrap, topic = _where(args)
     key = asyncio.run(
         issue_key_directly(
@@ -72,6 +77,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from ingest.keys import list_keys
+
     bootstrap, topic = _where(args)
     records = asyncio.run(list_keys(bootstrap, team=args.team, topic=topic))
     rows = [("KEY ID", "TEAM", "ROLE", "NAME", "USER", "STATUS", "ISSUED (UTC)")]
@@ -88,6 +95,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from ingest.keys import revoke_key_directly
+
     bootstrap, topic = _where(args)
     record = asyncio.run(
         revoke_key_directly(bootstrap, args.key_id, reason=args.reason, topic=topic)

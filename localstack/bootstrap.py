@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from localstack import clickhouse_http
 from localstack import secrets as local_secrets
 from localstack.secrets import LocalSecrets
-from localstack.settings import StackSettings
+from localstack.settings import DISCOVERY_KEY, StackSettings
 from localstack.stack import Supervisor, parts
 from query.client import connect
 from query.migrations import apply_migrations
@@ -68,6 +68,8 @@ def bootstrap_stack(
             "api_key": secrets.admin_api_key,
             "portal_url": settings.portal_url,
             "team": LOCAL_TEAM,
+            # Where this stack lives: `cairn status`/`sql`/`down` find it from any directory.
+            DISCOVERY_KEY: settings.discovery_record(),
         },
     )
     addresses = {part.name: part.address for part in by_name.values()}

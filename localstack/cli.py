@@ -7,14 +7,15 @@ an entry point, so it is where the environment is read.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from typing import Any
 
+from cairn.errors import ConfigError, ValidationError
 from localstack import secrets as local_secrets
 from localstack.secrets import LocalSecrets
 from localstack.settings import StackSettings
-from localstack.stack import PartStatus, Supervisor, parts, query_status
 
 _SQL_FORMATS = {
     "csv": "CSVWithNames",
@@ -38,8 +39,29 @@ def register(subparsers: Any) -> None:
     down.set_defaults(func=cmd_down)
     status = subparsers.add_parser("status", help="show each part's health and address")
     status.set_defaults(func=cmd_status)
-    sql = subparsers.add_parser("sql", help="run a SQL query against the store and print a table")
-    sql.add_argument("query", help="the SQL to run (read-only reporting user unless --admin)")
+    sql = subparsers.add_parser(
+        "sql",
+        help="run a SQL query against the store and print a table",
+        description="Run one SQL statement as the read-only reporting user of the local stack "
+        "(found from any directory) or CAIRN_SQL_URL. Values go in as bound parameters: "
+        "write {name:Type} in the query and pass --param name=value.",
+    )
+    sql.add_argument(
+        "query", nargs="?", help="the SQL to run (read-only reporting user unless --admin)"
+    )
+    sql.add_argument(
+        "--url",
+        action="store_true",
+        help="print the ClickHouse URL (with credentials) cairn sql uses, for other clients",
+    )
+    sql.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="bind VALUE to the {NAME:Type} placeholder (repeatable); the engine parses it as Type",
+    )
     sql.add_argument("--format", choices=["table", *_SQL_FORMATS], default="table")
     sql.add_argument("--output", "-o", help="write to this file instead of standard output")
     sql.add_argument("--admin", action="store_true", help="run as the admin user (local stack)")
@@ -80,6 +102,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from localstack.stack import Supervisor, parts
+
     settings = _settings()
     supervisor = Supervisor(settings)
     secrets = local_secrets.load(settings.secrets_path) or LocalSecrets("", "")
@@ -90,6 +114,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from localstack.stack import PartStatus, Supervisor, parts, query_status
+
     settings = _settings()
     supervisor = Supervisor(settings)
     secrets = local_secrets.load(settings.secrets_path) or LocalSecrets("", "")
@@ -112,32 +138,43 @@ def _sql_url(settings: StackSettings, admin: bool) -> str:
         return explicit
     secrets = local_secrets.load(settings.secrets_path)
     if secrets is None:
-        raise SystemExit("no local stack credentials found: run `make up` or set CAIRN_SQL_URL")
+        raise ConfigError(
+            f"no local stack found (no credentials in {settings.secrets_path}): "
+            "start one with `make up`, or set CAIRN_SQL_URL to a ClickHouse URL",
+            field="CAIRN_SQL_URL",
+        )
     if admin:
         return _admin_url(settings, secrets)
     return settings.reporting_clickhouse_url(secrets)
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from query.client import connect
-    from query.reporting_output import render_table
+    from query.adhoc_sql import run_sql
 
-    client = connect(_sql_url(_settings(), args.admin))
-    if args.format == "table":
-        result = client.query(args.query)
-        text = render_table(result.column_names, result.result_rows)
-        if args.output:
-            with open(args.output, "w") as handle:
-                handle.write(text + "\n")
-        else:
-            print(text)
+    # clickhouse-connect logs a failed request before raising; the raised error is what we print.
+    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
+    settings = _settings()
+    url = _sql_url(settings, args.admin)
+    if args.url:
+        print(url)
         return 0
-    data: bytes = client.raw_query(args.query, fmt=_SQL_FORMATS[args.format])
+    if not args.query:
+        raise ValidationError(
+            'give the SQL to run, e.g. cairn sql "SELECT count() FROM cairn_reporting.runs"',
+            field="query",
+            rule="required",
+        )
+    output = run_sql(
+        url,
+        args.query,
+        params=args.param,
+        fmt=None if args.format == "table" else _SQL_FORMATS[args.format],
+    )
     if args.output:
         with open(args.output, "wb") as handle:
-            handle.write(data)
+            handle.write(output)
     else:
-        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.write(output)
         sys.stdout.flush()
     return 0
 
@@ -160,7 +197,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         _admin_url(settings, secrets) if secrets else None
     )
     if url is None:
-        raise SystemExit("set CAIRN_CLICKHOUSE_URL or run `make up` first")
+        raise ConfigError(
+            "no local stack found: set CAIRN_CLICKHOUSE_URL or start one with `make up`",
+            field="CAIRN_CLICKHOUSE_URL",
+        )
     target = ClickHouseTarget.from_url(url)
     applied = apply_migrations(connect(url, database="default"), target.database)
     if applied:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def save(path: Path, value: LocalSecrets) -> None:
     write_private_json(path, asdict(value))
 
 
-def write_private_json(path: Path, data: dict[str, str]) -> None:
+def write_private_json(path: Path, data: Mapping[str, object]) -> None:
     """Write ``data`` to ``path`` atomically, readable only by the owner (it holds credentials)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
