@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from cairn.errors import ConfigError, ValidationError
+from cairn_contract.errors import ConfigError, ValidationError
 from localstack import secrets as local_secrets
 from localstack.secrets import LocalSecrets
 from localstack.settings import StackSettings

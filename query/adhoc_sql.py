@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from cairn.errors import (
+from cairn_contract.errors import (
     AuthenticationError,
     CairnError,
     ErrorCode,

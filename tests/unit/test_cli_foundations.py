@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cairn import cli
-from cairn.errors import AuthenticationError, ConfigError, ErrorCode, ValidationError
+from cairn_contract.errors import AuthenticationError, ConfigError, ErrorCode, ValidationError
 from localstack.settings import DISCOVERY_KEY, StackSettings
 from query.adhoc_sql import SqlError, engine_error, parse_params, returns_rows
 from query.client import ClickHouseTarget
