@@ -5,9 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+# Quiet installs: no progress bars, no "a new pip is available", no build-backend chatter.
+PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q -c constraints.txt
 PROTOS := $(wildcard proto/cairn/v1/*.proto)
 
-.PHONY: help venv up down status demo test test-unit test-integration lint fmt proto proto-check \
+.PHONY: help venv dev-venv up down status demo test test-unit test-integration lint fmt proto proto-check \
         browser bench bench-ingest bench-sdk bench-e2e bench-query clean
 
 help:
@@ -15,13 +18,20 @@ help:
 	@echo "make down    stop it"
 	@echo "make test    lint, then every test against real Kafka and the real ClickHouse engine"
 
+# `make up` needs only the services and the SDK: no ML frameworks, no browser, no test tools.
 $(STAMP): pyproject.toml sdk/pyproject.toml contract/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e ./contract -e ./sdk -e '.[dev]'
+	$(PIP) -e ./contract -e ./sdk -e .
+	touch $@
+
+# Tests and lint add the `dev` extra on top: test tools, Playwright, every framework integration.
+$(DEV_STAMP): $(STAMP)
+	$(PIP) -e ./contract -e ./sdk -e '.[dev]'
 	touch $@
 
 venv: $(STAMP)
+
+dev-venv: $(DEV_STAMP)
 
 up: venv
 	$(BIN)/cairn up
@@ -32,51 +42,51 @@ down:
 status: venv
 	$(BIN)/cairn status
 
-lint: venv proto-check
+lint: dev-venv proto-check
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-fmt: venv
+fmt: dev-venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 # Regenerate the checked-in protobuf/gRPC code from proto/ (one command, see docs/events.md).
-proto: venv
+proto: dev-venv
 	$(BIN)/python proto/generate.py
 
 # CI fails when the checked-in generated code differs from what proto/ produces.
-proto-check: venv
+proto-check: dev-venv
 	$(BIN)/python proto/generate.py --check
 
 # The portal's browser tests drive Debian's Chromium (installed once, from Debian's packages).
-test: venv lint
+test: dev-venv lint
 	./deploy/local/install-browser.sh
 	./deploy/tools/install.sh
 	$(BIN)/python -m pytest tests
 
-test-unit: venv
+test-unit: dev-venv
 	$(BIN)/python -m pytest tests/unit tests/sdk/unit tests/query/unit tests/ui/unit
 
-test-integration: venv
+test-integration: dev-venv
 	$(BIN)/python -m pytest tests/integration
 
-bench-ingest: venv
+bench-ingest: dev-venv
 	$(BIN)/python -m bench.ingest_throughput
 
-bench-e2e: venv
+bench-e2e: dev-venv
 	$(BIN)/python -m bench.e2e_throughput
 
 clean:
 	rm -rf $(VENV) .cairn .pytest_cache .mypy_cache .ruff_cache
 
-bench-sdk: venv
+bench-sdk: dev-venv
 	$(BIN)/python -m bench.sdk_logging
 
-bench-query: venv
+bench-query: dev-venv
 	$(BIN)/python -m bench.query_scale
 
-bench: venv
+bench: dev-venv
 	$(BIN)/python -m bench.compare $(if $(QUICK),--quick,)
 
 # The demo (two teams, a sweep, a model in production with lineage, comments, a handover),
@@ -86,6 +96,6 @@ demo: up
 
 # Every portal page with the demo's data, as docs/screenshots/<page>.png (throwaway stack, Chromium).
 .PHONY: screenshots
-screenshots: venv
+screenshots: dev-venv
 	./deploy/local/install-browser.sh
 	$(BIN)/python -m tests.ui.screenshots --out docs/screenshots
