@@ -156,6 +156,15 @@ def _actor(event: Event) -> str:
     return actor.on_behalf_of or actor.id
 
 
+def _actor_kind(event: Event) -> str:
+    """``user`` when a trusted service acted for a person: the person acted, the service (still
+    in the archived envelope's ``actor.id``/``key_id``) was only the channel."""
+    actor = event.envelope.actor
+    if actor.on_behalf_of:
+        return enum_label(envelope_pb2.ActorKind, envelope_pb2.ACTOR_KIND_USER)
+    return enum_label(envelope_pb2.ActorKind, actor.kind)
+
+
 def _run_field(p: Projection, event: Event, field: str, value: str) -> None:
     p.buffers["run_fields"].append(
         run_id=event.envelope.aggregate_id, field=field, value=value, **_order(event)
@@ -197,7 +206,7 @@ def _archive(p: Projection, event: Event, payload: bytes, kind: str, pos: LogPos
         sequence=env.sequence,
         occurred_at=env.occurred_at_ns,
         received_at=env.received_at_ns,
-        actor_kind=enum_label(envelope_pb2.ActorKind, env.actor.kind),
+        actor_kind=_actor_kind(event),
         actor=_actor(event),
         team=env.team,
         project=env.project,
