@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q -c constraints.txt
 PROTOS := $(wildcard proto/cairn/v1/*.proto)
 
-.PHONY: help venv dev-venv up down status demo test test-unit test-integration lint fmt proto proto-check \
+.PHONY: help venv dev-venv up down status demo test test-unit test-integration test-e2e lint fmt proto proto-check \
         browser bench bench-ingest bench-sdk bench-e2e bench-query clean
 
 help:
@@ -65,11 +65,18 @@ test: dev-venv lint
 	./deploy/tools/install.sh
 	$(BIN)/python -m pytest tests
 
+# Selected by marker, not folder: every fast test, wherever it lives; every test against real
+# Kafka/ClickHouse (marked in its module, or by using a server fixture, see tests/conftest.py);
+# every end-to-end test (a whole stack, a browser).
 test-unit: dev-venv
-	$(BIN)/python -m pytest tests/unit tests/sdk/unit tests/query/unit tests/ui/unit
+	$(BIN)/python -m pytest -m "not integration and not e2e" tests
 
 test-integration: dev-venv
-	$(BIN)/python -m pytest tests/integration
+	$(BIN)/python -m pytest -m integration tests
+
+test-e2e: dev-venv
+	./deploy/local/install-browser.sh
+	$(BIN)/python -m pytest -m e2e tests
 
 bench-ingest: dev-venv
 	$(BIN)/python -m bench.ingest_throughput

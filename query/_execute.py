@@ -25,6 +25,10 @@ from cairn_contract.errors import CairnError, UnavailableError
 
 _SESSIONLESS = {"session_id": ""}
 
+# The order that makes one row a projection's latest state: the run's own sequence first, then
+# time, then the event id as the tie-break (docs/schema.md, "Views that present the latest state").
+LATEST = "(sequence, occurred_at, event_id)"
+
 
 @contextmanager
 def _translated() -> Iterator[None]:

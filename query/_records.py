@@ -20,9 +20,9 @@ from clickhouse_connect.driver.client import Client
 from cairn_contract.errors import NotFoundError
 from domain.diffs import DatasetRecord
 from query import _execute
+from query._execute import LATEST
 from query.access import Visibility
 
-LATEST = "(sequence, occurred_at, event_id)"
 _TEXT_FIELDS = (
     "team",
     "project",

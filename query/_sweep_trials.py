@@ -17,7 +17,8 @@ from clickhouse_connect.driver.client import Client
 
 from cairn_contract import sweep_record as record
 from query import _execute
-from query._records import LATEST, to_time
+from query._execute import LATEST
+from query._records import to_time
 from query.access import Visibility
 from query.sweep_analysis import SweepDefinition
 

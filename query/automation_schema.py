@@ -11,11 +11,11 @@
 from __future__ import annotations
 
 from domain.tables import AUTOMATION_TABLES
+from query._execute import LATEST
 from query.ddl import Statement, View
 from query.reporting_schema import AUTOMATION_DELIVERIES, AUTOMATION_RULES
 from query.schema import projection_table
 
-_LATEST = "(sequence, occurred_at, event_id)"
 _DEFINED = "action IN ('created', 'changed')"
 
 RULES_CURRENT = View(
@@ -25,16 +25,16 @@ SELECT team, rule, rule_id, trigger, condition, rule_project, stalled_after_s, t
     created_by, created_at, updated_at
 FROM (
     SELECT team, rule,
-        argMaxIf(rule_id, {_LATEST}, action = 'created') AS rule_id,
-        argMaxIf(trigger, {_LATEST}, {_DEFINED}) AS trigger,
-        argMaxIf(condition, {_LATEST}, {_DEFINED}) AS condition,
-        argMaxIf(rule_project, {_LATEST}, {_DEFINED}) AS rule_project,
-        argMaxIf(stalled_after_s, {_LATEST}, {_DEFINED}) AS stalled_after_s,
-        argMaxIf(targets, {_LATEST}, {_DEFINED}) AS targets,
-        argMaxIf(action, {_LATEST}, action IN ('paused', 'resumed', 'created')) = 'paused'
+        argMaxIf(rule_id, {LATEST}, action = 'created') AS rule_id,
+        argMaxIf(trigger, {LATEST}, {_DEFINED}) AS trigger,
+        argMaxIf(condition, {LATEST}, {_DEFINED}) AS condition,
+        argMaxIf(rule_project, {LATEST}, {_DEFINED}) AS rule_project,
+        argMaxIf(stalled_after_s, {LATEST}, {_DEFINED}) AS stalled_after_s,
+        argMaxIf(targets, {LATEST}, {_DEFINED}) AS targets,
+        argMaxIf(action, {LATEST}, action IN ('paused', 'resumed', 'created')) = 'paused'
             AS paused,
-        argMax(action, {_LATEST}) AS last_action,
-        argMaxIf(actor, {_LATEST}, action = 'created') AS created_by,
+        argMax(action, {LATEST}) AS last_action,
+        argMaxIf(actor, {LATEST}, action = 'created') AS created_by,
         maxIf(occurred_at, action = 'created') AS created_at,
         max(occurred_at) AS updated_at
     FROM {{db}}.rules GROUP BY team, rule

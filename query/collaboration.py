@@ -16,9 +16,9 @@ from clickhouse_connect.driver.client import Client
 
 from cairn_contract.errors import ValidationError
 from query import _execute
+from query._execute import LATEST
 from query.access import Caller, Visibility
 
-LATEST = "(sequence, occurred_at, event_id)"
 MAX_FEED = 1_000
 QUIET_EVENT_TYPES = ("metrics", "system_metrics", "histograms")  # too many to be activity
 
@@ -294,3 +294,67 @@ LIMIT {{limit:UInt32}}
 """
     found = _execute.rows(client, sql, {**params, **vis.parameters})
     return tuple(Activity(**row) for row in found)
+
+
+# --- the portal's discussion reads: a project's comments, a comment's history --------------
+
+
+def project_comments(
+    client: Client,
+    caller: Caller,
+    team: str,
+    project: str,
+    *,
+    limit: int = 200,
+    database: str | None = None,
+) -> tuple[Comment, ...]:
+    """the comments on anything in a project (the
+    project, its runs, its models), newest first; deleted ones as tombstones (bodies for
+    admins only), like :func:`query.collaboration.comments`."""
+    vis = Visibility.load(client, caller, database)
+    body = "body_markdown" if caller.admin else "if(deleted, '', body_markdown)"
+    visible = vis.predicate("team", "project", kind="target_kind", object_id="target_id")
+    sql = f"""
+SELECT comment_id, target_kind, target_id, team, project, author, {body} AS body_markdown,
+    anchor_metric, anchor_step_min, anchor_step_max, reply_to, mentions, created_at,
+    updated_at, edit_count, deleted, deleted_by
+FROM {vis.table("comments_current")}
+WHERE team = {{team:String}} AND project = {{project:String}} AND {visible}
+ORDER BY created_at DESC, comment_id LIMIT {{limit:UInt32}}
+"""
+    params = {"team": team, "project": project, "limit": max(1, min(limit, 1000))}
+    rows = _execute.rows(client, sql, {**params, **vis.parameters})
+    return tuple(
+        Comment(**{**row, "mentions": tuple(row["mentions"]), "deleted": bool(row["deleted"])})
+        for row in rows
+    )
+
+
+@dataclass(frozen=True)
+class CommentVersion:
+    action: str  # added / edited / deleted
+    author: str
+    body_markdown: str  # '' for deletions, and for any version of a deleted comment (non-admins)
+    reason: str
+    occurred_at: datetime
+
+
+def comment_history(
+    client: Client, caller: Caller, comment_id: str, *, database: str | None = None
+) -> tuple[CommentVersion, ...]:
+    """every version of a comment, oldest first."""
+    vis = Visibility.load(client, caller, database)
+    visible = vis.predicate("team", "project", kind="target_kind", object_id="target_id")
+    body = "body_markdown" if caller.admin else "if(gone, '', body_markdown)"
+    sql = f"""
+SELECT action, author, {body} AS body_markdown, reason, occurred_at
+FROM (
+    SELECT DISTINCT event_id, action, author, body_markdown, reason, occurred_at, team, project,
+        target_kind, target_id, countIf(action = 'deleted') OVER () > 0 AS gone
+    FROM {vis.table("comments")} WHERE comment_id = {{comment_id:String}}
+)
+WHERE {visible}
+ORDER BY occurred_at, event_id
+"""
+    rows = _execute.rows(client, sql, {"comment_id": comment_id, **vis.parameters})
+    return tuple(CommentVersion(**row) for row in rows)

@@ -19,12 +19,11 @@ from clickhouse_connect.driver.client import Client
 from cairn_contract.errors import NotFoundError, ValidationError
 from domain.diffs import DatasetRecord
 from query import _execute, _records, collaboration
+from query._execute import LATEST
 from query._records import CodeVersion, Environment, MetricSummary, RunSummary
 from query.access import Caller, Visibility
 from query.collaboration import Activity, Comment, Decision
 from query.lineage import LineageGraph, Node, NodeKind, lineage
-
-LATEST = "(sequence, occurred_at, event_id)"
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from query._execute import LATEST
 from query.ddl import Statement, Topology
 from query.sql import quote_identifier as q
-
-_LATEST = "(sequence, occurred_at, event_id)"
 
 # run_id -> team, project: set once by run_created, never changed.
 _RUN_SCOPE = (
@@ -78,7 +77,7 @@ _RUNS_FIELDS = (
     "git_dirty",
 )
 _PIVOT = ",\n        ".join(
-    f"argMaxIf(value, {_LATEST}, field = '{field}') AS {field}_raw" for field in _RUNS_FIELDS
+    f"argMaxIf(value, {LATEST}, field = '{field}') AS {field}_raw" for field in _RUNS_FIELDS
 )
 
 RUNS = ReportingView(
@@ -206,7 +205,7 @@ SELECT v.model_id AS model_id, n.name AS model_name, v.version AS version, v.tea
     ifNull(v.aliases, []) AS aliases, v.created_by AS created_by, v.created_at AS created_at
 FROM {{db}}.model_versions_current AS v
 LEFT JOIN (
-    SELECT model_id, argMax(name, {_LATEST}) AS name FROM {{db}}.models GROUP BY model_id
+    SELECT model_id, argMax(name, {LATEST}) AS name FROM {{db}}.models GROUP BY model_id
 ) AS n ON n.model_id = v.model_id
 """,
     "Each registered model version with its current stage and aliases.",
@@ -226,10 +225,10 @@ FROM {db}.comments_current
 DECISIONS = ReportingView(
     "decisions",
     f"""
-SELECT decision_id, argMax(team, {_LATEST}) AS team, argMax(project, {_LATEST}) AS project,
-    argMax(target_kind, {_LATEST}) AS target_kind, argMax(target_id, {_LATEST}) AS target_id,
-    argMax(author, {_LATEST}) AS author, argMax(title, {_LATEST}) AS title,
-    argMax(body_markdown, {_LATEST}) AS body_markdown, argMax(run_ids, {_LATEST}) AS run_ids,
+SELECT decision_id, argMax(team, {LATEST}) AS team, argMax(project, {LATEST}) AS project,
+    argMax(target_kind, {LATEST}) AS target_kind, argMax(target_id, {LATEST}) AS target_id,
+    argMax(author, {LATEST}) AS author, argMax(title, {LATEST}) AS title,
+    argMax(body_markdown, {LATEST}) AS body_markdown, argMax(run_ids, {LATEST}) AS run_ids,
     min(occurred_at) AS decided_at
 FROM {{db}}.decisions GROUP BY decision_id
 """,
@@ -273,7 +272,7 @@ FROM (
     SELECT DISTINCT run_id, event_id, name, version, source FROM {{db}}.environment_packages
 ) AS p
 INNER JOIN (
-    SELECT run_id, argMax(event_id, {_LATEST}) AS latest_event
+    SELECT run_id, argMax(event_id, {LATEST}) AS latest_event
     FROM {{db}}.environments GROUP BY run_id
 ) AS e ON e.run_id = p.run_id AND e.latest_event = p.event_id
 INNER JOIN {_RUN_SCOPE} AS r ON r.run_id = p.run_id

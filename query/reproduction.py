@@ -24,7 +24,8 @@ from cairn_contract.reproduction import (
 )
 from domain.diffs import DatasetRecord
 from query import _execute, _records
-from query._records import LATEST, CodeVersion, Environment
+from query._execute import LATEST
+from query._records import CodeVersion, Environment
 from query.access import Caller, Visibility
 
 

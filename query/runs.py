@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from clickhouse_connect.driver.client import Client
@@ -29,6 +31,7 @@ from domain.filters import (
     parse_order_by,
 )
 from query import _execute
+from query._execute import LATEST
 from query.access import Caller, Visibility
 from query.filters_sql import Parameters, compile_filter
 
@@ -36,7 +39,6 @@ DEFAULT_COLUMNS = ("run_id", "team", "project", "name", "owner", "status", "crea
 DEFAULT_ORDER = "created desc"
 MAX_LIMIT = 10_000
 
-_LATEST = "(sequence, occurred_at, event_id)"
 
 # Attribute -> run fields (rows of ``run_fields``) it is computed from.
 _FIELDS_OF: dict[str, tuple[str, ...]] = {
@@ -123,7 +125,7 @@ class RunColumns:
         """The pivots (and joins) the resolved fields need, as a FROM clause."""
         run_fields = sorted(self.fields)
         pivot = ", ".join(
-            f"argMaxIf(value, {_LATEST}, field = '{name}') AS f_{name}" for name in run_fields
+            f"argMaxIf(value, {LATEST}, field = '{name}') AS f_{name}" for name in run_fields
         )
         listed = ", ".join(f"'{name}'" for name in run_fields)
         sql = (
@@ -150,14 +152,14 @@ class RunColumns:
         for key, i in keys.items():
             k = placeholders[key]
             if namespace is Namespace.TAGS:
-                present = f"countIf(key = {k}) > 0 AND NOT argMaxIf(removed, {_LATEST}, key = {k})"
+                present = f"countIf(key = {k}) > 0 AND NOT argMaxIf(removed, {LATEST}, key = {k})"
             else:
                 present = f"countIf(key = {k}) > 0"
             columns.append(f"{present} AS h{i}")
             candidates = {
-                f"t{i}": f"argMaxIf(value, {_LATEST}, key = {k})",
-                f"n{i}": f"argMaxIf(value_number, {_LATEST}, key = {k})",
-                f"v{i}": f"argMaxIf(value, {_LATEST}, key = {k})",
+                f"t{i}": f"argMaxIf(value, {LATEST}, key = {k})",
+                f"n{i}": f"argMaxIf(value_number, {LATEST}, key = {k})",
+                f"v{i}": f"argMaxIf(value, {LATEST}, key = {k})",
                 f"last{i}": f"argMaxMergeIf(last_value, key = {k})",
                 f"min{i}": f"minIf(min_value, key = {k})",
                 f"max{i}": f"maxIf(max_value, key = {k})",
@@ -278,3 +280,76 @@ def count_runs(
     vis = Visibility.load(client, caller, database)
     plan = _plan(vis, filter, None, ["run_id"], None, 0)
     return int(_execute.scalar(client, f"SELECT count() FROM ({plan.sql})", plan.parameters))
+
+
+# --- the portal's per-run reads: key choices, the run's sequence, its artifacts ---------------
+
+MAX_KEYS = 500
+
+
+def max_run_sequence(client: Client, run_id: str, *, database: str | None = None) -> int:
+    """the highest envelope sequence any event of the run
+    carried, so the portal can order its run events after the run's own (docs/schema.md)."""
+    vis = Visibility(Caller(""), str(database or client.database))
+    sql = (
+        f"SELECT max(sequence) FROM {vis.table('events')}"
+        " WHERE aggregate_kind = 'run' AND aggregate_id = {run_id:String}"
+    )
+    return int(_execute.scalar(client, sql, {"run_id": run_id}) or 0)
+
+
+def known_keys(
+    client: Client,
+    caller: Caller,
+    namespace: str,
+    *,
+    project: tuple[str, str] | None = None,
+    limit: int = MAX_KEYS,
+    database: str | None = None,
+) -> tuple[str, ...]:
+    """the param, tag or metric keys (``namespace`` =
+    params / tags / metrics) of runs the caller may see, most used first: the column chooser's
+    choices. ``project`` = (team, project) narrows to one project."""
+    table = {"params": "params", "tags": "tags", "metrics": "metric_summaries"}[namespace]
+    vis = Visibility.load(client, caller, database)
+    scope = "1"
+    params: dict[str, Any] = {**vis.parameters, "limit": min(max(limit, 1), MAX_KEYS)}
+    if project is not None:
+        scope = "team = {team:String} AND project = {project:String}"
+        params |= {"team": project[0], "project": project[1]}
+    visible = vis.predicate("team", "project", kind="'run'", object_id="run_id")
+    sql = f"""
+SELECT key, uniqExact(run_id) AS runs FROM {vis.table(table)}
+WHERE run_id IN (SELECT run_id FROM ({vis.run_scope()}) WHERE {visible} AND {scope})
+GROUP BY key ORDER BY runs DESC, key LIMIT {{limit:UInt32}}
+"""
+    return tuple(row["key"] for row in _execute.rows(client, sql, params))
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    name: str
+    kind: str
+    uri: str
+    sha256: str
+    size_bytes: int
+    role: str
+    metadata: dict[str, str]
+    logged_at: datetime
+
+
+def run_artifacts(
+    client: Client, caller: Caller, run_id: str, *, database: str | None = None
+) -> tuple[ArtifactRecord, ...]:
+    """the artifacts a visible run logged or used."""
+    vis = Visibility.load(client, caller, database)
+    visible = vis.visible_runs("run_id = {run_id:String}")
+    sql = f"""
+SELECT name, any(kind) AS kind, any(uri) AS uri, sha256, any(size_bytes) AS size_bytes,
+    any(role) AS role, any(metadata) AS metadata, min(occurred_at) AS logged_at
+FROM {vis.table("artifacts")}
+WHERE run_id = {{run_id:String}} AND run_id IN ({visible})
+GROUP BY name, sha256 ORDER BY logged_at, name
+"""
+    rows = _execute.rows(client, sql, {"run_id": run_id, **vis.parameters})
+    return tuple(ArtifactRecord(**{**row, "metadata": dict(row["metadata"])}) for row in rows)

@@ -18,6 +18,7 @@ Engines and why (docs/schema.md has the long form):
 from __future__ import annotations
 
 from domain.tables import ALL_TABLES, AUTOMATION_TABLES, HISTOGRAMS, Kind, TableSchema
+from query._execute import LATEST
 from query.ddl import MaterializedView, Statement, Table, View
 
 CLICKHOUSE_TYPES = {
@@ -33,8 +34,6 @@ CLICKHOUSE_TYPES = {
     Kind.FLOATS: "Array(Float64)",
     Kind.MAP: "Map(String, String)",
 }
-
-_LATEST = "(sequence, occurred_at, event_id)"
 
 
 def projection_table(schema: TableSchema) -> Table:
@@ -104,14 +103,14 @@ VIEWS = (
     ),
     View(
         "params_current",
-        f"SELECT run_id, key, argMax(value_type, {_LATEST}) AS value_type,"
-        f" argMax(value, {_LATEST}) AS value, argMax(value_number, {_LATEST}) AS value_number"
+        f"SELECT run_id, key, argMax(value_type, {LATEST}) AS value_type,"
+        f" argMax(value, {LATEST}) AS value, argMax(value_number, {LATEST}) AS value_number"
         " FROM {db}.params GROUP BY run_id, key",
     ),
     View(
         "tags_current",
-        f"SELECT run_id, key, value FROM (SELECT run_id, key, argMax(value, {_LATEST}) AS value,"
-        f" argMax(removed, {_LATEST}) AS removed FROM {{db}}.tags GROUP BY run_id, key) WHERE NOT removed",
+        f"SELECT run_id, key, value FROM (SELECT run_id, key, argMax(value, {LATEST}) AS value,"
+        f" argMax(removed, {LATEST}) AS removed FROM {{db}}.tags GROUP BY run_id, key) WHERE NOT removed",
     ),
     View(
         "runs",
@@ -229,19 +228,19 @@ HAVING countIf(action = 'added') > 0
     ),
     View(
         "members_current",
-        f"SELECT team, user_id, argMaxIf(display_name, {_LATEST}, action = 'joined') AS display_name,"
-        f" argMaxIf(email, {_LATEST}, action = 'joined') AS email,"
-        f" argMaxIf(role, {_LATEST}, action = 'joined') AS role,"
-        f" toBool(argMax(action, {_LATEST}) = 'joined') AS active,"
+        f"SELECT team, user_id, argMaxIf(display_name, {LATEST}, action = 'joined') AS display_name,"
+        f" argMaxIf(email, {LATEST}, action = 'joined') AS email,"
+        f" argMaxIf(role, {LATEST}, action = 'joined') AS role,"
+        f" toBool(argMax(action, {LATEST}) = 'joined') AS active,"
         " minIf(occurred_at, action = 'joined') AS joined_at,"
         " if(active, NULL, maxIf(occurred_at, action = 'left')) AS left_at"
         " FROM {db}.memberships GROUP BY team, user_id",
     ),
     View(
         "shares_current",
-        f"SELECT target_kind, target_id, grantee_kind, grantee_id, argMax(team, {_LATEST}) AS team,"
-        f" argMax(project, {_LATEST}) AS project, argMax(access, {_LATEST}) AS access,"
-        f" argMax(active, {_LATEST}) AS active, argMax(actor, {_LATEST}) AS shared_by,"
+        f"SELECT target_kind, target_id, grantee_kind, grantee_id, argMax(team, {LATEST}) AS team,"
+        f" argMax(project, {LATEST}) AS project, argMax(access, {LATEST}) AS access,"
+        f" argMax(active, {LATEST}) AS active, argMax(actor, {LATEST}) AS shared_by,"
         f" max(occurred_at) AS updated_at"
         " FROM {db}.shares GROUP BY target_kind, target_id, grantee_kind, grantee_id",
     ),
@@ -276,8 +275,8 @@ LEFT JOIN (
     ),
     View(
         "project_notes_current",
-        f"SELECT team, project, argMax(body_markdown, {_LATEST}) AS body_markdown,"
-        f" argMax(actor, {_LATEST}) AS updated_by, max(occurred_at) AS updated_at"
+        f"SELECT team, project, argMax(body_markdown, {LATEST}) AS body_markdown,"
+        f" argMax(actor, {LATEST}) AS updated_by, max(occurred_at) AS updated_at"
         " FROM {db}.project_notes GROUP BY team, project",
     ),
 )

@@ -316,3 +316,50 @@ def metric_series(
             smoothed[index] = ema(values[index], smoothing)
         df["smoothed"] = smoothed
     return df
+
+
+# --- the portal's series reads: metric keys of runs, system metrics -------------------------
+
+
+def metric_keys_of_runs(
+    client: Client, caller: Caller, run_ids: Sequence[str], *, database: str | None = None
+) -> tuple[str, ...]:
+    """the metric keys any of these visible runs logged,
+    sorted; cheap (the per-run summaries), so a chart can be requested before the comparison."""
+    vis = Visibility.load(client, caller, database)
+    sql = f"""
+SELECT DISTINCT key FROM {vis.table("metric_summaries")}
+WHERE run_id IN ({vis.visible_runs("run_id IN {runs:Array(String)}")})
+ORDER BY key
+"""
+    rows = _execute.rows(client, sql, {"runs": list(run_ids), **vis.parameters})
+    return tuple(row["key"] for row in rows)
+
+
+def system_metric_series(
+    client: Client,
+    caller: Caller,
+    run_id: str,
+    *,
+    max_points: int = 600,
+    database: str | None = None,
+) -> pd.DataFrame:
+    """a visible run's system metrics (CPU, memory,
+    GPU ...), averaged into at most ``max_points`` time buckets per metric and device.
+    Columns: metric, device, timestamp, value."""
+    vis = Visibility.load(client, caller, database)
+    visible = vis.visible_runs("run_id = {run_id:String}")
+    points = vis.table("system_metric_points")
+    ms = "toUnixTimestamp64Milli(timestamp)"
+    bound = f"FROM {points} WHERE run_id = {{run_id:String}}"
+    sql = f"""
+WITH (SELECT min({ms}) {bound}) AS lo, (SELECT max({ms}) {bound}) AS hi,
+    greatest(toInt64(1), intDiv(hi - lo, {{buckets:UInt32}}) + 1) AS width
+SELECT metric, device, fromUnixTimestamp64Milli(toInt64(min(at))) AS timestamp,
+    avg(value) AS value
+FROM (SELECT metric, device, {ms} AS at, value {bound} AND run_id IN ({visible}))
+GROUP BY metric, device, intDiv(at - lo, width)
+ORDER BY metric, device, timestamp
+"""
+    params = {"run_id": run_id, "buckets": max(2, max_points), **vis.parameters}
+    return _execute.frame(client, sql, params)

@@ -26,7 +26,8 @@ from clickhouse_connect.driver.client import Client
 from cairn_contract import sweep_record as record
 from cairn_contract.errors import ValidationError
 from query import _execute, _records, _sweep_trials, series, sweep_analysis
-from query._records import LATEST, RunSummary
+from query._execute import LATEST
+from query._records import RunSummary
 from query.access import Caller, Visibility
 from query.sweep_analysis import Evaluator, SweepDefinition
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from cairn_contract.errors import AuthenticationError
 from query.access import Caller
-from query.portal_reads import ApiKeyInfo
+from query.people import ApiKeyInfo
 from ui.settings import AuthMode
 from ui.users import authenticate, load_users
 from ui.writer import key_id_of

@@ -15,7 +15,7 @@ import streamlit as st
 from clickhouse_connect.driver.client import Client
 
 from cairn_contract.errors import FailedPreconditionError
-from query import portal_reads as pending
+from query import people
 from query.access import Caller
 from query.client import connect
 from ui.auth import Identity
@@ -55,7 +55,7 @@ def _writer(portal_settings: PortalSettings) -> IngestWriter:
     store = _client(portal_settings.clickhouse_url)
 
     def team_of_key(key_id: str) -> str | None:
-        info = pending.api_key_info(store, key_id)
+        info = people.api_key_info(store, key_id)
         return info.team if info and not info.revoked else None
 
     ring = KeyRing(

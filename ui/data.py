@@ -17,8 +17,20 @@ import pandas as pd
 import streamlit as st
 
 from cairn_contract.reproduction import ReproductionReport, RunRecord
-from query import collaboration, compare, diffs, lineage, provenance, reproduction, runs, series
-from query import portal_reads as pending
+from query import (
+    collaboration,
+    compare,
+    diffs,
+    lineage,
+    provenance,
+    reproduction,
+    runs,
+    series,
+    sharing,
+)
+from query import models as model_reads
+from query import people as people_reads
+from query import projects as project_reads
 from query.access import Caller
 from query.collaboration import Comment
 from ui import context
@@ -29,7 +41,7 @@ from ui.users import load_users
 @st.cache_data(ttl=60, show_spinner=False)
 def _people(caller: Caller) -> dict[str, Person]:
     found: dict[str, Person] = {}
-    for member in pending.members(context.client(), caller):
+    for member in people_reads.members(context.client(), caller):
         current = found.get(member.user_id)
         active = member.active or bool(current and current.active)
         found[member.user_id] = Person(
@@ -41,8 +53,8 @@ def _people(caller: Caller) -> dict[str, Person]:
     return found
 
 
-def members(caller: Caller) -> tuple[pending.Member, ...]:
-    return pending.members(context.client(), caller)
+def members(caller: Caller) -> tuple[people_reads.Member, ...]:
+    return people_reads.members(context.client(), caller)
 
 
 def people() -> People:
@@ -50,16 +62,16 @@ def people() -> People:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def projects(caller: Caller) -> tuple[pending.ProjectActivity, ...]:
+def projects(caller: Caller) -> tuple[project_reads.ProjectActivity, ...]:
     week_ago = datetime.now(UTC) - timedelta(days=7)
-    return pending.projects_overview(context.client(), caller, since=week_ago)
+    return project_reads.projects_overview(context.client(), caller, since=week_ago)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def known_keys(
     caller: Caller, namespace: str, project: tuple[str, str] | None = None
 ) -> tuple[str, ...]:
-    return pending.known_keys(context.client(), caller, namespace, project=project)
+    return runs.known_keys(context.client(), caller, namespace, project=project)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -87,7 +99,7 @@ def comparison(caller: Caller, run_ids: tuple[str, ...]) -> compare.RunCompariso
 
 @st.cache_data(ttl=15, show_spinner=False)
 def metric_keys(caller: Caller, run_ids: tuple[str, ...]) -> tuple[str, ...]:
-    return pending.metric_keys_of_runs(context.client(), caller, run_ids)
+    return series.metric_keys_of_runs(context.client(), caller, run_ids)
 
 
 @st.cache_data(ttl=15, show_spinner=False)
@@ -133,12 +145,12 @@ def metric_series(
 
 @st.cache_data(ttl=30, show_spinner=False)
 def system_metrics(caller: Caller, run_id: str) -> pd.DataFrame:
-    return pending.system_metric_series(context.client(), caller, run_id)
+    return series.system_metric_series(context.client(), caller, run_id)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def artifacts(caller: Caller, run_id: str) -> tuple[pending.ArtifactRecord, ...]:
-    return pending.run_artifacts(context.client(), caller, run_id)
+def artifacts(caller: Caller, run_id: str) -> tuple[runs.ArtifactRecord, ...]:
+    return runs.run_artifacts(context.client(), caller, run_id)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -189,13 +201,13 @@ def lineage_graph(
 
 
 @st.cache_data(ttl=15, show_spinner=False)
-def models(caller: Caller) -> tuple[pending.ModelSummary, ...]:
-    return pending.models_overview(context.client(), caller)
+def models(caller: Caller) -> tuple[model_reads.ModelSummary, ...]:
+    return model_reads.models_overview(context.client(), caller)
 
 
 @st.cache_data(ttl=15, show_spinner=False)
-def model_versions(caller: Caller, model_id: str) -> tuple[pending.VersionRow, ...]:
-    return pending.model_versions(context.client(), caller, model_id)
+def model_versions(caller: Caller, model_id: str) -> tuple[model_reads.VersionRow, ...]:
+    return model_reads.model_versions(context.client(), caller, model_id)
 
 
 @st.cache_data(ttl=15, show_spinner=False)
@@ -208,11 +220,11 @@ def comments(caller: Caller, target_kind: str, target_id: str) -> tuple[Comment,
 
 
 def project_comments(caller: Caller, team: str, project: str) -> tuple[Comment, ...]:
-    return pending.project_comments(context.client(), caller, team, project)
+    return collaboration.project_comments(context.client(), caller, team, project)
 
 
-def comment_history(caller: Caller, comment_id: str) -> tuple[pending.CommentVersion, ...]:
-    return pending.comment_history(context.client(), caller, comment_id)
+def comment_history(caller: Caller, comment_id: str) -> tuple[collaboration.CommentVersion, ...]:
+    return collaboration.comment_history(context.client(), caller, comment_id)
 
 
 def decisions(
@@ -235,20 +247,20 @@ def ownership_history(
     return collaboration.ownership_history(context.client(), caller, target_kind, target_id)
 
 
-def owned_objects(caller: Caller) -> tuple[pending.OwnedObject, ...]:
-    return pending.owned_objects(context.client(), caller)
+def owned_objects(caller: Caller) -> tuple[sharing.OwnedObject, ...]:
+    return sharing.owned_objects(context.client(), caller)
 
 
-def transfers(caller: Caller) -> tuple[pending.Transfer, ...]:
-    return pending.recent_transfers(context.client(), caller)
+def transfers(caller: Caller) -> tuple[sharing.Transfer, ...]:
+    return sharing.recent_transfers(context.client(), caller)
 
 
-def shares(caller: Caller) -> tuple[pending.ShareRow, ...]:
-    return pending.shares_involving(context.client(), caller)
+def shares(caller: Caller) -> tuple[sharing.ShareRow, ...]:
+    return sharing.shares_involving(context.client(), caller)
 
 
 def run_sequence(run_id: str) -> int:
-    return pending.max_run_sequence(context.client(), run_id)
+    return runs.max_run_sequence(context.client(), run_id)
 
 
 def run_summaries(caller: Caller, run_ids: Sequence[str]) -> pd.DataFrame:

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from query.portal_reads import Member, OwnedObject
+from query.people import Member
+from query.sharing import OwnedObject
 from ui.events import Target, TargetKind
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from query.portal_reads import ProjectActivity
+from query.projects import ProjectActivity
 
 
 def matches(project: ProjectActivity, query: str) -> bool:

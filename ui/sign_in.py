@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from cairn_contract.errors import CairnError
-from query import portal_reads as pending
+from query import people
 from ui import auth, context
 from ui.auth import Identity
 from ui.format import md
@@ -26,7 +26,7 @@ def mode() -> AuthMode:
 
 
 def _teams_of(user_id: str) -> frozenset[str]:
-    return pending.teams_of_user(context.client(), user_id)
+    return people.teams_of_user(context.client(), user_id)
 
 
 def signed_in() -> Identity | None:
@@ -75,7 +75,7 @@ def show() -> None:
                     identity = auth.api_key_identity(
                         key,
                         key_works=context.writer().key_works,
-                        key_info=lambda key_id: pending.api_key_info(context.client(), key_id),
+                        key_info=lambda key_id: people.api_key_info(context.client(), key_id),
                         teams_of=_teams_of,
                     )
                 except CairnError as exc:

@@ -14,7 +14,7 @@ from cairn.errors import AuthenticationError, ConfigError, ValidationError
 from cairn.v1 import envelope_pb2
 from query.collaboration import Comment
 from query.lineage import Edge, GraphNode, LineageGraph, Node
-from query.portal_reads import ApiKeyInfo
+from query.people import ApiKeyInfo
 from ui import events, threads
 from ui.auth import Identity, api_key_identity, effective_mode, oidc_identity, password_identity
 from ui.events import Anchor, Target, TargetKind
