@@ -15,10 +15,10 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from cairn_contract.errors import CairnError, ErrorCode
+from cairn_contract.errors import ERROR_DOMAIN, CairnError, ErrorCode
 from cairn_contract.v1 import ingest_pb2
 
-ERROR_DOMAIN = "cairn"
+__all__ = ["ERROR_DOMAIN", "GRPC_STATUS", "grpc_code", "rejection", "rich_status"]
 
 GRPC_STATUS: Mapping[ErrorCode, grpc.StatusCode] = MappingProxyType(
     {

@@ -19,8 +19,17 @@ from pathlib import Path
 from typing import Protocol
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
-from cairn_contract.errors import CairnError, ConfigError, PermissionDeniedError, UnavailableError
+from cairn_contract.errors import (
+    ERROR_DOMAIN,
+    CairnError,
+    ConfigError,
+    PermissionDeniedError,
+    UnavailableError,
+    error_for_code,
+)
 from cairn_contract.v1 import events_pb2, ingest_pb2_grpc
 
 MAX_EVENTS_PER_APPEND = 2_000
@@ -165,12 +174,30 @@ class IngestWriter:
         self._channel.close()
 
 
+def _error_info(exc: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+    """The ``ErrorInfo`` ingest sends with every refusal (ingest/status_codes.py), if any."""
+    status = rpc_status.from_call(exc)
+    for detail in status.details if status is not None else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info) and info.domain == ERROR_DOMAIN:
+            return info
+    return None
+
+
 def _write_error(exc: grpc.RpcError) -> CairnError:
+    """Ingest's refusal as the error ingest raised (its ``ErrorInfo`` code, field and rule);
+    a status without one is a :class:`WriteError`, an unreachable ingest UnavailableError."""
     code = exc.code()
     details = exc.details() or code.name
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return UnavailableError(f"ingest is unreachable ({code.name}): {details}")
-    return WriteError(f"ingest refused the change ({code.name}): {details}")
+    message = f"ingest refused the change ({code.name}): {details}"
+    info = _error_info(exc)
+    if info is None:
+        return WriteError(message)
+    return error_for_code(
+        info.reason, message, field=info.metadata.get("field"), rule=info.metadata.get("rule")
+    )
 
 
 @dataclass

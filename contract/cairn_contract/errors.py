@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The ``google.rpc.ErrorInfo.domain`` of every error a Cairn server sends (its ``reason`` is the
+# ErrorCode value, its metadata the field and rule).
+ERROR_DOMAIN = "cairn"
+
 
 class ErrorCode(StrEnum):
     INVALID_ARGUMENT = "invalid_argument"  # input broke a validation rule
@@ -78,3 +82,30 @@ class UnavailableError(CairnError):
 
 class ConfigError(CairnError):
     code = ErrorCode.CONFIG
+
+
+_BY_CODE: dict[ErrorCode, type[CairnError]] = {
+    ErrorCode.INVALID_ARGUMENT: ValidationError,
+    ErrorCode.UNAUTHENTICATED: AuthenticationError,
+    ErrorCode.PERMISSION_DENIED: PermissionDeniedError,
+    ErrorCode.NOT_FOUND: NotFoundError,
+    ErrorCode.ALREADY_EXISTS: AlreadyExistsError,
+    ErrorCode.FAILED_PRECONDITION: FailedPreconditionError,
+    ErrorCode.RESOURCE_EXHAUSTED: LimitExceededError,
+    ErrorCode.UNAVAILABLE: UnavailableError,
+    ErrorCode.CONFIG: ConfigError,
+    ErrorCode.INTERNAL: CairnError,
+}
+
+
+def error_for_code(
+    code: str, message: str, *, field: str | None = None, rule: str | None = None
+) -> CairnError:
+    """The error a server raised, rebuilt from its code (an ``ErrorInfo`` reason or a
+    ``Rejection.reason``): the same class, so the code survives the trip. An unknown code is
+    an internal error."""
+    try:
+        kind = _BY_CODE[ErrorCode(code)]
+    except ValueError:
+        kind = CairnError
+    return kind(message, field=field or None, rule=rule or None)

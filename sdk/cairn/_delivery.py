@@ -31,15 +31,18 @@ from pathlib import Path
 
 from cairn._spool import Position, Spool, encode_records
 from cairn._transport import Ack, Rejection, Stream, Transport, encode_batch
-from cairn.errors import CairnError
+from cairn.errors import CairnError, ErrorCode
 
 log = logging.getLogger("cairn")
 
 AUTH_RETRY_S = 60.0
 MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 8.0
-TRANSIENT_REASONS = frozenset({"unavailable", "internal", "resource_exhausted"})
-AUTH_REASONS = frozenset({"unauthenticated", "permission_denied"})
+# A rejection's reason is the server's ErrorCode value (ingest/status_codes.py sends it).
+TRANSIENT_REASONS = frozenset(
+    {ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.RESOURCE_EXHAUSTED}
+)
+AUTH_REASONS = frozenset({ErrorCode.UNAUTHENTICATED, ErrorCode.PERMISSION_DENIED})
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cairn import _wire
 from cairn._packing import Record
-from cairn.errors import ConfigError
+from cairn.errors import ConfigError, ErrorCode
 from cairn_contract.v1 import events_pb2
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def _ack(message: ingest_pb2.Ack) -> Ack:
     rejection = None
     if message.HasField("rejection"):
         r = message.rejection
-        rejection = Rejection(r.reason or "internal", r.message, r.field, r.rule)
+        rejection = Rejection(r.reason or ErrorCode.INTERNAL, r.message, r.field, r.rule)
     return Ack(message.batch_id, message.accepted_events, rejection)
 
 
