@@ -20,7 +20,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from query import _execute, _records
-from query._records import LATEST, CodeVersion, Environment, MetricSummary, RunSummary
+from query._execute import LATEST
+from query._records import CodeVersion, Environment, MetricSummary, RunSummary
 from query.access import Caller, Visibility
 from query.runs import search_runs
 
