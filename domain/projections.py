@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from cairn_contract.event_types import upcast
 from cairn_contract.v1 import (
     collaboration_pb2,
     common_pb2,
@@ -93,8 +94,8 @@ class Projection:
             raise PoisonEvent(f"event {event.envelope.event_id!r} has no known payload")
         staged = Projection()
         try:
-            _archive(staged, event, payload, kind, position)
-            handler(staged, event)
+            _archive(staged, event, payload, kind, position)  # as written: the version it had
+            handler(staged, upcast(event))
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             raise PoisonEvent(
                 f"projecting {kind} event {event.envelope.event_id!r} failed: {exc}"

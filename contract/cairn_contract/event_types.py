@@ -2,15 +2,23 @@
 
 An event type is the name of the ``Event.payload`` oneof field that is set (``run_created``,
 ``metrics`` ...); the same name travels as the ``cairn-event-type`` Kafka header. The table says
-which aggregate kinds an event may belong to, whether it needs a project, and whether it is an
-identity event (identity topic, admin keys only). A unit test checks the table covers every
-payload field, so adding an event to the contract without deciding these facts fails.
+which aggregate kinds an event may belong to, whether it needs a project, whether it is an
+identity event (identity topic, admin keys only), and how an event written at an older schema
+version is brought up to the current one (its *upcasters*). A unit test checks the table covers
+every payload field, so adding an event to the contract without deciding these facts fails.
+
+Schema versions: writers stamp ``cairn_contract.envelopes.SCHEMA_VERSION``; ingest accepts every
+version in :data:`SUPPORTED_SCHEMA_VERSIONS`; readers (the projections) call :func:`upcast`
+right after decoding, so code that interprets events only ever sees the current shape. When a
+payload changes meaning in version N+1, add ``upcasters={N: function}`` to its entry: the
+function rewrites a version-N event in place (fields are added, never renumbered, so old bytes
+still parse). Kafka keeps every event as written; upcasting happens on every read, replay too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from cairn_contract.envelopes import SCHEMA_VERSION
 from cairn_contract.v1 import envelope_pb2, events_pb2
@@ -30,11 +38,18 @@ SUPPORTED_SCHEMA_VERSIONS = frozenset(range(1, SCHEMA_VERSION + 1))
 PROJECT_SCOPED_AGGREGATES = frozenset({_RUN, _PROJECT, _VIEW})
 
 
+# Rewrites an event of schema version N, in place, into version N + 1.
+Upcaster = Callable[[events_pb2.Event], None]
+
+
 @dataclass(frozen=True, slots=True)
 class EventType:
     name: str
     aggregates: frozenset[int]  # allowed AggregateKind values
     identity: bool = False  # goes to the identity topic; only admin keys may write it
+    # Upcasters by the version they read: upcasters[N] turns version N into N + 1. A version
+    # step without one changes nothing but the number (the payload kept its meaning).
+    upcasters: Mapping[int, Upcaster] = field(default_factory=dict)
 
 
 def _types(*types: EventType) -> Mapping[str, EventType]:
@@ -105,3 +120,25 @@ def partition_key(event: events_pb2.Event, event_type: str) -> str:
     if event_type in IDENTITY_EVENT_TYPES:
         return event.envelope.team
     return event.envelope.aggregate_id
+
+
+def upcast(
+    event: events_pb2.Event,
+    *,
+    types: Mapping[str, EventType] = EVENT_TYPES,
+    current: int = SCHEMA_VERSION,
+) -> events_pb2.Event:
+    """``event`` brought up to schema version ``current`` in place (and returned): each step
+    from version N runs the event type's ``upcasters[N]``, if it has one. An event already at
+    ``current`` (or newer) is left as it is."""
+    version = event.envelope.schema_version
+    if version >= current:
+        return event
+    event_type = types.get(event.WhichOneof("payload") or "")
+    while version < current:
+        step = event_type.upcasters.get(version) if event_type is not None else None
+        if step is not None:
+            step(event)
+        version += 1
+        event.envelope.schema_version = version
+    return event
