@@ -20,7 +20,7 @@ from clickhouse_connect.driver.client import Client
 from cairn_contract.errors import NotFoundError
 from domain.diffs import DatasetRecord
 from query import _execute
-from query._execute import LATEST
+from query._execute import LATEST as LATEST  # defined there; importable here too
 from query.access import Visibility
 
 _TEXT_FIELDS = (

@@ -22,7 +22,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from query import _execute, _records
-from query._records import LATEST
+from query._execute import LATEST
 from query.access import Caller, Visibility
 from query.history import POINT_SCHEMA, point_batches
 from query.runs import MAX_LIMIT, search_runs
