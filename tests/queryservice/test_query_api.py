@@ -3,7 +3,14 @@ with their codes, and what a key may see (its team's runs, plus what another tea
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -15,6 +22,7 @@ import cairn
 from cairn._query_client import QueryClient
 from cairn_contract.ids import new_uuid7
 from cairn_contract.v1 import collaboration_pb2, envelope_pb2, events_pb2, query_pb2, query_pb2_grpc
+from query.runs import search_runs
 from tests.pipeline import TEAM
 from tests.queryservice.world import LRS, OTHER_TEAM, PROJECT, SECRET_PROJECT, STEPS, World
 
@@ -258,3 +266,136 @@ def test_export_to_csv_and_json_and_nothing_for_another_team(world: World, tmp_p
     lines = (tmp_path / "json" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == STEPS * 2
     assert (tmp_path / "csv" / "runs.csv").read_text().startswith('"run_id","name"')
+
+
+def _cli(world: World, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")},
+        "CAIRN_INGEST_URL": world.pipeline.ingest.address,
+        "CAIRN_API_KEY": key or world.vision_key,
+        "CAIRN_LOCAL_STACK_FILE": str(world.directory / "no-stack.json"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cairn.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_runs_ls_filters_sorts_and_formats(world: World) -> None:
+    listed = _cli(
+        world,
+        "runs",
+        "ls",
+        "--project",
+        PROJECT,
+        "--filter",
+        "params.lr < 0.05",
+        "--sort",
+        "params.lr",
+        "--format",
+        "csv",
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = list(csv.DictReader(io.StringIO(listed.stdout)))
+    assert [r["run_id"] for r in rows] == [world.runs[2], world.runs[1]]
+    assert rows[0]["params.lr"] == "0.001"
+    table = _cli(world, "runs", "ls", "--project", PROJECT)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split()[:4] == ["run_id", "name", "project", "status"]
+    assert len(table.stdout.splitlines()) == 4
+    as_json = json.loads(_cli(world, "runs", "ls", "--format", "json", "--limit", "1").stdout)
+    assert len(as_json) == 1
+    bad = _cli(world, "runs", "ls", "--filter", "metrics.loss <")
+    assert bad.returncode == 2
+    assert "invalid_argument" in bad.stderr
+
+
+def test_cli_runs_show_compare_and_diff(world: World) -> None:
+    shown = _cli(world, "runs", "show", world.runs[0])
+    assert shown.returncode == 0, shown.stderr
+    assert "  lr = 0.1" in shown.stdout
+    assert "dataset: train" in shown.stdout
+    compared = _cli(world, "compare", *world.runs)
+    assert compared.returncode == 0, compared.stderr
+    assert any(line.startswith("params.lr") for line in compared.stdout.splitlines())
+    diffed = _cli(world, "diff", world.runs[0], world.runs[1])
+    assert diffed.returncode == 0, diffed.stderr
+    assert "lr: 0.1 -> 0.01" in diffed.stdout
+    hidden = _cli(world, "runs", "show", world.runs[0], key=world.risk_key)
+    assert hidden.returncode == 2
+    assert "not_found" in hidden.stderr
+
+
+def test_cli_export_shows_progress_and_writes_files(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    done = _cli(world, "export", "--project", PROJECT, "--format", "parquet", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "3/3 runs" in done.stderr
+    assert len(pq.read_table(out / "metrics.parquet")) == 3 * STEPS * 2
+
+
+def _eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not seen within {timeout}s"
+        time.sleep(0.3)
+
+
+def test_cli_edits_appear_in_the_api_the_portal_queries_and_sql_with_the_caller_as_actor(
+    world: World,
+) -> None:
+    run_id = world.runs[2]
+    edited = _cli(
+        world,
+        "runs",
+        "edit",
+        run_id,
+        "--name",
+        "best-lr",
+        "--description",
+        "the keeper",
+        "--tag",
+        "stage=review",
+        "--untag",
+        "index",
+        "--archive",
+    )
+    assert edited.returncode == 0, edited.stderr
+    with world.api() as api:
+        run = api.run(run_id)
+        _eventually(lambda: run.refresh().archived and run.name == "best-lr", "the edits")
+        assert run.tags == {"stage": "review"}
+        assert run.description == "the keeper"
+        # The portal's query functions see it too.
+        client = world.pipeline.client()
+        found = search_runs(
+            client, world.pipeline.caller, f"run_id = '{run_id}'", columns=["name", "archived"]
+        )
+        assert found.to_dict("records") == [{"name": "best-lr", "archived": True}]
+        # SQL: the event's actor is the key that made the change.
+        actors = world.pipeline.rows(
+            "SELECT DISTINCT actor FROM events WHERE aggregate_id = {r:String}"
+            " AND event_type IN ('run_renamed', 'tags_set', 'run_archived')",
+            r=run_id,
+        )
+        key_id = world.vision_key.split("_")[1]
+        assert actors == [(f"writer-{key_id}",)]  # the pipeline's writer key (a service key)
+        assert world.pipeline.rows(
+            "SELECT name, archived FROM runs WHERE run_id = {r:String}", r=run_id
+        ) == [("best-lr", 1)]
+
+        restored = _cli(world, "runs", "edit", run_id, "--restore")
+        assert restored.returncode == 0, restored.stderr
+        _eventually(lambda: not run.refresh().archived, "the restore")
+
+
+def test_editing_another_teams_run_is_refused_even_when_shared(world: World) -> None:
+    with world.api() as vision:
+        shared = vision.run(world.secret_run)  # risk shared it with vision earlier
+        with pytest.raises(cairn.CairnError) as caught:
+            shared.set_tags({"stage": "stolen"})
+    assert caught.value.code is cairn.ErrorCode.PERMISSION_DENIED
