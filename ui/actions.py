@@ -9,6 +9,7 @@ actions also return the optimistic copy the author sees until the projection has
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -16,9 +17,12 @@ import streamlit as st
 
 from cairn_contract.errors import PermissionDeniedError, ValidationError
 from cairn_contract.v1 import events_pb2
+from query import principals
+from query.access import Caller
 from query.collaboration import Comment
 from ui import context, data, events, threads
 from ui.events import Anchor, Target
+from ui.users import load_users
 from ui.writer import WriteResult
 
 PENDING_KEY = "cairn.pending_comments"
@@ -101,12 +105,48 @@ def record_decision(target: Target, title: str, body: str, run_ids: Sequence[str
     append([events.decision_recorded(target, person, title.strip(), body.strip(), run_ids)])
 
 
+def _check_handover(target: Target, owner: str) -> None:
+    """Only the owner (their own things), a team admin of the target's team or a portal admin
+    may hand something over (docs/permissions.md, P4)."""
+    who = context.identity()
+    if who.admin or owner == who.user_id:
+        return
+    if who.user_id in principals.team_admins(context.client(), target.team):
+        return
+    raise PermissionDeniedError(
+        f"{who.user_id} may not hand over {target.kind} {target.id} owned by {owner}: "
+        f"only its owner or an admin of team {target.team!r} may (rule owner_or_team_admin)",
+        field="targets",
+        rule="owner_or_team_admin",
+    )
+
+
+def _check_grantee(grantee_kind: str, grantee_id: str) -> None:
+    """A share names a team or a person that exists (docs/permissions.md, P5)."""
+    client = context.client()
+    if grantee_kind == "team":
+        exists = principals.team_exists(client, grantee_id)
+    else:
+        users_file = context.settings().users_file
+        local = load_users(users_file) if users_file else {}
+        exists = grantee_id in local or principals.user_exists(client, grantee_id)
+    if not exists:
+        raise ValidationError(
+            f"grantee: there is no {grantee_kind} {grantee_id!r} (rule grantee_exists)",
+            field="grantee",
+            rule="grantee_exists",
+        )
+
+
 def transfer(targets: Sequence[tuple[Target, str]], to_user: str, reason: str) -> int:
     """Give every (target, current owner) to ``to_user``; returns how many were transferred."""
     if not to_user:
         raise ValidationError("choose who receives ownership", field="to_user", rule="required")
     if not reason.strip():
         raise ValidationError("say why (it stays in the history)", field="reason", rule="required")
+    for target, owner in targets:
+        _check_team(target.team)
+        _check_handover(target, owner)
     batch = [
         events.ownership_transferred(target, _check_team(target.team), owner, to_user, reason)
         for target, owner in targets
@@ -127,6 +167,7 @@ def share(
 ) -> int:
     if not grantee_id.strip():
         raise ValidationError("choose whom to share with", field="grantee", rule="required")
+    _check_grantee(grantee_kind, grantee_id.strip())
     batch = [
         events.resource_shared(
             t, _check_team(t.team), grantee_kind, grantee_id.strip(), access, note
@@ -136,6 +177,30 @@ def share(
     if batch:
         append(batch)
     return len(batch)
+
+
+def wait_for_shares(
+    caller: Caller,
+    targets: Sequence[Target],
+    grantee_kind: str,
+    grantee_id: str,
+    *,
+    timeout_s: float = 5.0,
+) -> bool:
+    """Wait until the shares just made are in the store, so the list shown next is fresh; False
+    if they are not there within ``timeout_s`` (the list then catches up on the next view)."""
+    wanted = {t.id for t in targets}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = {
+            s.target_id
+            for s in data.shares(caller)
+            if s.grantee_kind == grantee_kind and s.grantee_id == grantee_id
+        }
+        if wanted <= found:
+            return True
+        time.sleep(0.25)
+    return False
 
 
 def unshare(target: Target, grantee_kind: str, grantee_id: str) -> None:

@@ -7,7 +7,10 @@ Two independent layers, so a bug in one is not enough:
    ``vbscript:``, ``file:`` and ``data:`` (except images) URLs, leaving the text literal.
 2. nh3 (the Rust ``ammonia`` sanitizer) then cleans the produced HTML against an allowlist of
    tags, attributes and URL schemes (http, https, mailto), dropping everything else: event
-   handler attributes, ``style``, iframes, forms, and any URL scheme not listed.
+   handler attributes, ``style``, iframes, forms, images, and any URL scheme not listed.
+
+Image syntax is off and ``img`` is not an allowed tag: nothing people write makes a reader's
+browser fetch anything (no tracking pixels); the portal's Content-Security-Policy says the same.
 
 Mentions (``@alice``) become ``<span class="mention">`` elements; code spans and blocks are left
 alone. The portal shows the result with ``st.html`` (which sanitizes once more, with DOMPurify),
@@ -31,12 +34,11 @@ ALLOWED_TAGS = frozenset(
     {
         "a", "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
         "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody",
-        "tr", "th", "td", "span", "img", "sup", "sub", "kbd",
+        "tr", "th", "td", "span", "sup", "sub", "kbd",
     }
 )  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
     "span": {"class"},
     "code": {"class"},
     "th": {"style"},
@@ -47,8 +49,12 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 
 
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
-        ["table", "strikethrough"]
+    # No image syntax: ``![x](http://host/p.png)`` would make every reader's browser fetch it
+    # (a tracking pixel); it stays a plain link people choose to follow.
+    return (
+        MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+        .enable(["table", "strikethrough"])
+        .disable("image")
     )
 
 

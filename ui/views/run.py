@@ -71,7 +71,9 @@ for column, (label, value) in zip(st.columns(len(overview)), overview.items(), s
     column.caption(label)
     column.markdown(f"**{md(value)}**")
 facts = [
-    f"git `{short(run.git_commit, 10)}` on `{run.git_branch}`" if run.git_commit else "no git info"
+    f"git {md(short(run.git_commit, 10))} on {md(run.git_branch)}"
+    if run.git_commit
+    else "no git info"
 ]
 if identity.code and identity.code.dirty:
     facts.append("with uncommitted changes")
@@ -173,7 +175,7 @@ elif section == "Artifacts":
             info.markdown(
                 f"**{md(item.name)}** · {item.kind} · {item.role} · {size(item.size_bytes)}"
             )
-            info.caption(f"sha256 `{item.sha256}` · {item.uri}")
+            info.caption(f"sha256 {md(item.sha256)} · {md(item.uri)}")
             try:
                 content = artifact_bytes(
                     item.uri, item.sha256, context.settings().artifact_store, item.size_bytes

@@ -93,6 +93,8 @@ with st.form("sharing.grant"):
     if st.form_submit_button("Share", type="primary"):
         with actions.report_errors("sharing"):
             shared = actions.share(targets, grantee_kind, grantee, access, note)
+            # Show the list as it is after sharing: wait (briefly) until the store has it.
+            actions.wait_for_shares(caller, targets, grantee_kind, grantee.strip())
             st.success(f"Shared {shared} runs with {grantee_kind} {grantee}.")
 
 st.header("Current shares", divider="gray")
