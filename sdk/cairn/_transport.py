@@ -15,6 +15,7 @@ or serialized twice.
 from __future__ import annotations
 
 import queue
+import random
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -105,7 +106,16 @@ def _ack(message: ingest_pb2.Ack) -> Ack:
 
 
 class GrpcTransport:
-    """Streams to one ingest address with an API key; the channel lives as long as the transport."""
+    """Streams to ingest with an API key; channels live as long as the transport.
+
+    ``target`` is one ``host:port`` or a comma-separated list of ingest replicas. With several,
+    each transport starts at a random one (so many training processes spread over the replicas)
+    and every stream opened after the first goes to the next address: the delivery logic only
+    reopens after a stream failed, so a replica that dies or restarts is left for the next one
+    at once, and the unacknowledged batches are resent there (ingest and the projections are
+    idempotent per event id, so a batch that reached Kafka before its ack was lost is not
+    counted twice).
+    """
 
     def __init__(self, target: str, *, tls: bool, api_key: str, sdk_version: str) -> None:
         if not api_key:
@@ -113,17 +123,25 @@ class GrpcTransport:
                 "no API key: run `cairn up` (local stack), set CAIRN_API_KEY or pass api_key=",
                 field="api_key",
             )
-        self.address = target
+        self.addresses = [t.strip() for t in target.split(",") if t.strip()]
+        if not self.addresses:
+            raise ConfigError("ingest_url names no address", field="ingest_url")
+        self._current = random.randrange(len(self.addresses))  # noqa: S311 (load spreading)
+        self._opened = False
         self._tls = tls
         self._metadata = (
             ("authorization", f"Bearer {api_key}"),
             ("x-cairn-sdk", f"python/{sdk_version}"),
         )
-        self._channel: Any = None
-        self._method: Any = None
+        self._channels: dict[str, tuple[Any, Any]] = {}
 
-    def open(self, on_activity: Callable[[], None]) -> Stream:
-        if self._channel is None:
+    @property
+    def address(self) -> str:
+        """The replica the current (or next) stream goes to."""
+        return self.addresses[self._current]
+
+    def _method(self, address: str) -> Any:
+        if address not in self._channels:
             import grpc
 
             from cairn_contract.v1 import ingest_pb2
@@ -140,20 +158,27 @@ class GrpcTransport:
             ]
             if self._tls:
                 credentials = grpc.ssl_channel_credentials()
-                self._channel = grpc.secure_channel(self.address, credentials, options=options)
+                channel = grpc.secure_channel(address, credentials, options=options)
             else:
-                self._channel = grpc.insecure_channel(self.address, options=options)
-            self._method = self._channel.stream_stream(
+                channel = grpc.insecure_channel(address, options=options)
+            method: Any = channel.stream_stream(
                 PUBLISH_METHOD,
                 request_serializer=None,
                 response_deserializer=ingest_pb2.Ack.FromString,
             )
-        return _GrpcStream(self._method, self._metadata, on_activity)
+            self._channels[address] = (channel, method)
+        return self._channels[address][1]
+
+    def open(self, on_activity: Callable[[], None]) -> Stream:
+        if self._opened:  # a reopen follows a failed stream: try the next replica
+            self._current = (self._current + 1) % len(self.addresses)
+        self._opened = True
+        return _GrpcStream(self._method(self.address), self._metadata, on_activity)
 
     def close(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+        for channel, _ in self._channels.values():
+            channel.close()
+        self._channels.clear()
 
 
 class _GrpcStream:

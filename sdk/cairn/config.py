@@ -30,7 +30,7 @@ KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 
-_TARGET = re.compile(r"(?:(grpcs?)://)?([^/\s]+):(\d{1,5})/?")
+_TARGET = re.compile(r"(?:(grpcs?)://)?([^/\s,]+):(\d{1,5})/?")
 
 
 class Mode(StrEnum):
@@ -111,16 +111,31 @@ class Settings:
         return self.artifact_store or str(self.dir / "artifacts")
 
     def target(self) -> tuple[str, bool]:
-        """The gRPC target ``host:port`` and whether to use TLS."""
-        match = _TARGET.fullmatch(self.ingest_url.strip())
-        if match is None:
+        """The gRPC target(s) and whether to use TLS.
+
+        ``ingest_url`` is one ``host:port`` (or ``grpcs://host:port``), or a comma-separated list
+        of them: the replicas of ingest, which the SDK spreads runs over and fails over between
+        (:class:`cairn._transport.GrpcTransport`). All entries must use the same scheme. The
+        target is returned as ``host:port[,host:port...]``.
+        """
+        targets, schemes = [], set()
+        for entry in self.ingest_url.split(","):
+            match = _TARGET.fullmatch(entry.strip())
+            if match is None:
+                raise ConfigError(
+                    f"ingest_url must look like host:port or grpcs://host:port (or a "
+                    f"comma-separated list of them), got {self.ingest_url!r}",
+                    field="ingest_url",
+                )
+            scheme, host, port = match.groups()
+            targets.append(f"{host}:{port}")
+            schemes.add(scheme == "grpcs")
+        if len(schemes) > 1:
             raise ConfigError(
-                f"ingest_url must look like host:port or grpcs://host:port, "
-                f"got {self.ingest_url!r}",
+                f"ingest_url entries must all use TLS or none, got {self.ingest_url!r}",
                 field="ingest_url",
             )
-        scheme, host, port = match.groups()
-        return f"{host}:{port}", scheme == "grpcs"
+        return ",".join(targets), schemes.pop()
 
 
 def local_stack_file(env: Mapping[str, str]) -> Path:
