@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q -c constraints.txt
 PROTOS := $(wildcard proto/cairn/v1/*.proto)
 
-.PHONY: help venv dev-venv up down status demo test test-unit test-integration test-e2e lint fmt proto proto-check \
+.PHONY: help venv dev-venv up down status demo test test-unit test-cluster test-integration test-e2e lint fmt proto proto-check \
         browser bench bench-ingest bench-sdk bench-e2e bench-query clean
 
 help:
@@ -64,6 +64,10 @@ test: dev-venv lint
 	./deploy/local/install-browser.sh
 	./deploy/tools/install.sh
 	$(BIN)/python -m pytest tests
+
+# The cluster profile's fault tests (3 Kafka nodes, 2 ingest, 3 processors; several minutes).
+test-cluster: dev-venv
+	CAIRN_CLUSTER_TESTS=1 $(BIN)/python -m pytest tests/cluster/test_faults.py -s
 
 # Selected by marker, not folder: every fast test, wherever it lives; every test against real
 # Kafka/ClickHouse (marked in its module, or by using a server fixture, see tests/conftest.py);

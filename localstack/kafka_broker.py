@@ -213,3 +213,8 @@ def start(
         processes.stop_process(process, grace=5)
         raise
     return RunningBroker(config=config, process=process, log_path=log_path)
+
+
+# Shared with the three-node cluster (localstack/kafka_cluster.py).
+DEPLOY_DIR = _DEPLOY_DIR
+kafka_uuid = _kafka_uuid

@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.deploy.tools import COMPOSE, run, tools
+
+# They run the validators deploy/tools/install.sh installs (helm is built once, minutes).
+pytestmark = pytest.mark.integration
 
 
 def _compose() -> dict[str, Any]:

@@ -10,6 +10,9 @@ import pytest
 
 from tests.deploy.tools import DOCKERFILE, REPO, run, tools
 
+# They run the validators deploy/tools/install.sh installs (helm is built once, minutes).
+pytestmark = pytest.mark.integration
+
 
 def _instructions(text: str) -> list[tuple[str, str]]:
     joined = re.sub(r"\\\n", " ", text)

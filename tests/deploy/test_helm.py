@@ -44,6 +44,9 @@ EXISTING_SECRETS = [
     "ingest.autoscaling.enabled=false",
 ]
 
+# They run the validators deploy/tools/install.sh installs (helm is built once, minutes).
+pytestmark = pytest.mark.integration
+
 
 def template(*options: str) -> list[dict[str, Any]]:
     result = run([tools().helm, "template", "cairn", CHART, "--namespace", "ml", *options])
