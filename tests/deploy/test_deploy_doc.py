@@ -1,0 +1,49 @@
+"""docs/deploy.md's runnable blocks, executed from the repository root in page order (literate
+convention of tests/docs/literate.py; blocks marked no-run need Docker or Kubernetes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.tools import REPO, tools
+from tests.docs.literate import sections
+
+PAGE = REPO / "docs" / "deploy.md"
+pytestmark = pytest.mark.integration
+
+
+def test_the_page_has_runnable_and_shown_only_sections() -> None:
+    found = sections(PAGE)
+    assert sum(s.runnable for s in found) >= 2
+    shown = [b for s in found for b in s.blocks if b.shown_only]
+    assert len(shown) >= 2
+
+
+@pytest.mark.parametrize(
+    "section", [s for s in sections(PAGE) if s.runnable], ids=lambda s: s.title
+)
+def test_the_section_runs(section: object, tmp_path: Path) -> None:
+    tools()  # installed once, as the page's first block does
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for block in section.blocks:  # type: ignore[attr-defined]
+        if not block.runs:
+            continue
+        script = tmp_path / "block.sh"
+        script.write_text("set -euo pipefail\n" + block.text)
+        result = subprocess.run(
+            ["bash", str(script)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, (
+            f"docs/deploy.md line {block.line}:\n{result.stdout}{result.stderr}"
+        )
