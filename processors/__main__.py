@@ -15,7 +15,7 @@ from servicekit.logs import configure_logging
 
 def main() -> None:
     settings = ProcessorsSettings.from_env(os.environ)
-    configure_logging(service="processors", level=os.environ.get("CAIRN_LOG_LEVEL", "INFO"))
+    configure_logging(service="processors", level=settings.log_level)
     database = ClickHouseTarget.from_url(settings.clickhouse_url).database
     writer = ProjectionWriter(lambda: connect(settings.clickhouse_url), database)
     app, _ = create_app(settings, writer=writer)

@@ -48,7 +48,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from query.client import ClickHouseTarget, connect
 
     settings = ProcessorsSettings.from_env(os.environ)
-    target = None if "CAIRN_CLICKHOUSE_URL" in os.environ else _replay_target(os.environ)
+    target = None if settings.clickhouse_url_given else _replay_target(os.environ)
     url = settings.clickhouse_url if target is None else target.clickhouse_url
     bootstrap = settings.kafka_bootstrap if target is None else target.kafka_bootstrap
     database = ClickHouseTarget.from_url(url).database

@@ -23,6 +23,10 @@ class ProcessorsSettings:
     flush_interval_s: float = 0.5  # longest time a projected row waits before it is written
     flush_max_events: int = 2_000  # write earlier when this many events are buffered
     session_timeout_s: float = 10.0  # short, so a restarted local worker rejoins quickly
+    log_level: str = "INFO"  # CAIRN_LOG_LEVEL
+    # Whether CAIRN_CLICKHOUSE_URL was set: `cairn replay` then writes there even when a local
+    # stack runs on this machine.
+    clickhouse_url_given: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProcessorsSettings:
@@ -44,4 +48,6 @@ class ProcessorsSettings:
             session_timeout_s=read_float(
                 env, "CAIRN_KAFKA_SESSION_TIMEOUT_S", defaults.session_timeout_s
             ),
+            log_level=read_str(env, "CAIRN_LOG_LEVEL", defaults.log_level),
+            clickhouse_url_given="CAIRN_CLICKHOUSE_URL" in env,
         )
