@@ -196,6 +196,12 @@ def _edge(
     )
 
 
+# Events whose content is its own table's rows (points, samples, bins): the archive row keeps
+# their envelope and log position but not their bytes, which are the bulk of all traffic and which
+# nothing reads from here (Kafka is the archive of record; replay reads Kafka).
+_CONTENT_PROJECTED_ELSEWHERE = frozenset({"metrics", "system_metrics", "histograms"})
+
+
 def _archive(p: Projection, event: Event, payload: bytes, kind: str, pos: LogPosition) -> None:
     env = event.envelope
     p.buffers["events"].append(
@@ -211,7 +217,7 @@ def _archive(p: Projection, event: Event, payload: bytes, kind: str, pos: LogPos
         actor=_actor(event),
         team=env.team,
         project=env.project,
-        payload=payload,
+        payload=b"" if kind in _CONTENT_PROJECTED_ELSEWHERE else payload,
         source_topic=pos.topic,
         source_partition=pos.partition,
         source_offset=pos.offset,

@@ -272,3 +272,15 @@ def event_pb_from(payload: object) -> events_pb2.Event:
     assert isinstance(payload, bytes)
     parsed.ParseFromString(payload)
     return parsed
+
+
+def test_metric_points_are_not_copied_into_the_archive() -> None:
+    series = metrics_pb2.MetricSeries(key="loss", steps=[1, 2], values=[0.5, 0.4])
+    ev = event("metrics", metrics_pb2.MetricBatch(series=[series]), run_id="r9", sequence=2)
+    projection = Projection()
+    projection.add(ev.SerializeToString(), POS)
+    [archived] = _rows(projection, "events")
+    assert archived["event_type"] == "metrics"
+    assert archived["event_id"] == ev.envelope.event_id
+    assert archived["payload"] == b""
+    assert projection.buffers["metrics"].rows == 2
