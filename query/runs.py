@@ -287,20 +287,15 @@ def count_runs(
 MAX_KEYS = 500
 
 
-def max_run_sequence(
-    client: Client, caller: Caller, run_id: str, *, database: str | None = None
-) -> int:
-    """The highest envelope sequence any event of a run the caller may see carried (0 for a
-    run they cannot see), so the portal orders its run events after the run's own
-    (docs/schema.md). The SDK numbers a run's own events; the portal only continues after them."""
-    vis = Visibility.load(client, caller, database)
-    visible = vis.predicate("team", "project", kind="'run'", object_id="aggregate_id")
+def max_run_sequence(client: Client, run_id: str, *, database: str | None = None) -> int:
+    """the highest envelope sequence any event of the run
+    carried, so the portal can order its run events after the run's own (docs/schema.md)."""
+    vis = Visibility(Caller(""), str(database or client.database))
     sql = (
         f"SELECT max(sequence) FROM {vis.table('events')}"
         " WHERE aggregate_kind = 'run' AND aggregate_id = {run_id:String}"
-        f" AND {visible}"
     )
-    return int(_execute.scalar(client, sql, {"run_id": run_id, **vis.parameters}) or 0)
+    return int(_execute.scalar(client, sql, {"run_id": run_id}) or 0)
 
 
 def known_keys(

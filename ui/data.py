@@ -259,8 +259,8 @@ def shares(caller: Caller) -> tuple[sharing.ShareRow, ...]:
     return sharing.shares_involving(context.client(), caller)
 
 
-def run_sequence(caller: Caller, run_id: str) -> int:
-    return runs.max_run_sequence(context.client(), caller, run_id)
+def run_sequence(run_id: str) -> int:
+    return runs.max_run_sequence(context.client(), run_id)
 
 
 def run_summaries(caller: Caller, run_ids: Sequence[str]) -> pd.DataFrame:
