@@ -9,9 +9,7 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in this module may reach the internet
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -24,6 +22,7 @@ from transformers import (
 
 from cairn.huggingface import CairnCallback
 from tests.pipeline import Pipeline, pipeline  # noqa: F401
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +45,6 @@ class Sequences(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
             "attention_mask": torch.ones(8, dtype=torch.long),
             "labels": self.labels[index],
         }
-
-
-def eventually(store: Pipeline, sql: str, expected: Any, **parameters: Any) -> None:
-    deadline = time.monotonic() + 60
-    rows: list[tuple[Any, ...]] = []
-    while time.monotonic() < deadline:
-        rows = store.rows(sql, **parameters)
-        if rows == expected:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"{sql!r}: {rows!r}, expected {expected!r}")
 
 
 def test_trainer_records_arguments_logs_at_global_steps_and_the_final_model(

@@ -8,9 +8,7 @@ import os
 
 os.environ["KERAS_BACKEND"] = "torch"  # before Keras is imported: torch is the backend installed
 
-import time
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
@@ -19,19 +17,9 @@ import pytest
 import cairn
 from cairn.keras import CairnCallback
 from tests.pipeline import Pipeline, pipeline  # noqa: F401
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-def eventually(store: Pipeline, sql: str, expected: Any, **parameters: Any) -> None:
-    deadline = time.monotonic() + 60
-    rows: list[tuple[Any, ...]] = []
-    while time.monotonic() < deadline:
-        rows = store.rows(sql, **parameters)
-        if rows == expected:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"{sql!r}: {rows!r}, expected {expected!r}")
 
 
 def tiny_model() -> keras.Model:

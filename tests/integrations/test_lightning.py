@@ -3,7 +3,6 @@ step metrics, checkpoints and status read back from the store."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from cairn.lightning import CairnLogger
 from tests.pipeline import Pipeline, pipeline  # noqa: F401
+from tests.support.waiting import eventually
 
 pytestmark = [
     pytest.mark.integration,
@@ -76,17 +76,6 @@ def trainer(tmp_path: Path, logger: CairnLogger, **options: Any) -> lightning.Tr
         default_root_dir=tmp_path,
         **options,
     )
-
-
-def eventually(store: Pipeline, sql: str, expected: Any, **parameters: Any) -> None:
-    deadline = time.monotonic() + 60
-    rows: list[tuple[Any, ...]] = []
-    while time.monotonic() < deadline:
-        rows = store.rows(sql, **parameters)
-        if rows == expected:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"{sql!r}: {rows!r}, expected {expected!r}")
 
 
 def test_fit_then_test_records_params_step_metrics_and_best_and_last_checkpoints(

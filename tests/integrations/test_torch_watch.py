@@ -3,9 +3,7 @@ histograms read back from the store at the watched steps."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -13,21 +11,11 @@ import torch
 import cairn
 import cairn.torch
 from tests.pipeline import Pipeline, pipeline  # noqa: F401
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 PARAMETERS = {"0.weight": 32, "0.bias": 8, "2.weight": 8, "2.bias": 1}  # name -> element count
-
-
-def eventually(store: Pipeline, sql: str, expected: Any, **parameters: Any) -> None:
-    deadline = time.monotonic() + 60
-    rows: list[tuple[Any, ...]] = []
-    while time.monotonic() < deadline:
-        rows = store.rows(sql, **parameters)
-        if rows == expected:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"{sql!r}: {rows!r}, expected {expected!r}")
 
 
 def train(model: torch.nn.Module, run: cairn.Run, steps: int) -> None:

@@ -1,0 +1,1 @@
+"""Helpers shared by test modules: waiting for eventual state, and the like."""
