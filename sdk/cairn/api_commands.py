@@ -219,8 +219,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from cairn.reproduce._report import format_report
+    from cairn.reproduce._service import QueryServiceSource, report_between
+
     with _api(args) as api:
         print(api.diff(args.run_a, args.run_b))
+        source = QueryServiceSource(api.settings, api._client)
+        report = report_between(source, args.run_a, args.run_b)
+        if report is not None:  # one reproduces the other: the reproduction report too
+            print()
+            print(format_report(report), end="")
     return 0
 
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from cairn._query_client import QueryClient
 from cairn.config import Settings
-from cairn.reproduce._record import CodeRecord, DatasetInput, Points, RunRecord
+from cairn.reproduce._record import (
+    TAG_REPRODUCES,
+    CodeRecord,
+    DatasetInput,
+    Points,
+    RunRecord,
+    RunRecordSource,
+)
+from cairn.reproduce._report import ReproductionReport, build_report
 from cairn.v1 import common_pb2, query_pb2, runs_pb2
 
 
@@ -72,8 +80,8 @@ def run_record(run: query_pb2.Run) -> RunRecord:
 class QueryServiceSource:
     """A :class:`~cairn.reproduce.RunRecordSource` over the query service."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._client = QueryClient(settings)
+    def __init__(self, settings: Settings, client: QueryClient | None = None) -> None:
+        self._client = client or QueryClient(settings)
 
     def get_run(self, run_id: str) -> RunRecord:
         reply = self._client.call("GetRun", query_pb2.GetRunRequest(run_id=run_id))
@@ -92,3 +100,21 @@ class QueryServiceSource:
 
 def open_source(settings: Settings) -> QueryServiceSource:
     return QueryServiceSource(settings)
+
+
+def report_between(source: RunRecordSource, run_a: str, run_b: str) -> ReproductionReport | None:
+    """The reproduction report when one of the two runs reproduces the other (its
+    ``cairn.reproduces`` tag names the other), else None: what ``cairn diff`` adds."""
+    a, b = source.get_run(run_a), source.get_run(run_b)
+    if b.tags.get(TAG_REPRODUCES) == a.run_id:
+        original, reproduction = a, b
+    elif a.tags.get(TAG_REPRODUCES) == b.run_id:
+        original, reproduction = b, a
+    else:
+        return None
+    return build_report(
+        original,
+        reproduction,
+        source.metric_points(original.run_id),
+        source.metric_points(reproduction.run_id),
+    )
