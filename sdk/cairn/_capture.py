@@ -258,12 +258,37 @@ def _torch_details(recorded: provenance_pb2.EnvironmentRecorded) -> None:
         return
 
 
+CONTAINERENV = Path("/run/.containerenv")
+_CONTAINERENV_LINE = re.compile(r'^(image|imageid)="([^"]*)"$')
+
+
+def container_image(given: tuple[str, str], containerenv: Path = CONTAINERENV) -> tuple[str, str]:
+    """(image, digest) of the container the run is in: what the deployment stated (settings),
+    else what podman writes into ``/run/.containerenv``; ('', '') outside a container or when
+    the runtime does not say (Docker and Kubernetes do not tell a container its image digest)."""
+    image, digest = given
+    if not (image and digest):
+        try:
+            text = containerenv.read_text(errors="replace")
+        except OSError:
+            text = ""
+        found: dict[str, str] = {}
+        for line in text.splitlines():
+            if match := _CONTAINERENV_LINE.match(line.strip()):
+                found[match.group(1)] = match.group(2)
+        image = image or found.get("image", "")
+        image_id = found.get("imageid", "")
+        digest = digest or (f"sha256:{image_id}" if re.fullmatch(r"[0-9a-f]{64}", image_id) else "")
+    return _name(image), _name(digest)
+
+
 def capture_environment(
-    *, environment: bool, packages: bool, gpu: bool
+    *, environment: bool, packages: bool, gpu: bool, container: tuple[str, str] = ("", "")
 ) -> provenance_pb2.EnvironmentRecorded:
     """The parts of the environment that are switched on; fields of the others stay empty."""
     recorded = provenance_pb2.EnvironmentRecorded()
     if environment:
+        recorded.container_image, recorded.container_digest = container_image(container)
         import psutil
 
         recorded.python_version = platform.python_version()

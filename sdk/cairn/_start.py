@@ -370,7 +370,10 @@ def _capture_provenance(settings: Settings, put: Any) -> None:
                 put(Payload("code_version_recorded", code, time.time_ns()))
         if capture.environment or capture.packages or capture.gpu:
             environment = _capture.capture_environment(
-                environment=capture.environment, packages=capture.packages, gpu=capture.gpu
+                environment=capture.environment,
+                packages=capture.packages,
+                gpu=capture.gpu,
+                container=(settings.container_image, settings.container_digest),
             )
             put(Payload("environment_recorded", environment, time.time_ns()))
     except Exception:

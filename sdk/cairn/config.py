@@ -96,6 +96,11 @@ class Settings:
     finish_timeout_s: float = 30.0  # how long finish() waits for acks before leaving the spool
     system_metrics_interval_s: float = 10.0
     max_diff_bytes: int = 1 * MIB
+    # The container image the run is in and its digest, when the deployment states them
+    # (CAIRN_CONTAINER_IMAGE / CAIRN_CONTAINER_DIGEST, e.g. set from the pod spec); under podman
+    # they are read from /run/.containerenv when not given.
+    container_image: str = ""
+    container_digest: str = ""
     capture: Capture = field(default_factory=Capture)
 
     @property
@@ -250,6 +255,8 @@ _SOURCES = (
     ("dir", "CAIRN_DIR", _text),
     ("mode", "CAIRN_MODE", _text),
     ("artifact_store", "CAIRN_ARTIFACT_STORE", _text),
+    ("container_image", "CAIRN_CONTAINER_IMAGE", _text),
+    ("container_digest", "CAIRN_CONTAINER_DIGEST", _text),
     ("spool_max_bytes", "CAIRN_SPOOL_MAX_BYTES", _positive_int),
     ("spool_fsync", "CAIRN_SPOOL_FSYNC", _text),
     ("finish_timeout_s", "CAIRN_FINISH_TIMEOUT", _seconds),

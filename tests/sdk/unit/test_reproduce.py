@@ -377,3 +377,31 @@ def _as_dict(record: RunRecord) -> dict[str, object]:
 def test_context_decode_rejects_garbage_naming_the_variable() -> None:
     with pytest.raises(cairn.ConfigError, match="CAIRN_REPRODUCTION"):
         ReproductionContext.decode(json.dumps({"run_id": "x"}))
+
+
+def test_container_image_comes_from_settings_else_from_podmans_containerenv(
+    tmp_path: Path,
+) -> None:
+    containerenv = tmp_path / ".containerenv"
+    image_id = "c" * 64
+    containerenv.write_text(
+        f'engine="podman-5.0"\nimage="quay.io/team/train:3"\nimageid="{image_id}"\n'
+    )
+    assert _capture.container_image(("", ""), containerenv) == (
+        "quay.io/team/train:3",
+        f"sha256:{image_id}",
+    )
+    given = ("registry/train:4", "sha256:" + "d" * 64)
+    assert _capture.container_image(given, containerenv) == given
+    assert _capture.container_image(("", ""), tmp_path / "absent") == ("", "")
+
+
+def test_container_settings_come_from_cairn_variables(tmp_path: Path) -> None:
+    from cairn.config import resolve_settings
+
+    env = {"CAIRN_CONTAINER_IMAGE": "registry/train:4", "CAIRN_CONTAINER_DIGEST": "sha256:ab"}
+    settings = resolve_settings(env=env, stack_file=tmp_path / "none.json")
+    assert (settings.container_image, settings.container_digest) == (
+        "registry/train:4",
+        "sha256:ab",
+    )
