@@ -1,13 +1,16 @@
-"""Building contract events in tests: a complete, valid envelope with one line per event."""
+"""Building contract events in tests: a complete, valid envelope with one line per event.
+
+Envelopes come from the contract's factory (``cairn_contract.envelopes.new_envelope``): a UUIDv7
+``event_id`` (which ingest requires) and the current schema version, as every writer makes them.
+"""
 
 from __future__ import annotations
 
 import itertools
-import time
-import uuid
 from typing import Any
 
 from cairn.v1 import envelope_pb2, events_pb2
+from cairn_contract.envelopes import new_envelope
 
 _counter = itertools.count(1)
 
@@ -28,16 +31,15 @@ def event(
     """An Event with ``payload`` set as ``payload_field`` (e.g. ``"run_created"``)."""
     seq = next(_counter) if sequence is None else sequence
     ev = events_pb2.Event(
-        envelope=envelope_pb2.Envelope(
-            event_id=event_id or str(uuid.uuid4()),
-            schema_version=1,
-            aggregate_kind=aggregate_kind,
-            aggregate_id=run_id,
-            sequence=seq,
-            occurred_at_ns=occurred_at_ns if occurred_at_ns is not None else time.time_ns(),
-            actor=envelope_pb2.Actor(kind=envelope_pb2.ACTOR_KIND_USER, id=actor),
+        envelope=new_envelope(
+            aggregate_kind,  # type: ignore[arg-type]
+            run_id,
             team=team,
             project=project,
+            sequence=seq,
+            occurred_at_ns=occurred_at_ns,
+            event_id=event_id,
+            actor=envelope_pb2.Actor(kind=envelope_pb2.ACTOR_KIND_USER, id=actor),
         )
     )
     getattr(ev, payload_field).CopyFrom(payload)

@@ -24,7 +24,7 @@ from cairn.v1 import (
     provenance_pb2,
     runs_pb2,
 )
-from cairn_contract.ids import new_uuid7
+from cairn_contract.envelopes import new_envelope
 
 TEAM = "vision"
 PROJECT = "mnist"
@@ -49,15 +49,13 @@ def envelope(
     sequence: int = 0,
     occurred_at_ns: int | None = None,
 ) -> envelope_pb2.Envelope:
-    return envelope_pb2.Envelope(
-        event_id=new_uuid7(),
-        schema_version=1,
-        aggregate_kind=aggregate_kind,
-        aggregate_id=aggregate_id,
-        sequence=sequence,
-        occurred_at_ns=occurred_at_ns or time.time_ns(),
+    return new_envelope(
+        aggregate_kind,
+        aggregate_id,
         team=team,
         project=project,
+        sequence=sequence,
+        occurred_at_ns=occurred_at_ns or time.time_ns(),
     )
 
 
