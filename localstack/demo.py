@@ -698,6 +698,7 @@ def _team_keys(settings: StackSettings, path: Path, name: str) -> dict[str, str]
 
 def write_users_file(path: Path) -> None:
     """Add the demo people to the portal's users file (existing users are kept)."""
+    from localstack.bootstrap import LOCAL_TEAM
     from ui.users import LocalUser, hash_password, load_users, write_users
 
     users = load_users(path)
@@ -706,7 +707,9 @@ def write_users_file(path: Path) -> None:
             user_id=person.user_id,
             display_name=person.display_name,
             password_scrypt=hash_password(DEMO_PASSWORD),
-            teams=frozenset(person.teams),
+            # Everyone is also in `local`, the local admin key's team: the runs a newcomer logs
+            # with the SDK against this stack are visible to whoever signs in (README).
+            teams=frozenset((*person.teams, LOCAL_TEAM)),
             admin=person.portal_admin,
             email=f"{person.user_id}@example.com",
         )

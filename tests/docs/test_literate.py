@@ -10,7 +10,7 @@ from tests.docs.literate import sections
 
 PAGE = """# Title
 
-Intro text with a block that belongs to no section:
+Intro text with a block that belongs to the page's introduction:
 
 ```python
 print("intro")
@@ -44,7 +44,8 @@ cairn.sweep(storage="postgresql://db/sweeps")
 def test_sections_blocks_and_markers_are_read(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(PAGE)
-    first, second = sections(page)
+    intro, first, second = sections(page)
+    assert (intro.title, intro.blocks[0].text) == ("(introduction)", 'print("intro")\n')
     assert (first.title, second.title) == ("First example", "Shown only")
     written, command, text = first.blocks
     assert (written.file, written.language, written.text, written.runs) == (

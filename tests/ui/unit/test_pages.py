@@ -339,5 +339,5 @@ def test_visitors_must_sign_in_and_a_password_signs_them_in(
     app.text_input(key="sign_in.user").input("carol")
     app.text_input(key="sign_in.password").input(portal_store.password)
     _submit(app, "Sign in")
-    assert app.session_state[IDENTITY_KEY].teams == frozenset({"vision"})
+    assert app.session_state[IDENTITY_KEY].teams == frozenset({"vision", "local"})
     assert app.session_state[SINK_KEY] is not None
