@@ -42,6 +42,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")))
+# Pages with a runner of their own (its own stack, fixtures or working directory): their sections
+# run there, named here so they are not run twice; the block rules above still apply to them.
+OWN_RUNNER = {
+    "api.md": "tests/docs/test_api_doc.py",
+    "reproduce.md": "tests/docs/test_reproduce_doc.py",
+    "deploy.md": "tests/deploy/test_deploy_doc.py",
+}
 # Pages whose examples train: each of their runnable sections must record at least one run.
 RECORDS_RUNS = ("integrations.md", "sweeps.md")
 # Top-level imports that are optional frameworks, and the distribution that provides each.
@@ -75,7 +82,17 @@ FIRST_RUN = ("README.md", "Your first run in five minutes")
 
 
 def _runnable() -> list[Section]:
-    return [s for s in _all_sections() if s.runnable and (s.page, s.title) != FIRST_RUN]
+    return [
+        s
+        for s in _all_sections()
+        if s.runnable and (s.page, s.title) != FIRST_RUN and s.page not in OWN_RUNNER
+    ]
+
+
+def test_pages_with_their_own_runner_have_it() -> None:
+    for page, runner in OWN_RUNNER.items():
+        assert (REPO / "docs" / page).exists(), page
+        assert page in (REPO / runner).read_text(), f"{runner} does not run docs/{page}"
 
 
 def _id(section: Section) -> str:
