@@ -33,7 +33,7 @@ from cairn_contract.v1 import (
     provenance_pb2,
     runs_pb2,
 )
-from domain import automation_rows, tables
+from domain import automation_rows, model_rows, tables
 from domain.columns import ColumnBuffer
 from domain.ownership import AggregateOwners, check_event, claim_for, ownership_key
 
@@ -61,6 +61,7 @@ class Projection:
 
     def __init__(self) -> None:
         self.buffers = {schema.name: ColumnBuffer(schema) for schema in tables.ALL_TABLES}
+        self.position: LogPosition | None = None  # of the event being projected
         self.events = 0
         self.points = 0
 
@@ -93,6 +94,7 @@ class Projection:
         if handler is None:
             raise PoisonEvent(f"event {event.envelope.event_id!r} has no known payload")
         staged = Projection()
+        staged.position = position
         try:
             _archive(staged, event, payload, kind, position)  # as written: the version it had
             handler(staged, upcast(event))
@@ -538,8 +540,11 @@ def _model_version_created(p: Projection, e: Event) -> None:
         **_scope(e),
         **_order(e),
     )
-    _edge(p, e, ("model_version", model_id, v.version, ""), "built_by", ("run", v.run_id, 0, ""))
-    _stage(p, e, v.version, "stage", "none", removed=False, reason="registered")
+    model_rows.version_created(p.buffers, e, p.position)
+    if v.version:  # older writers chose the number; new ones record the edge once it is known
+        built_by = ("run", v.run_id, 0, "")
+        _edge(p, e, ("model_version", model_id, v.version, ""), "built_by", built_by)
+        _stage(p, e, v.version, "stage", "none", removed=False, reason="registered")
 
 
 def _stage(
@@ -790,6 +795,7 @@ _HANDLERS: dict[str, Callable[[Projection, Event], None]] = {
     "model_version_stage_changed": _model_stage_changed,
     "model_alias_set": _model_alias_set,
     "model_alias_removed": _model_alias_removed,
+    "model_version_updated": lambda p, e: model_rows.version_updated(p.buffers, e),
     "team_created": _team_created,
     "member_joined": _member_joined,
     "member_left": _member_left,

@@ -314,6 +314,45 @@ MODEL_STAGES = TableSchema(
     doc="Stage and alias history of model versions; the latest per version (stage) or alias is current.",
 )
 
+MODEL_VERSION_LOG = TableSchema(
+    "model_version_log",
+    (
+        ("model_id", Kind.STR),
+        ("event_id", Kind.STR),
+        ("source_partition", Kind.UINT),
+        ("source_offset", Kind.UINT),
+        ("run_id", Kind.STR),
+        ("artifact_name", Kind.STR),
+        ("artifact_uri", Kind.STR),
+        ("artifact_sha256", Kind.STR),
+        ("description", Kind.STR),
+        ("team", Kind.LABEL),
+        ("project", Kind.STR),
+        ("actor", Kind.STR),
+        ("occurred_at", Kind.TIME),
+    ),
+    identity=("model_id", "event_id", "source_offset"),
+    doc="Where each model_version_created event stands in its model's partition: the registry "
+    "numbers a model's versions 1, 2, 3, ... in this order (docs/models.md).",
+)
+
+MODEL_VERSION_EDITS = TableSchema(
+    "model_version_edits",
+    (
+        ("model_id", Kind.STR),
+        ("version", Kind.UINT),
+        ("field", Kind.LABEL),  # "description" or "tag"
+        ("key", Kind.STR),  # the tag key ('' for the description)
+        ("value", Kind.STR),
+        ("removed", Kind.BOOL),  # tag removed
+        ("actor", Kind.STR),
+        *_ORDER,
+    ),
+    identity=("model_id", "version", "field", "key", "event_id"),
+    doc="Every description and tag a model version ever had; the latest per (version, field, key) "
+    "is current.",
+)
+
 TEAMS = TableSchema(
     "teams",
     (
@@ -549,6 +588,8 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     MODELS,
     MODEL_VERSIONS,
     MODEL_STAGES,
+    MODEL_VERSION_LOG,
+    MODEL_VERSION_EDITS,
     TEAMS,
     MEMBERSHIPS,
     API_KEYS,

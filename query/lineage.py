@@ -135,7 +135,8 @@ def _check_root(client: Client, vis: Visibility, root: Node) -> None:
     elif root.kind == NodeKind.MODEL_VERSION:
         visible = vis.predicate("team", "project", kind="'model'", object_id="model_id")
         sql = (
-            f"SELECT count() FROM {vis.table('model_versions')} WHERE model_id = {{id:String}}"
+            f"SELECT count() FROM {vis.table('model_versions_current')}"
+            f" WHERE model_id = {{id:String}}"
             f" AND version = {{version:UInt64}} AND {visible}"
         )
         params["version"] = root.version

@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 from cairn_contract.errors import FailedPreconditionError
 from query.automation_schema import AUTOMATION_STATEMENTS
 from query.ddl import SINGLE_NODE, RawSQL, Statement, Topology
+from query.model_schema import MODEL_REGISTRY_STATEMENTS
 from query.reporting_schema import (
     HISTOGRAM_REPORTING_STATEMENTS,
     REPORTING_STATEMENTS,
@@ -72,6 +73,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements=(*HISTOGRAM_STATEMENTS, *HISTOGRAM_REPORTING_STATEMENTS),
     ),
     Migration(version=6, name="automations", statements=AUTOMATION_STATEMENTS),
+    Migration(version=7, name="model_registry", statements=MODEL_REGISTRY_STATEMENTS),
 )
 
 

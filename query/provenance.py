@@ -52,6 +52,7 @@ class StageChange:
     reason: str
     actor: str
     occurred_at: datetime
+    version: int = 0  # the version an alias moved to or a stage applies to (0: alias removed)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class ModelProvenance:
     ancestor_runs: tuple[RunSummary, ...]  # visible runs upstream, excluding ``run``
     upstream_datasets: tuple[tuple[str, str], ...]  # (name, digest) anywhere upstream
     hidden_ancestors: int  # upstream runs the caller may not see
-    stage_history: tuple[StageChange, ...]
+    stage_history: tuple[StageChange, ...]  # this version's stages; every alias move of the model
     comments: tuple[Comment, ...]  # on the run and on the model
     decisions: tuple[Decision, ...]  # naming the run, or on the model
     timeline: tuple[Activity, ...]  # the run's and the model's events, oldest first
@@ -118,9 +119,9 @@ def _matches(row: dict[str, Any], version: int | str) -> bool:
 
 def _stage_history(client: Client, vis: Visibility, mv: ModelVersion) -> tuple[StageChange, ...]:
     sql = f"""
-SELECT kind, name, removed, reason, actor, occurred_at
+SELECT kind, name, removed, reason, actor, occurred_at, version
 FROM (SELECT DISTINCT * FROM {vis.table("model_stages")} WHERE model_id = {{model:String}})
-WHERE version = {{version:UInt64}} OR (kind = 'alias' AND removed)
+WHERE version = {{version:UInt64}} OR kind = 'alias'
 ORDER BY occurred_at, sequence, event_id
 """
     rows = _execute.rows(client, sql, {"model": mv.model_id, "version": mv.version})

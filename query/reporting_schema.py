@@ -304,6 +304,27 @@ FROM {db}.delivery_log
 )
 
 # The views as they are now (row policies cover each; docs/sql.md documents each, in this order).
+# Migration 7 (query/model_schema.py): each model's name and scope, and the alias history.
+MODEL_SCOPE = f"""(
+    SELECT model_id, argMax(name, {LATEST}) AS name, any(team) AS team, any(project) AS project
+    FROM {{db}}.models GROUP BY model_id
+)"""
+
+MODEL_ALIAS_HISTORY = ReportingView(
+    "model_alias_history",
+    f"""
+SELECT h.model_id AS model_id, n.name AS model_name, n.team AS team, n.project AS project,
+    h.kind AS kind, h.name AS name, h.version AS version, h.removed AS removed,
+    h.reason AS reason, h.actor AS actor, h.occurred_at AS occurred_at, h.event_id AS event_id
+FROM (SELECT DISTINCT model_id, kind, name, version, removed, reason, actor, occurred_at,
+        sequence, event_id FROM {{db}}.model_stages) AS h
+LEFT JOIN {MODEL_SCOPE} AS n ON n.model_id = h.model_id
+WHERE NOT (h.kind = 'stage' AND h.name = 'none' AND h.reason = 'registered')
+""",
+    "Every alias move or removal and every stage change of a model version, with actor, reason "
+    "and time; the latest per (model, alias) is what cairn_reporting.models shows.",
+)
+
 REPORTING_VIEWS: tuple[ReportingView, ...] = (
     RUNS,
     METRICS,
@@ -314,6 +335,7 @@ REPORTING_VIEWS: tuple[ReportingView, ...] = (
     LINEAGE,
     DATASETS,
     MODELS,
+    MODEL_ALIAS_HISTORY,
     COMMENTS,
     DECISIONS,
     ACTIVITY,

@@ -17,7 +17,15 @@ Engines and why (docs/schema.md has the long form):
 
 from __future__ import annotations
 
-from domain.tables import ALL_TABLES, AUTOMATION_TABLES, HISTOGRAMS, Kind, TableSchema
+from domain.tables import (
+    ALL_TABLES,
+    AUTOMATION_TABLES,
+    HISTOGRAMS,
+    MODEL_VERSION_EDITS,
+    MODEL_VERSION_LOG,
+    Kind,
+    TableSchema,
+)
 from query._execute import LATEST
 from query.ddl import MaterializedView, Statement, Table, View
 
@@ -51,7 +59,14 @@ def projection_table(schema: TableSchema) -> Table:
 
 # Tables that later migrations add: migration 2 must render exactly the DDL it was applied with
 # (its checksum is recorded), so these stay out of it and come with their own migration.
-_LATER_TABLES = frozenset({HISTOGRAMS.name, *(t.name for t in AUTOMATION_TABLES)})
+_LATER_TABLES = frozenset(
+    {
+        HISTOGRAMS.name,
+        *(t.name for t in AUTOMATION_TABLES),
+        MODEL_VERSION_LOG.name,
+        MODEL_VERSION_EDITS.name,
+    }
+)
 
 PROJECTION_TABLES = tuple(
     projection_table(schema) for schema in ALL_TABLES if schema.name not in _LATER_TABLES

@@ -157,13 +157,14 @@ def provenance_markdown(
         out += ["No other runs upstream.", ""]
     if report.hidden_ancestors:
         out += [f"{report.hidden_ancestors} upstream run(s) are not visible to you.", ""]
-    out += ["## Stage history", ""]
+    out += ["## Stage and alias history", ""]
     out += _table(
         ["when", "change", "reason", "by"],
         [
             (
                 when(s.occurred_at),
-                f"{s.kind} {'removed ' if s.removed else ''}{s.name}",
+                f"{s.kind} {'removed ' if s.removed else ''}{s.name}"
+                + (f" → v{s.version}" if s.version and not s.removed else ""),
                 s.reason,
                 names(s.actor),
             )

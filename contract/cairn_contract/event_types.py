@@ -84,6 +84,7 @@ EVENT_TYPES: Mapping[str, EventType] = _types(
     EventType("model_version_stage_changed", frozenset({_MODEL})),
     EventType("model_alias_set", frozenset({_MODEL})),
     EventType("model_alias_removed", frozenset({_MODEL})),
+    EventType("model_version_updated", frozenset({_MODEL})),
     EventType("team_created", frozenset({_TEAM}), identity=True),
     EventType("member_joined", frozenset({_TEAM}), identity=True),
     EventType("member_left", frozenset({_TEAM}), identity=True),

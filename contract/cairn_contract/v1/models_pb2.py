@@ -22,25 +22,28 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from cairn_contract.v1 import common_pb2 as cairn_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63\x61irn/v1/models.proto\x12\x08\x63\x61irn.v1\"4\n\x0fModelRegistered\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x91\x01\n\x13ModelVersionCreated\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x15\n\rartifact_name\x18\x03 \x01(\t\x12\x14\n\x0c\x61rtifact_uri\x18\x04 \x01(\t\x12\x17\n\x0f\x61rtifact_sha256\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"`\n\x18ModelVersionStageChanged\x12\x0f\n\x07version\x18\x01 \x01(\r\x12#\n\x05stage\x18\x02 \x01(\x0e\x32\x14.cairn.v1.ModelStage\x12\x0e\n\x06reason\x18\x03 \x01(\t\"?\n\rModelAliasSet\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t\"2\n\x11ModelAliasRemoved\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*\x8e\x01\n\nModelStage\x12\x1b\n\x17MODEL_STAGE_UNSPECIFIED\x10\x00\x12\x14\n\x10MODEL_STAGE_NONE\x10\x01\x12\x17\n\x13MODEL_STAGE_STAGING\x10\x02\x12\x1a\n\x16MODEL_STAGE_PRODUCTION\x10\x03\x12\x18\n\x14MODEL_STAGE_ARCHIVED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x63\x61irn/v1/models.proto\x12\x08\x63\x61irn.v1\x1a\x15\x63\x61irn/v1/common.proto\"4\n\x0fModelRegistered\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x91\x01\n\x13ModelVersionCreated\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x15\n\rartifact_name\x18\x03 \x01(\t\x12\x14\n\x0c\x61rtifact_uri\x18\x04 \x01(\t\x12\x17\n\x0f\x61rtifact_sha256\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"`\n\x18ModelVersionStageChanged\x12\x0f\n\x07version\x18\x01 \x01(\r\x12#\n\x05stage\x18\x02 \x01(\x0e\x32\x14.cairn.v1.ModelStage\x12\x0e\n\x06reason\x18\x03 \x01(\t\"?\n\rModelAliasSet\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t\"2\n\x11ModelAliasRemoved\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x90\x01\n\x13ModelVersionUpdated\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x17\n\x0fset_description\x18\x03 \x01(\x08\x12$\n\x08set_tags\x18\x04 \x03(\x0b\x32\x12.cairn.v1.KeyValue\x12\x14\n\x0cremoved_tags\x18\x05 \x03(\t*\x8e\x01\n\nModelStage\x12\x1b\n\x17MODEL_STAGE_UNSPECIFIED\x10\x00\x12\x14\n\x10MODEL_STAGE_NONE\x10\x01\x12\x17\n\x13MODEL_STAGE_STAGING\x10\x02\x12\x1a\n\x16MODEL_STAGE_PRODUCTION\x10\x03\x12\x18\n\x14MODEL_STAGE_ARCHIVED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn_contract.v1.models_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MODELSTAGE']._serialized_start=453
-  _globals['_MODELSTAGE']._serialized_end=595
-  _globals['_MODELREGISTERED']._serialized_start=35
-  _globals['_MODELREGISTERED']._serialized_end=87
-  _globals['_MODELVERSIONCREATED']._serialized_start=90
-  _globals['_MODELVERSIONCREATED']._serialized_end=235
-  _globals['_MODELVERSIONSTAGECHANGED']._serialized_start=237
-  _globals['_MODELVERSIONSTAGECHANGED']._serialized_end=333
-  _globals['_MODELALIASSET']._serialized_start=335
-  _globals['_MODELALIASSET']._serialized_end=398
-  _globals['_MODELALIASREMOVED']._serialized_start=400
-  _globals['_MODELALIASREMOVED']._serialized_end=450
+  _globals['_MODELSTAGE']._serialized_start=623
+  _globals['_MODELSTAGE']._serialized_end=765
+  _globals['_MODELREGISTERED']._serialized_start=58
+  _globals['_MODELREGISTERED']._serialized_end=110
+  _globals['_MODELVERSIONCREATED']._serialized_start=113
+  _globals['_MODELVERSIONCREATED']._serialized_end=258
+  _globals['_MODELVERSIONSTAGECHANGED']._serialized_start=260
+  _globals['_MODELVERSIONSTAGECHANGED']._serialized_end=356
+  _globals['_MODELALIASSET']._serialized_start=358
+  _globals['_MODELALIASSET']._serialized_end=421
+  _globals['_MODELALIASREMOVED']._serialized_start=423
+  _globals['_MODELALIASREMOVED']._serialized_end=473
+  _globals['_MODELVERSIONUPDATED']._serialized_start=476
+  _globals['_MODELVERSIONUPDATED']._serialized_end=620
 # @@protoc_insertion_point(module_scope)

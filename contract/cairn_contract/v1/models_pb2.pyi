@@ -3,8 +3,11 @@
 isort:skip_file
 The model registry. Aggregate: AGGREGATE_KIND_MODEL, aggregate_id = model id."""
 
+from cairn_contract.v1 import common_pb2 as _common_pb2
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -64,7 +67,15 @@ Global___ModelRegistered: _TypeAlias = ModelRegistered  # noqa: Y015
 
 @_typing.final
 class ModelVersionCreated(_message.Message):
-    """A new version of the model, built from an artifact a run logged."""
+    """A new version of the model, built from an artifact a run logged.
+
+    Version numbers are assigned by the registry, not by the writer: a model's versions are
+    numbered 1, 2, 3, ... in the order their ModelVersionCreated events stand in the model's Kafka
+    partition (every event of one model shares a key, so one partition holds them in one order).
+    That order is the same for every reader and every replay, so two processes registering at once
+    get distinct consecutive numbers without a lock (docs/models.md). Writers send 0 here; a nonzero
+    value from older writers is informational only.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -75,7 +86,6 @@ class ModelVersionCreated(_message.Message):
     ARTIFACT_SHA256_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     version: _builtins.int
-    """Starts at 1 and increases per model; chosen by the client."""
     run_id: _builtins.str
     artifact_name: _builtins.str
     artifact_uri: _builtins.str
@@ -172,3 +182,39 @@ class ModelAliasRemoved(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ModelAliasRemoved: _TypeAlias = ModelAliasRemoved  # noqa: Y015
+
+@_typing.final
+class ModelVersionUpdated(_message.Message):
+    """Edits a version's description and tags; fields left empty change nothing."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    SET_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    SET_TAGS_FIELD_NUMBER: _builtins.int
+    REMOVED_TAGS_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    description: _builtins.str
+    """The new description when set_description is true (it may be empty: clearing it)."""
+    set_description: _builtins.bool
+    @_builtins.property
+    def set_tags(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValue]: ...
+    @_builtins.property
+    def removed_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        description: _builtins.str = ...,
+        set_description: _builtins.bool = ...,
+        set_tags: _abc.Iterable[_common_pb2.KeyValue] | None = ...,
+        removed_tags: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "removed_tags", b"removed_tags", "set_description", b"set_description", "set_tags", b"set_tags", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelVersionUpdated: _TypeAlias = ModelVersionUpdated  # noqa: Y015
