@@ -34,6 +34,18 @@ if TYPE_CHECKING:  # annotations only: importing these eagerly would cost import
 
     from cairn.api import Api
     from cairn.config import Capture, Settings
+    from cairn.models import ModelVersion as ModelVersion
+    from cairn.models import archive_model_version as archive_model_version
+    from cairn.models import delete_model_alias as delete_model_alias
+    from cairn.models import list_models as list_models
+    from cairn.models import model_alias_history as model_alias_history
+    from cairn.models import model_report as model_report
+    from cairn.models import model_versions as model_versions
+    from cairn.models import register_model as register_model
+    from cairn.models import resolve_model as resolve_model
+    from cairn.models import set_model_alias as set_model_alias
+    from cairn.models import update_model_version as update_model_version
+    from cairn.models import use_model as use_model
     from cairn.reproduce._context import ReproductionContext
     from cairn.run import Run
     from cairn.sweeps import sweep as sweep
@@ -50,9 +62,14 @@ __all__ = [
     "UnavailableError",
     "ValidationError",
     "current_run",
+    "delete_model_alias",
     "finish",
     "init",
+    "model_report",
+    "register_model",
+    "set_model_alias",
     "sweep",
+    "use_model",
 ]
 __version__ = "0.1.0"
 
@@ -214,6 +231,25 @@ _LAZY_SUBMODULES = frozenset(
 )
 
 
+# The model registry's calls (cairn.models), imported on first use too.
+_MODEL_CALLS = frozenset(
+    {
+        "ModelVersion",
+        "archive_model_version",
+        "delete_model_alias",
+        "list_models",
+        "model_alias_history",
+        "model_report",
+        "model_versions",
+        "register_model",
+        "resolve_model",
+        "set_model_alias",
+        "update_model_version",
+        "use_model",
+    }
+)
+
+
 def __getattr__(name: str) -> Any:
     """``cairn.Run``, ``cairn.Api``, ``cairn.Settings``, ``cairn.Capture`` and the integration modules
     without importing them eagerly."""
@@ -221,6 +257,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return importlib.import_module(f"cairn.{name}")
+    if name in _MODEL_CALLS:
+        from cairn import models
+
+        return getattr(models, name)
     if name == "Run":
         from cairn.run import Run
 

@@ -32,6 +32,7 @@ from cairn_contract.v1 import common_pb2, lineage_pb2, runs_pb2
 if TYPE_CHECKING:
     from google.protobuf.message import Message
 
+    from cairn._registry import ModelVersion
     from cairn._start import RunParts
 
 log = logging.getLogger("cairn")
@@ -303,6 +304,25 @@ class Run:
         self._emit("lineage_edge_recorded", edge)
         return Artifact(
             label, kind, stored.sha256, stored.size_bytes, stored.uri, stored.file_count
+        )
+
+    def log_model(
+        self,
+        path: str | Path,
+        name: str,
+        *,
+        aliases: Iterable[str] = (),
+        description: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ModelVersion:
+        """Log ``path`` (file or directory) as a content-addressed model artifact of this run and
+        register it as the next version of model ``name`` in the run's team and project (the
+        model is created on first use). Waits until the registry numbered the version; see
+        :mod:`cairn.models`."""
+        from cairn.models import log_model
+
+        return log_model(
+            self, path, name, aliases=aliases, description=description, metadata=metadata
         )
 
     # -- delivery and the end --------------------------------------------------------------------

@@ -1,0 +1,439 @@
+"""The model registry from Python: log, register, promote, use and explain a model.
+
+::
+
+    mv = run.log_model("model.pkl", name="churn")          # version 1, 2, ... of "churn"
+    cairn.set_model_alias("churn", mv.version, "production", reason="AUC +0.04")
+    path = cairn.use_model("churn@production")            # a verified local copy
+    print(cairn.model_report("churn@production"))          # how it was built (Markdown)
+
+A model lives in the team and project it was first registered in (its name is its id, unique
+within a Cairn installation). Every change is an event appended through ingest; version numbers
+are assigned by the registry in the order the versions reached the model's log, so two
+processes registering at once get distinct consecutive numbers (docs/models.md). Reads go
+through the query service (:mod:`cairn._registry`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cairn import _checks as checks
+from cairn._registry import (
+    AliasMove,
+    ModelInfo,
+    ModelVersion,
+    append,
+    model_event,
+    reads_for,
+    wait_for_version,
+)
+from cairn.errors import NotFoundError, ValidationError
+
+if TYPE_CHECKING:
+    from cairn.config import Settings
+    from cairn.run import Run
+
+__all__ = [
+    "AliasMove",
+    "ModelInfo",
+    "ModelVersion",
+    "archive_model_version",
+    "delete_model_alias",
+    "list_models",
+    "model_alias_history",
+    "model_report",
+    "model_versions",
+    "parse_reference",
+    "register_model",
+    "set_model_alias",
+    "update_model_version",
+    "use_model",
+]
+
+VERSION_WAIT_S = 60.0
+REPORT_FORMATS = ("md", "html")
+
+
+def _settings(run: Run | None = None, **overrides: Any) -> Settings:
+    from cairn import _lifecycle
+    from cairn.config import resolve_settings
+
+    active = run or _lifecycle.current()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if active is not None and not given:
+        return active.settings
+    return resolve_settings(given)
+
+
+def _name(name: object) -> str:
+    return checks.check_id(name, "name")
+
+
+def parse_reference(reference: str) -> tuple[str, int | str | None]:
+    """``churn@production`` -> (churn, "production"); ``churn:3`` -> (churn, 3); ``churn`` ->
+    (churn, None), the newest version that is not archived."""
+    if not isinstance(reference, str) or not reference.strip():
+        checks.fail("reference", "required", "must name a model: NAME, NAME:VERSION or NAME@ALIAS")
+    text = reference.strip()
+    if "@" in text:
+        name, _, alias = text.partition("@")
+        return _name(name), checks.check_slug(alias, "alias")
+    if ":" in text:
+        name, _, number = text.rpartition(":")
+        if not number.isdigit() or int(number) < 1:
+            checks.fail("version", "positive_int", f"must be a version number >= 1, got {number!r}")
+        return _name(name), int(number)
+    return _name(text), None
+
+
+def _pairs(values: Mapping[str, Any] | None, field: str) -> list[Any]:
+    from cairn.v1 import common_pb2
+
+    pairs = []
+    for key, value in (values or {}).items():
+        k = checks.check_key(key, f"{field}.{key}")
+        v = checks.check_text(str(value), f"{field}.{key}", checks.MAX_TEXT_CHARS)
+        pairs.append(common_pb2.KeyValue(key=k, value=v))
+    return pairs
+
+
+def _register(
+    settings: Settings,
+    *,
+    run_id: str,
+    artifact_name: str,
+    sha256: str,
+    uri: str,
+    name: str,
+    aliases: Iterable[str],
+    description: str,
+    tags: Mapping[str, Any] | None,
+) -> ModelVersion:
+    from cairn.v1 import lineage_pb2, models_pb2
+
+    model = _name(name)
+    alias_list = [checks.check_slug(a, "aliases") for a in aliases]
+    text = checks.check_text(description, "description", checks.MAX_MARKDOWN_CHARS)
+    tag_pairs = _pairs(tags, "metadata")
+    reads = reads_for(settings)
+    events = []
+    if not reads.versions(model):  # first use; a second ModelRegistered at a race is harmless
+        events.append(
+            model_event(settings, model, "model_registered", models_pb2.ModelRegistered(name=model))
+        )
+    created = models_pb2.ModelVersionCreated(
+        run_id=run_id,
+        artifact_name=artifact_name,
+        artifact_uri=uri,
+        artifact_sha256=sha256,
+        description=text,
+    )
+    created_event = model_event(settings, model, "model_version_created", created)
+    append(settings, [*events, created_event])
+    version = wait_for_version(reads, model, created_event.envelope.event_id, VERSION_WAIT_S)
+    node = lineage_pb2.LineageNode
+    built_by = lineage_pb2.LineageEdgeRecorded(
+        source=node(
+            kind=lineage_pb2.LINEAGE_NODE_KIND_MODEL_VERSION, id=model, version=version.version
+        ),
+        relation=lineage_pb2.LINEAGE_RELATION_BUILT_BY,
+        target=node(kind=lineage_pb2.LINEAGE_NODE_KIND_RUN, id=run_id),
+    )
+    follow_up = [model_event(settings, model, "lineage_edge_recorded", built_by)]
+    if tag_pairs:
+        update = models_pb2.ModelVersionUpdated(version=version.version, set_tags=tag_pairs)
+        follow_up.append(model_event(settings, model, "model_version_updated", update))
+    for alias in alias_list:
+        moved = models_pb2.ModelAliasSet(
+            alias=alias, version=version.version, reason="set at registration"
+        )
+        follow_up.append(model_event(settings, model, "model_alias_set", moved))
+    append(settings, follow_up)
+    return replace(
+        version,
+        aliases=tuple(sorted({*version.aliases, *alias_list})),
+        tags={**version.tags, **{p.key: p.value for p in tag_pairs}},
+    )
+
+
+def log_model(
+    run: Run,
+    path: str | Path,
+    name: str,
+    *,
+    aliases: Iterable[str] = (),
+    description: str = "",
+    metadata: Mapping[str, Any] | None = None,
+) -> ModelVersion:
+    """:meth:`cairn.Run.log_model`: store ``path`` as a model artifact of ``run`` and register it
+    as the next version of ``name``."""
+    model = _name(name)
+    if isinstance(aliases, str):
+        aliases = (aliases,)
+    artifact = run.log_artifact(path, kind="model", metadata=metadata)
+    return _register(
+        run.settings,
+        run_id=run.id,
+        artifact_name=artifact.name,
+        sha256=artifact.sha256,
+        uri=artifact.uri,
+        name=model,
+        aliases=aliases,
+        description=description,
+        tags=metadata,
+    )
+
+
+def register_model(
+    run_id: str,
+    artifact_name: str,
+    name: str,
+    *,
+    aliases: Iterable[str] = (),
+    description: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    team: str | None = None,
+    project: str | None = None,
+) -> ModelVersion:
+    """Register an artifact that run ``run_id`` already logged as the next version of ``name``
+    (MLflow's ``register_model``); works outside a run. The model is created in ``team`` and
+    ``project`` (default: the configured ones) on first use."""
+    run = checks.check_id(run_id, "run_id")
+    label = checks.check_name(artifact_name, "artifact_name")
+    settings = _settings(team=team, project=project)
+    found = reads_for(settings).artifact(run, label)
+    if isinstance(aliases, str):
+        aliases = (aliases,)
+    return _register(
+        settings,
+        run_id=run,
+        artifact_name=label,
+        sha256=found[0],
+        uri=found[1],
+        name=name,
+        aliases=aliases,
+        description=description,
+        tags=metadata,
+    )
+
+
+def _emit(settings: Settings, model: str, field: str, payload: Any) -> None:
+    append(settings, [model_event(settings, model, field, payload)])
+
+
+def set_model_alias(name: str, version: int, alias: str, *, reason: str = "") -> ModelVersion:
+    """Point ``alias`` (``production``, ``champion``, any slug) at ``version``, moving it from
+    wherever it pointed; recorded with actor, time and ``reason``."""
+    from cairn.v1 import models_pb2
+
+    model = _name(name)
+    label = checks.check_slug(alias, "alias")
+    why = checks.check_text(reason, "reason", checks.MAX_TEXT_CHARS)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        checks.fail("version", "positive_int", f"must be a version number >= 1, got {version!r}")
+    settings = _settings()
+    target = reads_for(settings).resolve(model, version)
+    settings = replace(settings, team=target.team or settings.team, project=target.project)
+    moved = models_pb2.ModelAliasSet(alias=label, version=version, reason=why)
+    _emit(settings, model, "model_alias_set", moved)
+    return replace(target, aliases=tuple(sorted({*target.aliases, label})))
+
+
+def delete_model_alias(name: str, alias: str, *, reason: str = "") -> None:
+    """Remove ``alias`` from model ``name`` (recorded with actor, time and ``reason``)."""
+    from cairn.v1 import models_pb2
+
+    model = _name(name)
+    label = checks.check_slug(alias, "alias")
+    why = checks.check_text(reason, "reason", checks.MAX_TEXT_CHARS)
+    settings = _settings()
+    target = reads_for(settings).resolve(model, label)
+    if label not in target.aliases:
+        raise NotFoundError(f"alias: model {model!r} has no alias {label!r}", field="alias")
+    settings = replace(settings, team=target.team or settings.team, project=target.project)
+    removed = models_pb2.ModelAliasRemoved(alias=label, reason=why)
+    _emit(settings, model, "model_alias_removed", removed)
+
+
+def archive_model_version(name: str, version: int, *, reason: str = "") -> None:
+    """Archive a version: it stays listed and usable by number, but a bare ``use_model(name)``
+    skips it."""
+    from cairn.v1 import models_pb2
+
+    model = _name(name)
+    why = checks.check_text(reason, "reason", checks.MAX_TEXT_CHARS)
+    settings = _settings()
+    target = reads_for(settings).resolve(model, version)
+    settings = replace(settings, team=target.team or settings.team, project=target.project)
+    change = models_pb2.ModelVersionStageChanged(
+        version=target.version, stage=models_pb2.MODEL_STAGE_ARCHIVED, reason=why
+    )
+    _emit(settings, model, "model_version_stage_changed", change)
+
+
+def update_model_version(
+    name: str,
+    version: int,
+    *,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    remove_tags: Iterable[str] = (),
+) -> None:
+    """Edit a version's description and tags (``tags`` set or replace, ``remove_tags`` drop)."""
+    from cairn.v1 import models_pb2
+
+    model = _name(name)
+    update = models_pb2.ModelVersionUpdated(set_tags=_pairs(tags, "tags"))
+    if description is not None:
+        update.description = checks.check_text(
+            description, "description", checks.MAX_MARKDOWN_CHARS
+        )
+        update.set_description = True
+    update.removed_tags.extend(checks.check_key(k, "remove_tags") for k in remove_tags)
+    settings = _settings()
+    target = reads_for(settings).resolve(model, version)
+    update.version = target.version
+    settings = replace(settings, team=target.team or settings.team, project=target.project)
+    _emit(settings, model, "model_version_updated", update)
+
+
+def model_versions(name: str) -> list[ModelVersion]:
+    """Every version of ``name`` you may see, newest first."""
+    return reads_for(_settings()).versions(_name(name))
+
+
+def list_models() -> list[ModelInfo]:
+    """Every registered model you may see."""
+    return reads_for(_settings()).models()
+
+
+def model_alias_history(name: str) -> list[AliasMove]:
+    """Every alias move and stage change of ``name``, oldest first."""
+    return reads_for(_settings()).alias_history(_name(name))
+
+
+def resolve_model(reference: str) -> ModelVersion:
+    """The version ``reference`` (``NAME``, ``NAME:VERSION``, ``NAME@ALIAS``) names now."""
+    name, selector = parse_reference(reference)
+    return reads_for(_settings()).resolve(name, selector)
+
+
+# --- use ----------------------------------------------------------------------------------------
+
+
+def _store_root(uri: str, sha256: str) -> str:
+    for suffix in (
+        f"/blobs/sha256/{sha256[:2]}/{sha256}",
+        f"/trees/sha256/{sha256[:2]}/{sha256}.json",
+    ):
+        if uri.endswith(suffix):
+            return uri[: -len(suffix)]
+    raise ValidationError(f"uri: {uri!r} is not in a Cairn artifact store", field="uri")
+
+
+def _copy_verified(source: Any, target: Path, sha256: str, what: str) -> None:
+    digest = hashlib.sha256()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with source, target.open("wb") as out:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != sha256:
+        target.unlink(missing_ok=True)
+        raise ValidationError(
+            f"sha256: {what} has sha256 {digest.hexdigest()}, the registry recorded {sha256}; "
+            "the artifact store's copy is corrupt",
+            field="sha256",
+            rule="digest_mismatch",
+        )
+
+
+def download(version: ModelVersion, cache: Path) -> Path:
+    """Copy ``version``'s artifact into ``cache`` (once: the copy is named by its digest) and
+    verify every byte against the recorded sha256. Returns the file or directory."""
+    from cairn._hashing import manifest_sha256, parse_manifest
+    from cairn.artifacts import open_artifact, open_store
+
+    name = version.artifact_name or version.name
+    final_dir = cache / version.sha256
+    final = final_dir / name
+    if final.exists():
+        return final
+    staging = cache / f".{uuid.uuid4().hex}"
+    try:
+        if "/trees/sha256/" in version.uri:
+            with open_artifact(version.uri) as stream:
+                entries = parse_manifest(stream.read())
+            if manifest_sha256(entries) != version.sha256:
+                raise ValidationError(
+                    f"sha256: the manifest of {version.name}:{version.version} does not match",
+                    field="sha256",
+                    rule="digest_mismatch",
+                )
+            store = open_store(_store_root(version.uri, version.sha256))
+            for entry in entries:
+                _copy_verified(
+                    store.open_blob(entry.sha256),
+                    staging / name / entry.path,
+                    entry.sha256,
+                    entry.path,
+                )
+        else:
+            _copy_verified(open_artifact(version.uri), staging / name, version.sha256, name)
+        final_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(staging, final_dir)
+        except OSError:  # another process put the same verified copy there first
+            if not final.exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def use_model(reference: str, *, cache_dir: str | Path | None = None) -> Path:
+    """Resolve ``reference`` (``churn@production``, ``churn:3`` or ``churn``, the newest version
+    that is not archived), copy its artifact to a local cache, verify its sha256 and return the
+    local path. Inside an active run it records that the run used this model version."""
+    from cairn import _lifecycle
+    from cairn.v1 import lineage_pb2
+
+    name, selector = parse_reference(reference)
+    settings = _settings()
+    version = reads_for(settings).resolve(name, selector)
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else settings.dir / "models"
+    path = download(version, cache)
+    run = _lifecycle.current()
+    if run is not None:
+        edge = lineage_pb2.LineageEdgeRecorded(
+            source=lineage_pb2.LineageNode(kind=lineage_pb2.LINEAGE_NODE_KIND_RUN, id=run.id),
+            relation=lineage_pb2.LINEAGE_RELATION_USED,
+            target=lineage_pb2.LineageNode(
+                kind=lineage_pb2.LINEAGE_NODE_KIND_MODEL_VERSION,
+                id=name,
+                version=version.version,
+                name=f"{name}:{version.version}",
+            ),
+        )
+        run._emit("lineage_edge_recorded", edge)
+    return path
+
+
+def model_report(reference: str, format: str = "md") -> str:
+    """How the model version ``reference`` names was built: data digests through ancestor runs,
+    code and patch, environment, parameters, metrics, alias history with reasons, decisions,
+    discussion and who did what ("md" Markdown or a standalone "html" page)."""
+    if format not in REPORT_FORMATS:
+        checks.fail(
+            "format", "one_of", f"must be one of {', '.join(REPORT_FORMATS)}, got {format!r}"
+        )
+    name, selector = parse_reference(reference)
+    return reads_for(_settings()).report(name, selector, format)
