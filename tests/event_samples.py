@@ -256,6 +256,17 @@ def _payloads() -> dict[str, tuple[envelope_pb2.AggregateKind.ValueType, str, ob
             models_pb2.ModelAliasSet(alias="champion", version=1, reason="best"),
         ),
         "model_alias_removed": (_MODEL, MODEL_ID, models_pb2.ModelAliasRemoved(alias="champion")),
+        "model_version_updated": (
+            _MODEL,
+            MODEL_ID,
+            models_pb2.ModelVersionUpdated(
+                version=1,
+                description="retrained on March data",
+                set_description=True,
+                set_tags=[common_pb2.KeyValue(key="reviewed", value="yes")],
+                removed_tags=["draft"],
+            ),
+        ),
         "team_created": (_TEAM, TEAM, identity_pb2.TeamCreated(display_name="Vision")),
         "member_joined": (
             _TEAM,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cairn._ids import uuid7
 from cairn.errors import (
+    AlreadyExistsError,
     AuthenticationError,
     CairnError,
     ConfigError,
@@ -176,6 +177,7 @@ _ERRORS: dict[str, type[CairnError]] = {
     "UNAUTHENTICATED": AuthenticationError,
     "PERMISSION_DENIED": PermissionDeniedError,
     "NOT_FOUND": NotFoundError,
+    "ALREADY_EXISTS": AlreadyExistsError,
     "FAILED_PRECONDITION": FailedPreconditionError,
 }
 

@@ -35,7 +35,7 @@ from cairn._registry import (
     reads_for,
     wait_for_version,
 )
-from cairn.errors import NotFoundError, ValidationError
+from cairn.errors import AlreadyExistsError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from cairn.config import Settings
@@ -47,12 +47,15 @@ __all__ = [
     "ModelVersion",
     "archive_model_version",
     "delete_model_alias",
+    "download",
     "list_models",
     "model_alias_history",
+    "model_cache",
     "model_report",
     "model_versions",
     "parse_reference",
     "register_model",
+    "resolve_model",
     "set_model_alias",
     "update_model_version",
     "use_model",
@@ -137,7 +140,14 @@ def _register(
         description=text,
     )
     created_event = model_event(settings, model, "model_version_created", created)
-    append(settings, [*events, created_event])
+    try:
+        append(settings, [*events, created_event])
+    except AlreadyExistsError:
+        if not events:
+            raise
+        # Another process created the model between our read and our append: ingest refused
+        # the whole batch (a model is created once), so append the version alone.
+        append(settings, [created_event])
     version = wait_for_version(reads, model, created_event.envelope.event_id, VERSION_WAIT_S)
     node = lineage_pb2.LineageNode
     built_by = lineage_pb2.LineageEdgeRecorded(
@@ -399,6 +409,13 @@ def download(version: ModelVersion, cache: Path) -> Path:
     return final
 
 
+def model_cache(directory: str | Path | None = None) -> Path:
+    """Where verified copies of model versions are kept: ``<CAIRN_DIR>/models`` by default."""
+    if directory is not None:
+        return Path(directory).expanduser()
+    return _settings().dir / "models"
+
+
 def use_model(reference: str, *, cache_dir: str | Path | None = None) -> Path:
     """Resolve ``reference`` (``churn@production``, ``churn:3`` or ``churn``, the newest version
     that is not archived), copy its artifact to a local cache, verify its sha256 and return the
@@ -407,10 +424,8 @@ def use_model(reference: str, *, cache_dir: str | Path | None = None) -> Path:
     from cairn.v1 import lineage_pb2
 
     name, selector = parse_reference(reference)
-    settings = _settings()
-    version = reads_for(settings).resolve(name, selector)
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else settings.dir / "models"
-    path = download(version, cache)
+    version = reads_for(_settings()).resolve(name, selector)
+    path = download(version, model_cache(cache_dir))
     run = _lifecycle.current()
     if run is not None:
         edge = lineage_pb2.LineageEdgeRecorded(

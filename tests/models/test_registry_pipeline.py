@@ -206,3 +206,94 @@ def test_two_processes_registering_at_once_get_distinct_consecutive_versions(
     assert results[1] == sorted(results[1])
     listed = [v.version for v in registry.versions(name)]
     assert listed == [6, 5, 4, 3, 2, 1]
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from cairn.cli import main
+
+    code = main(["models", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_verbs(
+    pipeline: Pipeline,
+    registry: QueryRegistryReads,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    pipeline.configure(monkeypatch, tmp_path, project="registry-cli")
+    weights = tmp_path / "model.pkl"
+    weights.write_bytes(b"cli weights\n" * 50)
+    with cairn.init(name="build") as run:
+        run.log_artifact(weights, kind="model")
+        run_id = run.id
+    count = "SELECT count() FROM artifacts WHERE run_id = {r:String}"
+    _until(lambda: pipeline.rows(count, r=run_id)[0][0], "the artifact in the store")
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+
+    code, out, _ = _cli(
+        capsys, "register", run_id, "model.pkl", "--name", name, "--alias", "staging",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0
+    assert (json.loads(out)["version"], json.loads(out)["aliases"]) == (1, ["staging"])
+    _until(lambda: registry.resolve(name, 1).aliases == ("staging",), "staging -> v1")
+
+    code, out, _ = _cli(capsys, "ls", "--format", "json")
+    listed = {m["name"]: m for m in json.loads(out)}
+    assert listed[name]["versions"] == 1
+    assert listed[name]["aliases"] == {"staging": 1}
+    code, out, _ = _cli(capsys, "ls")
+    assert code == 0
+    assert out.splitlines()[0].split() == [
+        "name",
+        "team",
+        "project",
+        "versions",
+        "latest",
+        "aliases",
+    ]
+    assert any(line.startswith(name) and "staging→v1" in line for line in out.splitlines())
+
+    code, out, _ = _cli(capsys, "alias", name, "1", "production", "--reason", "passed review")
+    assert (code, out.strip()) == (0, f"{name}@production -> version 1")
+    code, out, _ = _cli(capsys, "unalias", name, "staging", "--reason", "shadow test over")
+    assert code == 0
+    _until(lambda: registry.resolve(name, 1).aliases == ("production",), "aliases moved")
+
+    code, out, _ = _cli(capsys, "show", name)
+    assert code == 0
+    assert "alias production" in out
+    assert "passed review" in out
+    assert "alias removed staging" in out
+    assert "shadow test over" in out
+    code, out, _ = _cli(capsys, "show", name, "--format", "json")
+    shown = json.loads(out)
+    assert [v["aliases"] for v in shown["versions"]] == [["production"]]
+    assert [(h["name"], h["removed"], h["reason"]) for h in shown["alias_history"]] == [
+        ("staging", False, "set at registration"),
+        ("production", False, "passed review"),
+        ("staging", True, "shadow test over"),
+    ]
+
+    code, out, _ = _cli(capsys, "download", f"{name}@production", "--out", str(tmp_path / "got"))
+    assert code == 0
+    assert (tmp_path / "got" / "model.pkl").read_bytes() == weights.read_bytes()
+
+    report = tmp_path / "report.html"
+    code, out, _ = _cli(capsys, "report", f"{name}:1", "--format", "html", "--out", str(report))
+    assert code == 0
+    assert report.read_text().startswith("<!doctype html>")
+    assert "passed review" in report.read_text()
+
+    code, out, err = _cli(capsys, "alias", name, "9", "production", "--reason", "typo")
+    assert code == 2
+    assert "has no version 9" in err
+    assert "[not_found]" in err
+    code, out, err = _cli(capsys, "unalias", name, "staging")
+    assert code == 2
+    assert f"{name!r} has no alias 'staging'" in err
