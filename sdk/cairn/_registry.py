@@ -6,8 +6,9 @@ validation and permission rules as every other write. A retried append re-sends 
 ids, and the store deduplicates on them.
 
 Reads (resolving ``churn@production``, waiting for a version's number, the report) go through
-:class:`RegistryReads`, which the query service implements; nothing here talks to ClickHouse.
-:func:`use_reads` swaps the implementation (tests, other deployments).
+:class:`RegistryReads`, answered by the query service (``cairn.v1.Query`` model RPCs, through
+:mod:`cairn._registry_client`); nothing here talks to ClickHouse. :func:`use_reads` swaps the
+implementation (unit tests).
 """
 
 from __future__ import annotations
@@ -122,14 +123,12 @@ def use_reads(reads: RegistryReads | None) -> None:
 
 
 def reads_for(settings: Settings) -> RegistryReads:
+    """The reads installed by :func:`use_reads`, else the query service at the ingest address."""
     if _reads is not None:
         return _reads
-    raise ConfigError(
-        "reading the model registry needs Cairn's query service, which this installation does "
-        "not offer yet",
-        field="query_url",
-        rule="query_service",
-    )
+    from cairn._registry_client import GrpcRegistryReads
+
+    return GrpcRegistryReads(settings)
 
 
 def wait_for_version(

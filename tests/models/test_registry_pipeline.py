@@ -1,5 +1,5 @@
-"""The model registry through the real write path: SDK -> ingest -> Kafka -> processors ->
-ClickHouse, read back through ``query/`` (as the query service will) and the reporting views."""
+"""The model registry through the real stack: SDK -> ingest -> Kafka -> processors ->
+ClickHouse, read back through the query service (``cairn.v1.Query``) and the reporting views."""
 
 from __future__ import annotations
 
@@ -15,19 +15,20 @@ from typing import Any
 import pytest
 
 import cairn
-from cairn import _registry
-from tests.models.registry_adapter import QueryRegistryReads
+from cairn._registry_client import GrpcRegistryReads
+from cairn.config import Settings
 from tests.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def registry(pipeline: Pipeline) -> Iterator[QueryRegistryReads]:
-    reads = QueryRegistryReads(pipeline.client, pipeline.caller)
-    _registry.use_reads(reads)
+def registry(pipeline: Pipeline) -> Iterator[GrpcRegistryReads]:
+    """The test's own view of the registry, through the query service like the SDK's."""
+    settings = Settings(ingest_url=pipeline.ingest.address, api_key=pipeline.stack.api_key)
+    reads = GrpcRegistryReads(settings)
     yield reads
-    _registry.use_reads(None)
+    reads.close()
 
 
 def _until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
@@ -66,7 +67,7 @@ def _train(seed: int, out: Path) -> tuple[Path, Any]:
 
 def test_log_promote_use_and_explain(
     pipeline: Pipeline,
-    registry: QueryRegistryReads,
+    registry: GrpcRegistryReads,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -147,15 +148,8 @@ def _frame() -> Any:
 _REGISTER = """
 import json, sys, time
 import cairn
-from cairn import _registry
-from query.access import Caller
-from tests.integration.processors_harness import store
-from tests.models.registry_adapter import QueryRegistryReads
 
-url, team, run_id, name, start_at = sys.argv[1:6]
-caller = Caller("tester", frozenset({team}))
-client = store(url)
-_registry.use_reads(QueryRegistryReads(lambda: client, caller))
+run_id, name, start_at = sys.argv[1:4]
 while time.time() < float(start_at):
     time.sleep(0.001)
 versions = []
@@ -169,14 +163,12 @@ print(json.dumps(versions))
 
 def test_two_processes_registering_at_once_get_distinct_consecutive_versions(
     pipeline: Pipeline,
-    registry: QueryRegistryReads,
+    registry: GrpcRegistryReads,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import json
     import os
-
-    from tests.pipeline import TEAM
 
     pipeline.configure(monkeypatch, tmp_path, project="registry-race")
     (tmp_path / "model.pkl").write_bytes(b"weights\n" * 100)
@@ -193,7 +185,7 @@ def test_two_processes_registering_at_once_get_distinct_consecutive_versions(
     start_at = str(time.time() + 5.0)
     env = {**os.environ, **pipeline.env(tmp_path, "registry-race")}
     root = Path(__file__).resolve().parents[2]
-    args = [sys.executable, "-c", _REGISTER, pipeline.url, TEAM, run_id, name, start_at]
+    args = [sys.executable, "-c", _REGISTER, run_id, name, start_at]
     children = [
         subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(2)
@@ -218,7 +210,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 def test_cli_verbs(
     pipeline: Pipeline,
-    registry: QueryRegistryReads,
+    registry: GrpcRegistryReads,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

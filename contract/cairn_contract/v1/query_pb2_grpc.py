@@ -64,6 +64,36 @@ class QueryStub:
                 request_serializer=cairn_dot_v1_dot_query__pb2.ExportRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_query__pb2.ExportChunk.FromString,
                 _registered_method=True)
+        self.GetModelVersion = channel.unary_unary(
+                '/cairn.v1.Query/GetModelVersion',
+                request_serializer=cairn_dot_v1_dot_query__pb2.GetModelVersionRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.GetModelVersionResponse.FromString,
+                _registered_method=True)
+        self.ListModelVersions = channel.unary_unary(
+                '/cairn.v1.Query/ListModelVersions',
+                request_serializer=cairn_dot_v1_dot_query__pb2.ListModelVersionsRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.ListModelVersionsResponse.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/cairn.v1.Query/ListModels',
+                request_serializer=cairn_dot_v1_dot_query__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
+        self.GetModelAliasHistory = channel.unary_unary(
+                '/cairn.v1.Query/GetModelAliasHistory',
+                request_serializer=cairn_dot_v1_dot_query__pb2.GetModelAliasHistoryRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.GetModelAliasHistoryResponse.FromString,
+                _registered_method=True)
+        self.GetModelReport = channel.unary_unary(
+                '/cairn.v1.Query/GetModelReport',
+                request_serializer=cairn_dot_v1_dot_query__pb2.GetModelReportRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.GetModelReportResponse.FromString,
+                _registered_method=True)
+        self.GetRunArtifact = channel.unary_unary(
+                '/cairn.v1.Query/GetRunArtifact',
+                request_serializer=cairn_dot_v1_dot_query__pb2.GetRunArtifactRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.GetRunArtifactResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServicer:
@@ -113,6 +143,45 @@ class QueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetModelVersion(self, request, context):
+        """The model registry (docs/models.md). A model the caller may not see is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModelVersions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModelAliasHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModelReport(self, request, context):
+        """The provenance report of one version: how it was built, Markdown or standalone HTML.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunArtifact(self, request, context):
+        """An artifact a run logged (to register it as a model version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +214,36 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.Export,
                     request_deserializer=cairn_dot_v1_dot_query__pb2.ExportRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_query__pb2.ExportChunk.SerializeToString,
+            ),
+            'GetModelVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelVersion,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.GetModelVersionRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.GetModelVersionResponse.SerializeToString,
+            ),
+            'ListModelVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModelVersions,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.ListModelVersionsRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.ListModelVersionsResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.ListModelsRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'GetModelAliasHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelAliasHistory,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.GetModelAliasHistoryRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.GetModelAliasHistoryResponse.SerializeToString,
+            ),
+            'GetModelReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelReport,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.GetModelReportRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.GetModelReportResponse.SerializeToString,
+            ),
+            'GetRunArtifact': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunArtifact,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.GetRunArtifactRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.GetRunArtifactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -309,6 +408,168 @@ class Query:
             '/cairn.v1.Query/Export',
             cairn_dot_v1_dot_query__pb2.ExportRequest.SerializeToString,
             cairn_dot_v1_dot_query__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModelVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/GetModelVersion',
+            cairn_dot_v1_dot_query__pb2.GetModelVersionRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.GetModelVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModelVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/ListModelVersions',
+            cairn_dot_v1_dot_query__pb2.ListModelVersionsRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.ListModelVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/ListModels',
+            cairn_dot_v1_dot_query__pb2.ListModelsRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModelAliasHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/GetModelAliasHistory',
+            cairn_dot_v1_dot_query__pb2.GetModelAliasHistoryRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.GetModelAliasHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModelReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/GetModelReport',
+            cairn_dot_v1_dot_query__pb2.GetModelReportRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.GetModelReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/GetRunArtifact',
+            cairn_dot_v1_dot_query__pb2.GetRunArtifactRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.GetRunArtifactResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,15 @@ class QueryStub:
     """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
     reader holds a few chunks of server memory, never the export.
     """
+    GetModelVersion: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetModelVersionRequest, _query_pb2.GetModelVersionResponse]
+    """The model registry (docs/models.md). A model the caller may not see is NOT_FOUND."""
+    ListModelVersions: _grpc.UnaryUnaryMultiCallable[_query_pb2.ListModelVersionsRequest, _query_pb2.ListModelVersionsResponse]
+    ListModels: _grpc.UnaryUnaryMultiCallable[_query_pb2.ListModelsRequest, _query_pb2.ListModelsResponse]
+    GetModelAliasHistory: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetModelAliasHistoryRequest, _query_pb2.GetModelAliasHistoryResponse]
+    GetModelReport: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetModelReportRequest, _query_pb2.GetModelReportResponse]
+    """The provenance report of one version: how it was built, Markdown or standalone HTML."""
+    GetRunArtifact: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetRunArtifactRequest, _query_pb2.GetRunArtifactResponse]
+    """An artifact a run logged (to register it as a model version)."""
 
 @_typing.type_check_only
 class QueryAsyncStub(QueryStub):
@@ -77,6 +86,15 @@ class QueryAsyncStub(QueryStub):
     """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
     reader holds a few chunks of server memory, never the export.
     """
+    GetModelVersion: _aio.UnaryUnaryMultiCallable[_query_pb2.GetModelVersionRequest, _query_pb2.GetModelVersionResponse]  # type: ignore[assignment]
+    """The model registry (docs/models.md). A model the caller may not see is NOT_FOUND."""
+    ListModelVersions: _aio.UnaryUnaryMultiCallable[_query_pb2.ListModelVersionsRequest, _query_pb2.ListModelVersionsResponse]  # type: ignore[assignment]
+    ListModels: _aio.UnaryUnaryMultiCallable[_query_pb2.ListModelsRequest, _query_pb2.ListModelsResponse]  # type: ignore[assignment]
+    GetModelAliasHistory: _aio.UnaryUnaryMultiCallable[_query_pb2.GetModelAliasHistoryRequest, _query_pb2.GetModelAliasHistoryResponse]  # type: ignore[assignment]
+    GetModelReport: _aio.UnaryUnaryMultiCallable[_query_pb2.GetModelReportRequest, _query_pb2.GetModelReportResponse]  # type: ignore[assignment]
+    """The provenance report of one version: how it was built, Markdown or standalone HTML."""
+    GetRunArtifact: _aio.UnaryUnaryMultiCallable[_query_pb2.GetRunArtifactRequest, _query_pb2.GetRunArtifactResponse]  # type: ignore[assignment]
+    """An artifact a run logged (to register it as a model version)."""
 
 class QueryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -130,5 +148,50 @@ class QueryServicer(metaclass=_abc_1.ABCMeta):
         """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
         reader holds a few chunks of server memory, never the export.
         """
+
+    @_abc_1.abstractmethod
+    def GetModelVersion(
+        self,
+        request: _query_pb2.GetModelVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.GetModelVersionResponse, _abc.Awaitable[_query_pb2.GetModelVersionResponse]]:
+        """The model registry (docs/models.md). A model the caller may not see is NOT_FOUND."""
+
+    @_abc_1.abstractmethod
+    def ListModelVersions(
+        self,
+        request: _query_pb2.ListModelVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.ListModelVersionsResponse, _abc.Awaitable[_query_pb2.ListModelVersionsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListModels(
+        self,
+        request: _query_pb2.ListModelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.ListModelsResponse, _abc.Awaitable[_query_pb2.ListModelsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetModelAliasHistory(
+        self,
+        request: _query_pb2.GetModelAliasHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.GetModelAliasHistoryResponse, _abc.Awaitable[_query_pb2.GetModelAliasHistoryResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetModelReport(
+        self,
+        request: _query_pb2.GetModelReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.GetModelReportResponse, _abc.Awaitable[_query_pb2.GetModelReportResponse]]:
+        """The provenance report of one version: how it was built, Markdown or standalone HTML."""
+
+    @_abc_1.abstractmethod
+    def GetRunArtifact(
+        self,
+        request: _query_pb2.GetRunArtifactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.GetRunArtifactResponse, _abc.Awaitable[_query_pb2.GetRunArtifactResponse]]:
+        """An artifact a run logged (to register it as a model version)."""
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
