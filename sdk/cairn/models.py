@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ from cairn._registry import (
     reads_for,
     wait_for_version,
 )
-from cairn.errors import AlreadyExistsError, NotFoundError, ValidationError
+from cairn.errors import AlreadyExistsError, NotFoundError, UnavailableError, ValidationError
 
 if TYPE_CHECKING:
     from cairn.config import Settings
@@ -239,9 +240,31 @@ def _emit(settings: Settings, model: str, field: str, payload: Any) -> None:
     append(settings, [model_event(settings, model, field, payload)])
 
 
+def _until_visible(check: Callable[[], bool], what: str) -> None:
+    """Wait until the registry shows a change just appended (the processors' lag, usually well
+    under a second), so the next call (``use_model("churn@production")``) sees it."""
+    deadline = time.monotonic() + VERSION_WAIT_S
+    delay = 0.05
+    while True:
+        try:
+            if check():
+                return
+        except NotFoundError:
+            pass
+        if time.monotonic() > deadline:
+            raise UnavailableError(
+                f"{what} was accepted but is not visible after {VERSION_WAIT_S:.0f} s; it will "
+                "appear once the processors catch up",
+                rule="projection_lag",
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
 def set_model_alias(name: str, version: int, alias: str, *, reason: str = "") -> ModelVersion:
     """Point ``alias`` (``production``, ``champion``, any slug) at ``version``, moving it from
-    wherever it pointed; recorded with actor, time and ``reason``."""
+    wherever it pointed; recorded with actor, time and ``reason``. Returns once the registry
+    shows the move, with the version as it is now."""
     from cairn.v1 import models_pb2
 
     model = _name(name)
@@ -254,7 +277,11 @@ def set_model_alias(name: str, version: int, alias: str, *, reason: str = "") ->
     settings = replace(settings, team=target.team or settings.team, project=target.project)
     moved = models_pb2.ModelAliasSet(alias=label, version=version, reason=why)
     _emit(settings, model, "model_alias_set", moved)
-    return replace(target, aliases=tuple(sorted({*target.aliases, label})))
+    reads = reads_for(settings)
+    _until_visible(
+        lambda: reads.resolve(model, label).version == version, f"{model}@{label} -> {version}"
+    )
+    return reads.resolve(model, version)
 
 
 def delete_model_alias(name: str, alias: str, *, reason: str = "") -> None:
@@ -271,6 +298,11 @@ def delete_model_alias(name: str, alias: str, *, reason: str = "") -> None:
     settings = replace(settings, team=target.team or settings.team, project=target.project)
     removed = models_pb2.ModelAliasRemoved(alias=label, reason=why)
     _emit(settings, model, "model_alias_removed", removed)
+    reads = reads_for(settings)
+    _until_visible(
+        lambda: all(label not in v.aliases for v in reads.versions(model)),
+        f"removing {model}@{label}",
+    )
 
 
 def archive_model_version(name: str, version: int, *, reason: str = "") -> None:
@@ -287,6 +319,11 @@ def archive_model_version(name: str, version: int, *, reason: str = "") -> None:
         version=target.version, stage=models_pb2.MODEL_STAGE_ARCHIVED, reason=why
     )
     _emit(settings, model, "model_version_stage_changed", change)
+    reads = reads_for(settings)
+    _until_visible(
+        lambda: reads.resolve(model, target.version).stage == "archived",
+        f"archiving {model}:{target.version}",
+    )
 
 
 def update_model_version(
