@@ -59,7 +59,7 @@ from typing import Any
 import cairn
 from cairn import _sklearn_patch as patching
 from cairn._framework_values import safe_key, safe_params
-from cairn.errors import ValidationError
+from cairn.errors import CairnError, ValidationError
 from cairn.run import Run
 
 try:
@@ -83,6 +83,7 @@ class _Options:
     log_datasets: bool
     log_post_training_metrics: bool
     max_tuning_runs: int | None
+    registered_model_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -103,12 +104,14 @@ def autolog(
     log_datasets: bool = False,
     log_post_training_metrics: bool = True,
     max_tuning_runs: int | None = 5,
+    registered_model_name: str | None = None,
     disable: bool = False,
 ) -> None:
     """Record every scikit-learn ``fit`` from now on (see the module docstring for what).
 
     ``max_tuning_runs`` caps the child runs of a search (the best ranked candidates; ``None``
-    records all, ``0`` none). ``disable=True`` puts scikit-learn's methods back as they were.
+    records all, ``0`` none). ``registered_model_name`` also registers each fitted ``model.pkl``
+    as the next version of that model (``run.log_model``, docs/models.md). ``disable=True`` puts scikit-learn's methods back as they were.
     Calling it again replaces the options. Recording never breaks a fit: if something cannot
     be recorded (no Cairn configuration, an estimator that cannot be pickled) a warning is
     logged and the fit's result is returned as usual.
@@ -124,7 +127,9 @@ def autolog(
             field="max_tuning_runs",
             rule="non_negative",
         )
-    _options = _Options(log_models, log_datasets, log_post_training_metrics, max_tuning_runs)
+    _options = _Options(
+        log_models, log_datasets, log_post_training_metrics, max_tuning_runs, registered_model_name
+    )
     classes = [cls for _, cls in all_estimators()]
     patching.install(classes, _on_fit, _on_score, with_score=log_post_training_metrics)
 
@@ -372,6 +377,12 @@ def _log_pickle(run: Run, estimator: Any, filename: str) -> None:
                 pickle.dump(estimator, handle, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             log.warning("cairn: sklearn autolog could not pickle %s: %s", type(estimator), exc)
+            return
+        if filename == "model.pkl" and _options.registered_model_name:
+            try:
+                run.log_model(path, _options.registered_model_name, metadata=metadata)
+            except CairnError as exc:  # recording never breaks a fit
+                log.warning("cairn: sklearn autolog could not register the model: %s", exc)
             return
         run.log_artifact(path, kind="model", metadata=metadata)
 

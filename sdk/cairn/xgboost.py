@@ -22,7 +22,8 @@ run it starts before training (tag ``framework`` = ``xgboost``) and finishes aft
   set them;
 - artifacts after training: ``feature_importance.csv`` (kind ``table``: one row per feature,
   columns weight, gain, cover, total_gain, total_cover) and the model as ``model.json``
-  (``Booster.save_model``, kind ``model``) unless ``log_model=False``.
+  (``Booster.save_model``, kind ``model``) unless ``log_model=False``; with
+  ``registered_model_name=`` it is also registered as the next version of that model.
 """
 
 from __future__ import annotations
@@ -61,12 +62,18 @@ class CairnCallback(TrainingCallback):
     """
 
     def __init__(
-        self, run: Run | None = None, *, log_model: bool = True, name: str | None = None
+        self,
+        run: Run | None = None,
+        *,
+        log_model: bool = True,
+        name: str | None = None,
+        registered_model_name: str | None = None,
     ) -> None:
         super().__init__()
         self.run = run
         self.log_model = log_model
         self.name = name
+        self.registered_model_name = registered_model_name
         self._active: Run | None = None
         self._own = False
 
@@ -139,7 +146,10 @@ class CairnCallback(TrainingCallback):
                 model_path = Path(scratch) / "model.json"
                 booster.save_model(model_path)
                 metadata = {"format": "xgboost-json", "xgboost_version": xgboost.__version__}
-                run.log_artifact(model_path, kind="model", metadata=metadata)
+                if self.registered_model_name:  # the artifact, registered as the next version
+                    run.log_model(model_path, self.registered_model_name, metadata=metadata)
+                else:
+                    run.log_artifact(model_path, kind="model", metadata=metadata)
 
 
 def metrics_at(evals_log: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:

@@ -289,3 +289,40 @@ def test_cli_verbs(
     code, out, err = _cli(capsys, "unalias", name, "staging")
     assert code == 2
     assert f"{name!r} has no alias 'staging'" in err
+
+
+def test_integrations_register_through_the_same_path(
+    pipeline: Pipeline,
+    registry: GrpcRegistryReads,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+    import xgboost
+    from sklearn.tree import DecisionTreeClassifier
+
+    pipeline.configure(monkeypatch, tmp_path, project="registry-integrations")
+    tree_model, booster_model = f"tree-{uuid.uuid4().hex[:6]}", f"xgb-{uuid.uuid4().hex[:6]}"
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(60, 4)), rng.integers(0, 2, size=60)
+
+    cairn.sklearn.autolog(registered_model_name=tree_model)
+    try:
+        with cairn.init(name="tree"):
+            DecisionTreeClassifier(max_depth=2).fit(x, y)
+    finally:
+        cairn.sklearn.autolog(disable=True)
+    with cairn.init(name="booster") as run:
+        callback = cairn.xgboost.CairnCallback(registered_model_name=booster_model)
+        xgboost.train({"max_depth": 2}, xgboost.DMatrix(x, y), 3, callbacks=[callback])
+        booster_run = run.id
+
+    (tree,) = registry.versions(tree_model)
+    assert (tree.version, tree.artifact_name, tree.tags["flavor"]) == (1, "model.pkl", "sklearn")
+    (booster,) = registry.versions(booster_model)
+    assert (booster.version, booster.run_id, booster.artifact_name) == (
+        1,
+        booster_run,
+        "model.json",
+    )
+    assert pickle.loads(cairn.use_model(tree_model).read_bytes()).predict(x).shape == (60,)  # noqa: S301
