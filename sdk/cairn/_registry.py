@@ -183,7 +183,8 @@ _ERRORS: dict[str, type[CairnError]] = {
 
 def append(settings: Settings, events: Sequence[Any]) -> None:
     """Append ``events`` as one batch; return once ingest acknowledged them (Kafka has them).
-    Retries while ingest is unreachable, with the same event ids."""
+    Retries while ingest is unreachable (going round the replicas ``ingest_url`` lists), with
+    the same event ids, so a retry of a batch that did arrive is deduplicated by the store."""
     import grpc
 
     from cairn.v1 import events_pb2, ingest_pb2_grpc
@@ -194,29 +195,28 @@ def append(settings: Settings, events: Sequence[Any]) -> None:
             field="api_key",
         )
     target, tls = settings.target()
-    channel = (
-        grpc.secure_channel(target, grpc.ssl_channel_credentials())
-        if tls
-        else grpc.insecure_channel(target)
-    )
+    replicas = target.split(",")  # ingest replicas: the next one is tried after a failure
     metadata = (("authorization", f"Bearer {settings.api_key}"),)
     batch = events_pb2.EventBatch(events=list(events))
-    try:
-        stub = ingest_pb2_grpc.IngestStub(channel)
-        for attempt in range(APPEND_ATTEMPTS):
-            try:
-                stub.Append(batch, metadata=metadata, timeout=APPEND_TIMEOUT_S)
-                return
-            except grpc.RpcError as exc:
-                code = exc.code().name
-                details = exc.details() or code
-                if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") and attempt + 1 < APPEND_ATTEMPTS:
-                    time.sleep(0.5 * 2**attempt)
-                    continue
-                if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
-                    raise UnavailableError(
-                        f"ingest at {target} is unreachable: {details}"
-                    ) from None
+    for attempt in range(APPEND_ATTEMPTS):
+        address = replicas[attempt % len(replicas)]
+        channel = (
+            grpc.secure_channel(address, grpc.ssl_channel_credentials())
+            if tls
+            else grpc.insecure_channel(address)
+        )
+        try:
+            ingest_pb2_grpc.IngestStub(channel).Append(
+                batch, metadata=metadata, timeout=APPEND_TIMEOUT_S
+            )
+            return
+        except grpc.RpcError as exc:
+            code = exc.code().name
+            details = exc.details() or code
+            if code not in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
                 raise _ERRORS.get(code, CairnError)(details) from None
-    finally:
-        channel.close()
+            if attempt + 1 == APPEND_ATTEMPTS:
+                raise UnavailableError(f"ingest at {target} is unreachable: {details}") from None
+            time.sleep(0.5 * 2 ** (attempt // len(replicas)))
+        finally:
+            channel.close()
