@@ -173,3 +173,17 @@ class Api:
             format=format,
             progress=progress,
         )
+
+    def lineage(
+        self, run_id: str, direction: str = "upstream", depth: int = 5
+    ) -> query_pb2.LineageResponse:
+        """The lineage graph around a run: ``nodes`` (runs, datasets, artifacts, model
+        versions) and ``edges`` (source -relation-> target), visible edges only."""
+        request = query_pb2.LineageRequest(kind="run", id=run_id, direction=direction, depth=depth)
+        reply: query_pb2.LineageResponse = self._client.call("Lineage", request)
+        return reply
+
+    def comments(self, run_id: str) -> list[query_pb2.Comment]:
+        """The discussion on a run, oldest first."""
+        request = query_pb2.CommentsRequest(target_kind="run", target_id=run_id)
+        return list(self._client.call("Comments", request).comments)

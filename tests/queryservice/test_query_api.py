@@ -268,6 +268,19 @@ def test_export_to_csv_and_json_and_nothing_for_another_team(world: World, tmp_p
     assert (tmp_path / "csv" / "runs.csv").read_text().startswith('"run_id","name"')
 
 
+def test_lineage_and_comments_of_a_run(world: World) -> None:
+    with world.api() as api:
+        graph = api.lineage(world.runs[0])
+        kinds = {(n.kind, n.name) for n in graph.nodes}
+        assert ("dataset", "train") in kinds
+        assert [e.relation for e in graph.edges] == ["used"]
+        found = api.comments(world.runs[0])
+        assert [c.body_markdown for c in found] == ["baseline: too high a learning rate"]
+        assert api.comments(world.runs[1]) == []
+    with world.api(world.risk_key, OTHER_TEAM) as risk:
+        assert risk.comments(world.runs[0]) == []  # another team's discussion stays hidden
+
+
 def _cli(world: World, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")},

@@ -55,6 +55,8 @@ def _log(settings: Settings, project: str, index: int, lr: float, dataset: Path)
         for step in range(STEPS):
             run.log({"loss": lr * 10 / (step + 1), "acc": step / STEPS}, step=step)
         run.use_dataset(dataset, name="train")
+        if index == 0:
+            run.comment("baseline: too high a learning rate")
     return run.id
 
 

@@ -860,6 +860,7 @@ class ExportChunk(_message.Message):
 Global___ExportChunk: _TypeAlias = ExportChunk  # noqa: Y015
 
 @_typing.final
+<<<<<<< HEAD
 class ModelVersionInfo(_message.Message):
     """One version of a registered model, as the registry knows it now (docs/models.md)."""
 
@@ -1163,10 +1164,31 @@ class ModelAliasMove(_message.Message):
     reason: _builtins.str
     actor: _builtins.str
     occurred_at_ns: _builtins.int
+=======
+class LineageGraphNode(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """run, dataset, artifact or model_version"""
+    id: _builtins.str
+    """run id, content digest, sha256 or model id"""
+    version: _builtins.int
+    """model versions only"""
+    name: _builtins.str
+    """dataset or artifact name where recorded"""
+    depth: _builtins.int
+    """hops from the root"""
+>>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
     def __init__(
         self,
         *,
         kind: _builtins.str = ...,
+<<<<<<< HEAD
         name: _builtins.str = ...,
         version: _builtins.int = ...,
         removed: _builtins.bool = ...,
@@ -1208,11 +1230,201 @@ class GetModelAliasHistoryResponse(_message.Message):
     MOVES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def moves(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelAliasMove]:
+=======
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        name: _builtins.str = ...,
+        depth: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "id", b"id", "kind", b"kind", "name", b"name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineageGraphNode: _TypeAlias = LineageGraphNode  # noqa: Y015
+
+@_typing.final
+class LineageGraphEdge(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    RELATION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    RECORDED_BY_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_NS_FIELD_NUMBER: _builtins.int
+    relation: _builtins.str
+    """as recorded: source -relation-> target (used, produced, built_by)"""
+    recorded_by: _builtins.str
+    recorded_at_ns: _builtins.int
+    @_builtins.property
+    def source(self) -> Global___LineageGraphNode: ...
+    @_builtins.property
+    def target(self) -> Global___LineageGraphNode: ...
+    def __init__(
+        self,
+        *,
+        source: Global___LineageGraphNode | None = ...,
+        relation: _builtins.str = ...,
+        target: Global___LineageGraphNode | None = ...,
+        recorded_by: _builtins.str = ...,
+        recorded_at_ns: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "target", b"target"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recorded_at_ns", b"recorded_at_ns", "recorded_by", b"recorded_by", "relation", b"relation", "source", b"source", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineageGraphEdge: _TypeAlias = LineageGraphEdge  # noqa: Y015
+
+@_typing.final
+class LineageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """default "run" """
+    id: _builtins.str
+    version: _builtins.int
+    direction: _builtins.str
+    """upstream (default), downstream or both"""
+    depth: _builtins.int
+    """default 5"""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        direction: _builtins.str = ...,
+        depth: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "direction", b"direction", "id", b"id", "kind", b"kind", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineageRequest: _TypeAlias = LineageRequest  # noqa: Y015
+
+@_typing.final
+class LineageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODES_FIELD_NUMBER: _builtins.int
+    EDGES_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    truncated: _builtins.bool
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___LineageGraphNode]:
+        """the root first, then by depth"""
+
+    @_builtins.property
+    def edges(self) -> _containers.RepeatedCompositeFieldContainer[Global___LineageGraphEdge]: ...
+    def __init__(
+        self,
+        *,
+        nodes: _abc.Iterable[Global___LineageGraphNode] | None = ...,
+        edges: _abc.Iterable[Global___LineageGraphEdge] | None = ...,
+        truncated: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["edges", b"edges", "nodes", b"nodes", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineageResponse: _TypeAlias = LineageResponse  # noqa: Y015
+
+@_typing.final
+class CommentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TARGET_KIND_FIELD_NUMBER: _builtins.int
+    TARGET_ID_FIELD_NUMBER: _builtins.int
+    target_kind: _builtins.str
+    """run (default), project or model"""
+    target_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        target_kind: _builtins.str = ...,
+        target_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["target_id", b"target_id", "target_kind", b"target_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommentsRequest: _TypeAlias = CommentsRequest  # noqa: Y015
+
+@_typing.final
+class Comment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENT_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    BODY_MARKDOWN_FIELD_NUMBER: _builtins.int
+    REPLY_TO_FIELD_NUMBER: _builtins.int
+    ANCHOR_METRIC_FIELD_NUMBER: _builtins.int
+    ANCHOR_STEP_MIN_FIELD_NUMBER: _builtins.int
+    ANCHOR_STEP_MAX_FIELD_NUMBER: _builtins.int
+    CREATED_AT_NS_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_NS_FIELD_NUMBER: _builtins.int
+    DELETED_FIELD_NUMBER: _builtins.int
+    comment_id: _builtins.str
+    author: _builtins.str
+    body_markdown: _builtins.str
+    """"" for a deleted comment"""
+    reply_to: _builtins.str
+    anchor_metric: _builtins.str
+    anchor_step_min: _builtins.int
+    anchor_step_max: _builtins.int
+    created_at_ns: _builtins.int
+    updated_at_ns: _builtins.int
+    deleted: _builtins.bool
+    def __init__(
+        self,
+        *,
+        comment_id: _builtins.str = ...,
+        author: _builtins.str = ...,
+        body_markdown: _builtins.str = ...,
+        reply_to: _builtins.str = ...,
+        anchor_metric: _builtins.str = ...,
+        anchor_step_min: _builtins.int = ...,
+        anchor_step_max: _builtins.int = ...,
+        created_at_ns: _builtins.int = ...,
+        updated_at_ns: _builtins.int = ...,
+        deleted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["anchor_metric", b"anchor_metric", "anchor_step_max", b"anchor_step_max", "anchor_step_min", b"anchor_step_min", "author", b"author", "body_markdown", b"body_markdown", "comment_id", b"comment_id", "created_at_ns", b"created_at_ns", "deleted", b"deleted", "reply_to", b"reply_to", "updated_at_ns", b"updated_at_ns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Comment: _TypeAlias = Comment  # noqa: Y015
+
+@_typing.final
+class CommentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def comments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Comment]:
+>>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
         """oldest first"""
 
     def __init__(
         self,
         *,
+<<<<<<< HEAD
         moves: _abc.Iterable[Global___ModelAliasMove] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -1314,3 +1526,14 @@ class GetRunArtifactResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetRunArtifactResponse: _TypeAlias = GetRunArtifactResponse  # noqa: Y015
+=======
+        comments: _abc.Iterable[Global___Comment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comments", b"comments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommentsResponse: _TypeAlias = CommentsResponse  # noqa: Y015
+>>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)

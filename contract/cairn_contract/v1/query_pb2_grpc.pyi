@@ -57,6 +57,7 @@ class QueryStub:
     """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
     reader holds a few chunks of server memory, never the export.
     """
+<<<<<<< HEAD
     GetModelVersion: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetModelVersionRequest, _query_pb2.GetModelVersionResponse]
     """The model registry (docs/models.md). A model the caller may not see is NOT_FOUND."""
     ListModelVersions: _grpc.UnaryUnaryMultiCallable[_query_pb2.ListModelVersionsRequest, _query_pb2.ListModelVersionsResponse]
@@ -66,6 +67,12 @@ class QueryStub:
     """The provenance report of one version: how it was built, Markdown or standalone HTML."""
     GetRunArtifact: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetRunArtifactRequest, _query_pb2.GetRunArtifactResponse]
     """An artifact a run logged (to register it as a model version)."""
+=======
+    Lineage: _grpc.UnaryUnaryMultiCallable[_query_pb2.LineageRequest, _query_pb2.LineageResponse]
+    """The lineage graph around a run, dataset, artifact or model version (visible edges only)."""
+    Comments: _grpc.UnaryUnaryMultiCallable[_query_pb2.CommentsRequest, _query_pb2.CommentsResponse]
+    """The discussion on a run, project or model."""
+>>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
 
 @_typing.type_check_only
 class QueryAsyncStub(QueryStub):
@@ -86,6 +93,7 @@ class QueryAsyncStub(QueryStub):
     """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
     reader holds a few chunks of server memory, never the export.
     """
+<<<<<<< HEAD
     GetModelVersion: _aio.UnaryUnaryMultiCallable[_query_pb2.GetModelVersionRequest, _query_pb2.GetModelVersionResponse]  # type: ignore[assignment]
     """The model registry (docs/models.md). A model the caller may not see is NOT_FOUND."""
     ListModelVersions: _aio.UnaryUnaryMultiCallable[_query_pb2.ListModelVersionsRequest, _query_pb2.ListModelVersionsResponse]  # type: ignore[assignment]
@@ -95,6 +103,12 @@ class QueryAsyncStub(QueryStub):
     """The provenance report of one version: how it was built, Markdown or standalone HTML."""
     GetRunArtifact: _aio.UnaryUnaryMultiCallable[_query_pb2.GetRunArtifactRequest, _query_pb2.GetRunArtifactResponse]  # type: ignore[assignment]
     """An artifact a run logged (to register it as a model version)."""
+=======
+    Lineage: _aio.UnaryUnaryMultiCallable[_query_pb2.LineageRequest, _query_pb2.LineageResponse]  # type: ignore[assignment]
+    """The lineage graph around a run, dataset, artifact or model version (visible edges only)."""
+    Comments: _aio.UnaryUnaryMultiCallable[_query_pb2.CommentsRequest, _query_pb2.CommentsResponse]  # type: ignore[assignment]
+    """The discussion on a run, project or model."""
+>>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
 
 class QueryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -150,6 +164,7 @@ class QueryServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+<<<<<<< HEAD
     def GetModelVersion(
         self,
         request: _query_pb2.GetModelVersionRequest,
@@ -193,5 +208,21 @@ class QueryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_query_pb2.GetRunArtifactResponse, _abc.Awaitable[_query_pb2.GetRunArtifactResponse]]:
         """An artifact a run logged (to register it as a model version)."""
+=======
+    def Lineage(
+        self,
+        request: _query_pb2.LineageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.LineageResponse, _abc.Awaitable[_query_pb2.LineageResponse]]:
+        """The lineage graph around a run, dataset, artifact or model version (visible edges only)."""
+
+    @_abc_1.abstractmethod
+    def Comments(
+        self,
+        request: _query_pb2.CommentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.CommentsResponse, _abc.Awaitable[_query_pb2.CommentsResponse]]:
+        """The discussion on a run, project or model."""
+>>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
