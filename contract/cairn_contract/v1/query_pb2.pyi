@@ -860,7 +860,6 @@ class ExportChunk(_message.Message):
 Global___ExportChunk: _TypeAlias = ExportChunk  # noqa: Y015
 
 @_typing.final
-<<<<<<< HEAD
 class ModelVersionInfo(_message.Message):
     """One version of a registered model, as the registry knows it now (docs/models.md)."""
 
@@ -1164,31 +1163,10 @@ class ModelAliasMove(_message.Message):
     reason: _builtins.str
     actor: _builtins.str
     occurred_at_ns: _builtins.int
-=======
-class LineageGraphNode(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    KIND_FIELD_NUMBER: _builtins.int
-    ID_FIELD_NUMBER: _builtins.int
-    VERSION_FIELD_NUMBER: _builtins.int
-    NAME_FIELD_NUMBER: _builtins.int
-    DEPTH_FIELD_NUMBER: _builtins.int
-    kind: _builtins.str
-    """run, dataset, artifact or model_version"""
-    id: _builtins.str
-    """run id, content digest, sha256 or model id"""
-    version: _builtins.int
-    """model versions only"""
-    name: _builtins.str
-    """dataset or artifact name where recorded"""
-    depth: _builtins.int
-    """hops from the root"""
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
     def __init__(
         self,
         *,
         kind: _builtins.str = ...,
-<<<<<<< HEAD
         name: _builtins.str = ...,
         version: _builtins.int = ...,
         removed: _builtins.bool = ...,
@@ -1230,7 +1208,136 @@ class GetModelAliasHistoryResponse(_message.Message):
     MOVES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def moves(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelAliasMove]:
-=======
+        """oldest first"""
+
+    def __init__(
+        self,
+        *,
+        moves: _abc.Iterable[Global___ModelAliasMove] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["moves", b"moves"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelAliasHistoryResponse: _TypeAlias = GetModelAliasHistoryResponse  # noqa: Y015
+
+@_typing.final
+class GetModelReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    model: _builtins.str
+    version: _builtins.int
+    alias: _builtins.str
+    format: _builtins.str
+    """"md" (default) or "html" """
+    def __init__(
+        self,
+        *,
+        model: _builtins.str = ...,
+        version: _builtins.int = ...,
+        alias: _builtins.str = ...,
+        format: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "format", b"format", "model", b"model", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelReportRequest: _TypeAlias = GetModelReportRequest  # noqa: Y015
+
+@_typing.final
+class GetModelReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelReportResponse: _TypeAlias = GetModelReportResponse  # noqa: Y015
+
+@_typing.final
+class GetRunArtifactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRunArtifactRequest: _TypeAlias = GetRunArtifactRequest  # noqa: Y015
+
+@_typing.final
+class GetRunArtifactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHA256_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    sha256: _builtins.str
+    uri: _builtins.str
+    def __init__(
+        self,
+        *,
+        sha256: _builtins.str = ...,
+        uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sha256", b"sha256", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRunArtifactResponse: _TypeAlias = GetRunArtifactResponse  # noqa: Y015
+
+@_typing.final
+class LineageGraphNode(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """run, dataset, artifact or model_version"""
+    id: _builtins.str
+    """run id, content digest, sha256 or model id"""
+    version: _builtins.int
+    """model versions only"""
+    name: _builtins.str
+    """dataset or artifact name where recorded"""
+    depth: _builtins.int
+    """hops from the root"""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
         id: _builtins.str = ...,
         version: _builtins.int = ...,
         name: _builtins.str = ...,
@@ -1418,115 +1525,11 @@ class CommentsResponse(_message.Message):
     COMMENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def comments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Comment]:
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
         """oldest first"""
 
     def __init__(
         self,
         *,
-<<<<<<< HEAD
-        moves: _abc.Iterable[Global___ModelAliasMove] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["moves", b"moves"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___GetModelAliasHistoryResponse: _TypeAlias = GetModelAliasHistoryResponse  # noqa: Y015
-
-@_typing.final
-class GetModelReportRequest(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    MODEL_FIELD_NUMBER: _builtins.int
-    VERSION_FIELD_NUMBER: _builtins.int
-    ALIAS_FIELD_NUMBER: _builtins.int
-    FORMAT_FIELD_NUMBER: _builtins.int
-    model: _builtins.str
-    version: _builtins.int
-    alias: _builtins.str
-    format: _builtins.str
-    """"md" (default) or "html" """
-    def __init__(
-        self,
-        *,
-        model: _builtins.str = ...,
-        version: _builtins.int = ...,
-        alias: _builtins.str = ...,
-        format: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "format", b"format", "model", b"model", "version", b"version"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___GetModelReportRequest: _TypeAlias = GetModelReportRequest  # noqa: Y015
-
-@_typing.final
-class GetModelReportResponse(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    TEXT_FIELD_NUMBER: _builtins.int
-    text: _builtins.str
-    def __init__(
-        self,
-        *,
-        text: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["text", b"text"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___GetModelReportResponse: _TypeAlias = GetModelReportResponse  # noqa: Y015
-
-@_typing.final
-class GetRunArtifactRequest(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    RUN_ID_FIELD_NUMBER: _builtins.int
-    NAME_FIELD_NUMBER: _builtins.int
-    run_id: _builtins.str
-    name: _builtins.str
-    def __init__(
-        self,
-        *,
-        run_id: _builtins.str = ...,
-        name: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "run_id", b"run_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___GetRunArtifactRequest: _TypeAlias = GetRunArtifactRequest  # noqa: Y015
-
-@_typing.final
-class GetRunArtifactResponse(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    SHA256_FIELD_NUMBER: _builtins.int
-    URI_FIELD_NUMBER: _builtins.int
-    sha256: _builtins.str
-    uri: _builtins.str
-    def __init__(
-        self,
-        *,
-        sha256: _builtins.str = ...,
-        uri: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sha256", b"sha256", "uri", b"uri"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___GetRunArtifactResponse: _TypeAlias = GetRunArtifactResponse  # noqa: Y015
-=======
         comments: _abc.Iterable[Global___Comment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -1536,4 +1539,3 @@ Global___GetRunArtifactResponse: _TypeAlias = GetRunArtifactResponse  # noqa: Y0
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CommentsResponse: _TypeAlias = CommentsResponse  # noqa: Y015
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)

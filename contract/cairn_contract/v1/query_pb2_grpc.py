@@ -64,7 +64,6 @@ class QueryStub:
                 request_serializer=cairn_dot_v1_dot_query__pb2.ExportRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_query__pb2.ExportChunk.FromString,
                 _registered_method=True)
-<<<<<<< HEAD
         self.GetModelVersion = channel.unary_unary(
                 '/cairn.v1.Query/GetModelVersion',
                 request_serializer=cairn_dot_v1_dot_query__pb2.GetModelVersionRequest.SerializeToString,
@@ -94,7 +93,7 @@ class QueryStub:
                 '/cairn.v1.Query/GetRunArtifact',
                 request_serializer=cairn_dot_v1_dot_query__pb2.GetRunArtifactRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_query__pb2.GetRunArtifactResponse.FromString,
-=======
+                _registered_method=True)
         self.Lineage = channel.unary_unary(
                 '/cairn.v1.Query/Lineage',
                 request_serializer=cairn_dot_v1_dot_query__pb2.LineageRequest.SerializeToString,
@@ -104,7 +103,6 @@ class QueryStub:
                 '/cairn.v1.Query/Comments',
                 request_serializer=cairn_dot_v1_dot_query__pb2.CommentsRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_query__pb2.CommentsResponse.FromString,
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
                 _registered_method=True)
 
 
@@ -155,19 +153,13 @@ class QueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-<<<<<<< HEAD
     def GetModelVersion(self, request, context):
         """The model registry (docs/models.md). A model the caller may not see is NOT_FOUND.
-=======
-    def Lineage(self, request, context):
-        """The lineage graph around a run, dataset, artifact or model version (visible edges only).
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-<<<<<<< HEAD
     def ListModelVersions(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -195,10 +187,20 @@ class QueryServicer:
 
     def GetRunArtifact(self, request, context):
         """An artifact a run logged (to register it as a model version).
-=======
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Lineage(self, request, context):
+        """The lineage graph around a run, dataset, artifact or model version (visible edges only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Comments(self, request, context):
         """The discussion on a run, project or model.
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -237,7 +239,6 @@ def add_QueryServicer_to_server(servicer, server):
                     request_deserializer=cairn_dot_v1_dot_query__pb2.ExportRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_query__pb2.ExportChunk.SerializeToString,
             ),
-<<<<<<< HEAD
             'GetModelVersion': grpc.unary_unary_rpc_method_handler(
                     servicer.GetModelVersion,
                     request_deserializer=cairn_dot_v1_dot_query__pb2.GetModelVersionRequest.FromString,
@@ -267,7 +268,7 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.GetRunArtifact,
                     request_deserializer=cairn_dot_v1_dot_query__pb2.GetRunArtifactRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_query__pb2.GetRunArtifactResponse.SerializeToString,
-=======
+            ),
             'Lineage': grpc.unary_unary_rpc_method_handler(
                     servicer.Lineage,
                     request_deserializer=cairn_dot_v1_dot_query__pb2.LineageRequest.FromString,
@@ -277,7 +278,6 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.Comments,
                     request_deserializer=cairn_dot_v1_dot_query__pb2.CommentsRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_query__pb2.CommentsResponse.SerializeToString,
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -453,11 +453,7 @@ class Query:
             _registered_method=True)
 
     @staticmethod
-<<<<<<< HEAD
     def GetModelVersion(request,
-=======
-    def Lineage(request,
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
             target,
             options=(),
             channel_credentials=None,
@@ -470,15 +466,9 @@ class Query:
         return grpc.experimental.unary_unary(
             request,
             target,
-<<<<<<< HEAD
             '/cairn.v1.Query/GetModelVersion',
             cairn_dot_v1_dot_query__pb2.GetModelVersionRequest.SerializeToString,
             cairn_dot_v1_dot_query__pb2.GetModelVersionResponse.FromString,
-=======
-            '/cairn.v1.Query/Lineage',
-            cairn_dot_v1_dot_query__pb2.LineageRequest.SerializeToString,
-            cairn_dot_v1_dot_query__pb2.LineageResponse.FromString,
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
             options,
             channel_credentials,
             insecure,
@@ -490,11 +480,7 @@ class Query:
             _registered_method=True)
 
     @staticmethod
-<<<<<<< HEAD
     def ListModelVersions(request,
-=======
-    def Comments(request,
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
             target,
             options=(),
             channel_credentials=None,
@@ -507,7 +493,6 @@ class Query:
         return grpc.experimental.unary_unary(
             request,
             target,
-<<<<<<< HEAD
             '/cairn.v1.Query/ListModelVersions',
             cairn_dot_v1_dot_query__pb2.ListModelVersionsRequest.SerializeToString,
             cairn_dot_v1_dot_query__pb2.ListModelVersionsResponse.FromString,
@@ -619,11 +604,60 @@ class Query:
             '/cairn.v1.Query/GetRunArtifact',
             cairn_dot_v1_dot_query__pb2.GetRunArtifactRequest.SerializeToString,
             cairn_dot_v1_dot_query__pb2.GetRunArtifactResponse.FromString,
-=======
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Lineage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/Lineage',
+            cairn_dot_v1_dot_query__pb2.LineageRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.LineageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Comments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
             '/cairn.v1.Query/Comments',
             cairn_dot_v1_dot_query__pb2.CommentsRequest.SerializeToString,
             cairn_dot_v1_dot_query__pb2.CommentsResponse.FromString,
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
             options,
             channel_credentials,
             insecure,

@@ -57,7 +57,6 @@ class QueryStub:
     """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
     reader holds a few chunks of server memory, never the export.
     """
-<<<<<<< HEAD
     GetModelVersion: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetModelVersionRequest, _query_pb2.GetModelVersionResponse]
     """The model registry (docs/models.md). A model the caller may not see is NOT_FOUND."""
     ListModelVersions: _grpc.UnaryUnaryMultiCallable[_query_pb2.ListModelVersionsRequest, _query_pb2.ListModelVersionsResponse]
@@ -67,12 +66,10 @@ class QueryStub:
     """The provenance report of one version: how it was built, Markdown or standalone HTML."""
     GetRunArtifact: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetRunArtifactRequest, _query_pb2.GetRunArtifactResponse]
     """An artifact a run logged (to register it as a model version)."""
-=======
     Lineage: _grpc.UnaryUnaryMultiCallable[_query_pb2.LineageRequest, _query_pb2.LineageResponse]
     """The lineage graph around a run, dataset, artifact or model version (visible edges only)."""
     Comments: _grpc.UnaryUnaryMultiCallable[_query_pb2.CommentsRequest, _query_pb2.CommentsResponse]
     """The discussion on a run, project or model."""
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
 
 @_typing.type_check_only
 class QueryAsyncStub(QueryStub):
@@ -93,7 +90,6 @@ class QueryAsyncStub(QueryStub):
     """Runs, parameters, tags and every metric point, streamed as Arrow record batches; a slow
     reader holds a few chunks of server memory, never the export.
     """
-<<<<<<< HEAD
     GetModelVersion: _aio.UnaryUnaryMultiCallable[_query_pb2.GetModelVersionRequest, _query_pb2.GetModelVersionResponse]  # type: ignore[assignment]
     """The model registry (docs/models.md). A model the caller may not see is NOT_FOUND."""
     ListModelVersions: _aio.UnaryUnaryMultiCallable[_query_pb2.ListModelVersionsRequest, _query_pb2.ListModelVersionsResponse]  # type: ignore[assignment]
@@ -103,12 +99,10 @@ class QueryAsyncStub(QueryStub):
     """The provenance report of one version: how it was built, Markdown or standalone HTML."""
     GetRunArtifact: _aio.UnaryUnaryMultiCallable[_query_pb2.GetRunArtifactRequest, _query_pb2.GetRunArtifactResponse]  # type: ignore[assignment]
     """An artifact a run logged (to register it as a model version)."""
-=======
     Lineage: _aio.UnaryUnaryMultiCallable[_query_pb2.LineageRequest, _query_pb2.LineageResponse]  # type: ignore[assignment]
     """The lineage graph around a run, dataset, artifact or model version (visible edges only)."""
     Comments: _aio.UnaryUnaryMultiCallable[_query_pb2.CommentsRequest, _query_pb2.CommentsResponse]  # type: ignore[assignment]
     """The discussion on a run, project or model."""
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
 
 class QueryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -164,7 +158,6 @@ class QueryServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
-<<<<<<< HEAD
     def GetModelVersion(
         self,
         request: _query_pb2.GetModelVersionRequest,
@@ -208,7 +201,8 @@ class QueryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_query_pb2.GetRunArtifactResponse, _abc.Awaitable[_query_pb2.GetRunArtifactResponse]]:
         """An artifact a run logged (to register it as a model version)."""
-=======
+
+    @_abc_1.abstractmethod
     def Lineage(
         self,
         request: _query_pb2.LineageRequest,
@@ -223,6 +217,5 @@ class QueryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_query_pb2.CommentsResponse, _abc.Awaitable[_query_pb2.CommentsResponse]]:
         """The discussion on a run, project or model."""
->>>>>>> a4dffac (Query service: Lineage and Comments RPCs; cairn.Api lineage and comments)
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
