@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from google.protobuf.message import Message
 
 from cairn_contract.field_rules import fail
-from cairn_contract.v1 import automations_pb2
+from cairn_contract.v1 import automations_pb2, envelope_pb2, events_pb2
 from domain.filters import FilterError, parse_filter
 
 # Trigger -> what fires it (docs/automations.md lists the same table).
@@ -209,3 +209,50 @@ class Notification:
             text=r.get("text", ""),
             subject=r.get("subject", {}),
         )
+
+
+def rule_event(
+    kind: str,
+    *,
+    team: str,
+    name: str,
+    now_ns: int,
+    event_id: str,
+    definition: automations_pb2.RuleDefinition | None = None,
+    reason: str = "",
+) -> events_pb2.Event:
+    """A rule event (``rule_created`` ... ``rule_deleted``) ready for ingest; ingest sets the actor."""
+    event = events_pb2.Event(
+        envelope=envelope_pb2.Envelope(
+            event_id=event_id,
+            schema_version=1,
+            aggregate_kind=envelope_pb2.AGGREGATE_KIND_RULE,
+            aggregate_id=name,
+            occurred_at_ns=now_ns,
+            team=team,
+        )
+    )
+    if kind in ("rule_created", "rule_changed"):
+        getattr(event, kind).definition.CopyFrom(definition or automations_pb2.RuleDefinition())
+    else:
+        getattr(event, kind).reason = reason
+    return event
+
+
+def inbox_read_event(
+    *, team: str, user_id: str, item_ids: list[str], now_ns: int, event_id: str
+) -> events_pb2.Event:
+    """Marks inbox items read (the portal sends it as the signed-in person)."""
+    event = events_pb2.Event(
+        envelope=envelope_pb2.Envelope(
+            event_id=event_id,
+            schema_version=1,
+            aggregate_kind=envelope_pb2.AGGREGATE_KIND_TEAM,
+            aggregate_id=team,
+            occurred_at_ns=now_ns,
+            team=team,
+        )
+    )
+    event.inbox_items_read.user_id = user_id
+    event.inbox_items_read.item_ids.extend(item_ids)
+    return event

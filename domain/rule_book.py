@@ -72,6 +72,7 @@ class RunState:
     last_seen_ns: int = 0
     last_event_id: str = ""
     fired: set[str] = field(default_factory=set)  # rule ids whose metric.threshold fired
+    stall_noticed: set[str] = field(default_factory=set)  # rule ids notified of this silence
 
     def lookup(self, f: Field) -> Value | None:
         if f.namespace is Namespace.ATTRIBUTE:
@@ -178,6 +179,7 @@ class RuleBook:
             self.runs[env.aggregate_id] = run
         run.last_seen_ns = max(run.last_seen_ns, env.received_at_ns or env.occurred_at_ns)
         run.last_event_id = env.event_id
+        run.stall_noticed.clear()  # a new silence starts now
         if kind == "run_created":
             c = event.run_created
             run.attributes.update(
@@ -263,8 +265,11 @@ class RuleBook:
                     continue
                 if run.status != "running" or now_ns - run.last_seen_ns < limit_ns:
                     continue
+                if rule.rule_id in run.stall_noticed:
+                    continue
                 if not evaluate(self._condition(rule), run.lookup):
                     continue
+                run.stall_noticed.add(rule.rule_id)
                 silent = (now_ns - run.last_seen_ns) / 1e9
                 text = f"run {_run_label(run)} sent nothing for {silent:.0f} s"
                 for i, action in enumerate(rule.actions):

@@ -24,6 +24,7 @@ from prometheus_client import generate_latest
 
 from domain.ownership import AggregateOwners, Claim, ownership_key
 from domain.projections import LogPosition, PoisonEvent, Projection, decode
+from processors import automations
 from processors.settings import ProcessorsSettings
 from processors.telemetry import ProcessorMetrics
 
@@ -121,6 +122,7 @@ def create_app(
     writer: Writer,
     metrics: ProcessorMetrics | None = None,
     dead_letter: DeadLetter | None = None,
+    automation_store: automations.ClickHouseDeliveryStore | None = None,
 ) -> ProcessorsApp:
     telemetry = metrics or ProcessorMetrics()
     app = faust.App(
@@ -158,6 +160,8 @@ def create_app(
 
     deliver_dead_letter = dead_letter or send_to_dead_letter
     owners = AggregateOwners()  # what this worker projected; the store answers the rest
+    if settings.automations_enabled and automation_store is not None:
+        automations.install(app, settings, source, automation_store)
 
     @app.agent(source, name="project_events")
     async def project_events(stream: faust.StreamT[bytes]) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from servicekit.envconfig import read_float, read_int, read_path, read_str
+from servicekit.envconfig import read_bool, read_float, read_int, read_path, read_str
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,33 @@ class ProcessorsSettings:
     # Whether CAIRN_CLICKHOUSE_URL was set: `cairn replay` then writes there even when a local
     # stack runs on this machine.
     clickhouse_url_given: bool = False
+    # Automations (docs/automations.md). Topics default to names derived from the events topic.
+    automations_enabled: bool = True
+    automations_topic: str = ""  # the outbox of due notifications
+    automations_dead_letter_topic: str = ""  # notifications given up on after the last attempt
+    delivery_attempts: int = 6  # attempts per notification before it is dead-lettered
+    delivery_backoff_s: float = 2.0  # wait before the second attempt; doubles after each
+    delivery_max_backoff_s: float = 300.0
+    delivery_timeout_s: float = 10.0  # per webhook request or SMTP conversation
+    delivery_concurrency: int = 4  # notifications delivered at once per worker
+    stall_check_interval_s: float = 15.0  # how often run.stalled rules look at running runs
+    smtp_host: str = ""  # email actions fail (and are retried) until this is set
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "cairn@localhost"
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+
+    def __post_init__(self) -> None:
+        base = self.events_topic
+        derived = (
+            base.replace("events", "automations", 1) if "events" in base else f"{base}.automations"
+        )
+        if not self.automations_topic:
+            object.__setattr__(self, "automations_topic", derived)
+        if not self.automations_dead_letter_topic:
+            object.__setattr__(self, "automations_dead_letter_topic", f"{derived}.dlq")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProcessorsSettings:
@@ -50,4 +77,32 @@ class ProcessorsSettings:
             ),
             log_level=read_str(env, "CAIRN_LOG_LEVEL", defaults.log_level),
             clickhouse_url_given="CAIRN_CLICKHOUSE_URL" in env,
+            automations_enabled=read_bool(env, "CAIRN_AUTOMATIONS", defaults.automations_enabled),
+            automations_topic=read_str(env, "CAIRN_AUTOMATIONS_TOPIC", ""),
+            automations_dead_letter_topic=read_str(env, "CAIRN_AUTOMATIONS_DLQ_TOPIC", ""),
+            delivery_attempts=read_int(
+                env, "CAIRN_DELIVERY_ATTEMPTS", defaults.delivery_attempts, minimum=1
+            ),
+            delivery_backoff_s=read_float(
+                env, "CAIRN_DELIVERY_BACKOFF_S", defaults.delivery_backoff_s
+            ),
+            delivery_max_backoff_s=read_float(
+                env, "CAIRN_DELIVERY_MAX_BACKOFF_S", defaults.delivery_max_backoff_s
+            ),
+            delivery_timeout_s=read_float(
+                env, "CAIRN_DELIVERY_TIMEOUT_S", defaults.delivery_timeout_s
+            ),
+            delivery_concurrency=read_int(
+                env, "CAIRN_DELIVERY_CONCURRENCY", defaults.delivery_concurrency, minimum=1
+            ),
+            stall_check_interval_s=read_float(
+                env, "CAIRN_STALL_CHECK_INTERVAL_S", defaults.stall_check_interval_s
+            ),
+            smtp_host=read_str(env, "CAIRN_SMTP_HOST", defaults.smtp_host),
+            smtp_port=read_int(env, "CAIRN_SMTP_PORT", defaults.smtp_port, minimum=1),
+            smtp_user=read_str(env, "CAIRN_SMTP_USER", defaults.smtp_user),
+            smtp_password=read_str(env, "CAIRN_SMTP_PASSWORD", defaults.smtp_password),
+            smtp_from=read_str(env, "CAIRN_SMTP_FROM", defaults.smtp_from),
+            smtp_starttls=read_bool(env, "CAIRN_SMTP_STARTTLS", defaults.smtp_starttls),
+            smtp_ssl=read_bool(env, "CAIRN_SMTP_SSL", defaults.smtp_ssl),
         )

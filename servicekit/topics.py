@@ -8,6 +8,9 @@
 - ``cairn.events.dlq.v1``: events a processor could not project, with the reason in headers.
 - ``cairn.ownership.v1``: which team owns each run, model and saved view; one partition, kept
   forever (ingest/ownership_log.py).
+- ``cairn.automations.v1``: the outbox of due automation notifications, keyed by delivery id;
+  ``cairn.automations.v1.dlq``: notifications given up on after their last attempt. Both are
+  created by the processors (their names follow the events topic; docs/automations.md).
 
 ``max.message.bytes`` bounds one record batch; it is the largest event ingest accepts
 (``Limits.max_event_bytes``) plus room for headers and batch overhead. Topics are created
@@ -59,6 +62,13 @@ _KEEP_FOREVER = (
 EVENTS = TopicSpec(EVENTS_TOPIC, partitions=12, configs=_KEEP_FOREVER)
 IDENTITY = TopicSpec(IDENTITY_TOPIC, partitions=1, configs=_KEEP_FOREVER)
 DLQ = TopicSpec(DLQ_TOPIC, partitions=3, configs=_KEEP_FOREVER)
+_KEEP_A_MONTH = (
+    ("retention.ms", str(30 * 24 * 3600 * 1000)),
+    ("cleanup.policy", "delete"),
+    ("min.insync.replicas", "1"),
+)
+AUTOMATIONS = TopicSpec("cairn.automations.v1", partitions=3, configs=_KEEP_A_MONTH)
+AUTOMATIONS_DLQ = TopicSpec("cairn.automations.v1.dlq", partitions=1, configs=_KEEP_FOREVER)
 # Which team owns each run, model and view (ingest/ownership_log.py). One partition: one total
 # order decides races between ingest replicas.
 OWNERSHIP = TopicSpec(OWNERSHIP_TOPIC, partitions=1, configs=_KEEP_FOREVER)

@@ -245,7 +245,7 @@ def test_run_stalled_fires_after_the_configured_silence_and_heartbeats_count() -
     (note,) = book.stalled(t0 + 4_000_000_000)
     assert note.trigger == "run.stalled"
     assert note.subject["run_id"] == "r1"
-    assert [n.delivery_id for n in book.stalled(t0 + 9_000_000_000)] == [note.delivery_id]
+    assert book.stalled(t0 + 9_000_000_000) == []  # one notification per silence
     book.apply(status("r1", runs_pb2.RUN_STATUS_FINISHED))
     assert book.stalled(t0 + 20_000_000_000) == []
 

@@ -1,0 +1,157 @@
+"""The automation agents of the processors app: evaluate rules, then deliver (docs/automations.md).
+
+Two agents and a timer, added to the same faust app as the projection:
+
+- ``evaluate_rules`` reads the event and identity topics (as the projection does, under its own
+  acknowledgement) into a :class:`~domain.rule_book.RuleBook` and sends each due notification
+  to the **outbox** topic (keyed by ``delivery_id``), waiting for Kafka's acknowledgement before
+  it moves on. It does no network I/O besides Kafka, so it never holds the projection back.
+- the ``run.stalled`` timer asks the book for silent running runs every
+  ``stall_check_interval_s`` and sends those notifications to the outbox too.
+- ``deliver_notifications`` reads the outbox and hands each notification to the
+  :class:`~processors.delivery.Deliverer` (retries, backoff, delivery log, dead letter); slow
+  receivers only slow this agent.
+
+At start-up the book's rules are loaded from the event archive in ClickHouse (every rule event
+before the committed offsets is there, because offsets are committed only after the projection
+wrote them); later rule events arrive through the stream. Run state (latest metrics, last-seen
+times) is rebuilt from the events that arrive after a restart; notifications evaluated twice map
+to the same ``delivery_id`` and the deliverer skips those already delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import faust
+import structlog
+from clickhouse_connect.driver.client import Client
+from google.protobuf.message import DecodeError
+
+from cairn_contract.v1 import events_pb2
+from domain.automations import Notification
+from domain.projections import Projection
+from domain.rule_book import RuleBook
+from processors.delivery import Deliverer, Progress
+from processors.settings import ProcessorsSettings
+from query import automations as automation_reads
+
+log = structlog.get_logger(__name__)
+
+
+class _Writer(Protocol):
+    async def write_until_done(self, projection: Projection) -> Any: ...
+
+
+class ClickHouseDeliveryStore:
+    """The delivery log and inbox in ClickHouse: reads through ``query/``, writes by the writer."""
+
+    def __init__(self, client_factory: Callable[[], Client], writer: _Writer) -> None:
+        self._client_factory = client_factory
+        self._client: Client | None = None
+        self._writer = writer
+
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def progress(self, delivery_id: str) -> Progress:
+        found = automation_reads.delivery_progress(self.client(), delivery_id)
+        return Progress(found.attempts, found.status)
+
+    async def record(self, projection: Projection) -> None:
+        await self._writer.write_until_done(projection)
+
+    def rule_events(self) -> list[events_pb2.Event]:
+        events = []
+        for payload in automation_reads.rule_event_payloads(self.client()):
+            event = events_pb2.Event()
+            event.ParseFromString(payload)
+            events.append(event)
+        return events
+
+
+def install(
+    app: faust.App,
+    settings: ProcessorsSettings,
+    source: Any,
+    store: ClickHouseDeliveryStore,
+    deliverer: Deliverer | None = None,
+) -> RuleBook:
+    """Add the automation agents and timer to ``app``; returns the (shared) rule book."""
+    book = RuleBook()
+    outbox = app.topic(settings.automations_topic, key_serializer="raw", value_serializer="raw")
+    dead = app.topic(
+        settings.automations_dead_letter_topic, key_serializer="raw", value_serializer="raw"
+    )
+    loaded = asyncio.Event()
+
+    async def send_dead_letter(note: Notification, reason: str) -> None:
+        headers = [("cairn-dlq-reason", reason.encode()[:1000])]
+        delivery = await dead.send(
+            key=note.delivery_id.encode(), value=note.to_record(), headers=headers
+        )
+        await delivery
+
+    the_deliverer = deliverer or Deliverer(settings, store, send_dead_letter)
+
+    async def to_outbox(notes: list[Notification]) -> None:
+        for note in notes:
+            sent = await outbox.send(key=note.delivery_id.encode(), value=note.to_record())
+            await sent  # durable before the triggering event is acknowledged
+            log.info(
+                "notification due",
+                delivery_id=note.delivery_id,
+                rule=note.rule,
+                trigger=note.trigger,
+                action=note.action.kind,
+            )
+
+    async def load_rules() -> None:
+        backoff = 0.25
+        while True:
+            try:
+                events = await asyncio.to_thread(store.rule_events)
+            except Exception as exc:  # the store may still be starting: keep trying
+                log.warning("loading rules failed; retrying", error=str(exc)[:300])
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            book.load_rules(events)
+            loaded.set()
+            log.info("automation rules loaded", rules=len(book.rules))
+            return
+
+    @app.agent(source, name="evaluate_rules")
+    async def evaluate_rules(stream: faust.StreamT[bytes]) -> None:
+        await load_rules()
+        async for value in stream:
+            event = events_pb2.Event()
+            try:
+                event.ParseFromString(value)
+            except DecodeError:
+                continue  # the projection dead-letters it
+            try:
+                notes = book.apply(event)
+            except Exception as exc:  # a rule that cannot be evaluated must not stop the rest
+                log.error("rule evaluation failed", error=repr(exc)[:500])
+                continue
+            await to_outbox(notes)
+
+    @app.timer(settings.stall_check_interval_s)  # type: ignore[untyped-decorator]
+    async def check_stalled() -> None:
+        if loaded.is_set():
+            await to_outbox(book.stalled(time.time_ns()))
+
+    @app.agent(outbox, name="deliver_notifications", concurrency=settings.delivery_concurrency)
+    async def deliver_notifications(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            note = Notification.from_record(value)
+            status = await the_deliverer.deliver(note)
+            log.info("notification delivered", delivery_id=note.delivery_id, status=status)
+
+    return book

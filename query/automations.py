@@ -1,0 +1,192 @@
+"""Automation rules, the delivery log and the inbox: every statement about them.
+
+Read functions for people (the CLI, the portal) take a :class:`~query.access.Caller`: rules and
+deliveries belong to a team and are visible to that team's members (and portal admins); an inbox
+belongs to one person. The two functions for the processors' automation agent
+(:func:`rule_event_payloads`, :func:`delivery_progress`) read across teams: the agent serves
+every team.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from query import _execute
+from query.access import CALLER_TEAMS, Caller
+from query.sql import quote_identifier as q
+
+RULE_EVENT_TYPES = ("rule_created", "rule_changed", "rule_paused", "rule_resumed", "rule_deleted")
+MAX_ROWS = 1_000
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    team: str
+    name: str
+    trigger: str
+    condition: str
+    project: str
+    stalled_after_s: float
+    targets: tuple[str, ...]  # "webhook <url>", "email <address>", "inbox <user>"
+    paused: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    team: str
+    rule: str
+    trigger: str
+    event_id: str
+    action_kind: str
+    target: str
+    status: str  # retrying, delivered, dead
+    attempts: int
+    http_status: int
+    last_error: str
+    text: str
+    first_attempt_at: datetime
+    last_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryProgress:
+    attempts: int  # attempts logged so far (0: never tried)
+    status: str  # '' when never tried
+
+
+def _db(client: Client, database: str | None) -> str:
+    return database or client.database or "default"
+
+
+def _team_filter(caller: Caller, column: str = "team") -> str:
+    return "1" if caller.admin else f"has({{{CALLER_TEAMS}:Array(String)}}, {column})"
+
+
+def rules(
+    client: Client, caller: Caller, *, team: str | None = None, database: str | None = None
+) -> tuple[RuleInfo, ...]:
+    """The rules that exist now in the caller's teams (or ``team``), by team and name."""
+    db = _db(client, database)
+    sql = f"""
+SELECT team, rule, trigger, condition, rule_project, stalled_after_s, targets, paused,
+    created_by, created_at, updated_at
+FROM {q(db)}.rules_current
+WHERE {_team_filter(caller)} AND ({{team:String}} = '' OR team = {{team:String}})
+ORDER BY team, rule LIMIT {MAX_ROWS}
+"""
+    params = {CALLER_TEAMS: sorted(caller.teams), "team": team or ""}
+    return tuple(
+        RuleInfo(
+            team=r["team"],
+            name=r["rule"],
+            trigger=r["trigger"],
+            condition=r["condition"],
+            project=r["rule_project"],
+            stalled_after_s=float(r["stalled_after_s"]),
+            targets=tuple(r["targets"]),
+            paused=bool(r["paused"]),
+            created_by=r["created_by"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+        )
+        for r in _execute.rows(client, sql, params)
+    )
+
+
+def deliveries(
+    client: Client,
+    caller: Caller,
+    *,
+    rule: str | None = None,
+    team: str | None = None,
+    limit: int = 100,
+    database: str | None = None,
+) -> tuple[Delivery, ...]:
+    """The latest deliveries of the caller's teams' rules (or one rule), newest first."""
+    db = _db(client, database)
+    sql = f"""
+SELECT delivery_id, team, rule, trigger, event_id, action_kind, target, status, attempts,
+    http_status, last_error, text, first_attempt_at, last_attempt_at
+FROM {q(db)}.delivery_log
+WHERE {_team_filter(caller)} AND ({{team:String}} = '' OR team = {{team:String}})
+    AND ({{rule:String}} = '' OR rule = {{rule:String}})
+ORDER BY last_attempt_at DESC, delivery_id LIMIT {{limit:UInt32}}
+"""
+    params = {
+        CALLER_TEAMS: sorted(caller.teams),
+        "team": team or "",
+        "rule": rule or "",
+        "limit": max(1, min(limit, MAX_ROWS)),
+    }
+    return tuple(
+        Delivery(
+            delivery_id=r["delivery_id"],
+            team=r["team"],
+            rule=r["rule"],
+            trigger=r["trigger"],
+            event_id=r["event_id"],
+            action_kind=r["action_kind"],
+            target=r["target"],
+            status=r["status"],
+            attempts=int(r["attempts"]),
+            http_status=int(r["http_status"]),
+            last_error=r["last_error"],
+            text=r["text"],
+            first_attempt_at=r["first_attempt_at"],
+            last_attempt_at=r["last_attempt_at"],
+        )
+        for r in _execute.rows(client, sql, params)
+    )
+
+
+def delivery_attempts(
+    client: Client, caller: Caller, delivery_id: str, *, database: str | None = None
+) -> list[dict[str, Any]]:
+    """Every logged attempt of one delivery, in order (attempt, status, http_status, error)."""
+    db = _db(client, database)
+    sql = f"""
+SELECT attempt, status, http_status, error, attempted_at FROM {q(db)}.deliveries FINAL
+WHERE delivery_id = {{id:String}} AND {_team_filter(caller)} ORDER BY attempt
+"""
+    return _execute.rows(client, sql, {"id": delivery_id, CALLER_TEAMS: sorted(caller.teams)})
+
+
+# --- for the processors' automation agent (every team) ---------------------------------------
+
+
+def rule_event_payloads(client: Client, *, database: str | None = None) -> list[bytes]:
+    """Every rule event ever accepted, serialized, in log order per rule (the agent's start-up
+    state: the archive holds at least every event before the committed offsets)."""
+    db = _db(client, database)
+    sql = f"""
+SELECT hex(any(payload)) AS payload, any(source_offset) AS offset, team, aggregate_id
+FROM {q(db)}.events
+WHERE event_type IN {{types:Array(String)}}
+GROUP BY team, aggregate_id, event_id
+ORDER BY team, aggregate_id, offset
+"""
+    rows = _execute.rows(client, sql, {"types": list(RULE_EVENT_TYPES)})
+    return [bytes.fromhex(r["payload"]) for r in rows]  # hex: the driver would decode text
+
+
+def delivery_progress(
+    client: Client, delivery_id: str, *, database: str | None = None
+) -> DeliveryProgress:
+    """How far one delivery got: attempts logged and the last status."""
+    db = _db(client, database)
+    sql = f"""
+SELECT max(attempt) AS attempts, argMax(status, attempt) AS status
+FROM {q(db)}.deliveries FINAL WHERE delivery_id = {{id:String}}
+"""
+    rows = _execute.rows(client, sql, {"id": delivery_id})
+    if not rows or not rows[0]["attempts"]:
+        return DeliveryProgress(0, "")
+    return DeliveryProgress(int(rows[0]["attempts"]), str(rows[0]["status"]))
