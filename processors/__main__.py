@@ -30,7 +30,8 @@ def main() -> None:
             topics.AUTOMATIONS_DLQ.renamed(settings.automations_dead_letter_topic),
         ]
         asyncio.run(topics.ensure_topics(settings.kafka_bootstrap, own))
-        store = ClickHouseDeliveryStore(lambda: connect(settings.clickhouse_url), writer)
+        own_writer = ProjectionWriter(lambda: connect(settings.clickhouse_url), database)
+        store = ClickHouseDeliveryStore(lambda: connect(settings.clickhouse_url), own_writer)
     app, _ = create_app(settings, writer=writer, automation_store=store)
     worker = faust.Worker(app, loglevel="info", quiet=True)
     worker.execute_from_commandline()

@@ -24,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import faust
 import structlog
 from clickhouse_connect.driver.client import Client
+from faust.types import EventT
 from google.protobuf.message import DecodeError
 
 from cairn_contract.v1 import events_pb2
@@ -47,12 +48,14 @@ class _Writer(Protocol):
 
 
 class ClickHouseDeliveryStore:
-    """The delivery log and inbox in ClickHouse: reads through ``query/``, writes by the writer."""
+    """The delivery log and inbox in ClickHouse: reads through ``query/``, writes by a writer of
+    its own (not the projection's: a client runs one insert at a time)."""
 
     def __init__(self, client_factory: Callable[[], Client], writer: _Writer) -> None:
         self._client_factory = client_factory
         self._client: Client | None = None
         self._writer = writer
+        self._write_lock = asyncio.Lock()  # one insert at a time: a client holds one session
 
     def client(self) -> Client:
         if self._client is None:
@@ -64,7 +67,8 @@ class ClickHouseDeliveryStore:
         return Progress(found.attempts, found.status)
 
     async def record(self, projection: Projection) -> None:
-        await self._writer.write_until_done(projection)
+        async with self._write_lock:
+            await self._writer.write_until_done(projection)
 
     def rule_events(self) -> list[events_pb2.Event]:
         events = []
@@ -73,6 +77,19 @@ class ClickHouseDeliveryStore:
             event.ParseFromString(payload)
             events.append(event)
         return events
+
+
+def _evaluate(book: RuleBook, value: bytes) -> list[Notification]:
+    event = events_pb2.Event()
+    try:
+        event.ParseFromString(value)
+    except DecodeError:
+        return []  # the projection dead-letters it
+    try:
+        return book.apply(event)
+    except Exception as exc:  # a rule that cannot be evaluated must not stop the others
+        log.error("rule evaluation failed", error=repr(exc)[:500])
+        return []
 
 
 def install(
@@ -129,18 +146,15 @@ def install(
     @app.agent(source, name="evaluate_rules")
     async def evaluate_rules(stream: faust.StreamT[bytes]) -> None:
         await load_rules()
-        async for value in stream:
-            event = events_pb2.Event()
-            try:
-                event.ParseFromString(value)
-            except DecodeError:
-                continue  # the projection dead-letters it
-            try:
-                notes = book.apply(event)
-            except Exception as exc:  # a rule that cannot be evaluated must not stop the rest
-                log.error("rule evaluation failed", error=repr(exc)[:500])
-                continue
-            await to_outbox(notes)
+        # Acknowledged explicitly once the batch's notifications are in the outbox (a plain
+        # ``async for`` would leave the last event of a burst unacknowledged until the next).
+        batches = cast("faust.Stream[bytes]", stream).noack_take(500, within=0.2)
+        async for batch in batches:
+            events = cast("list[EventT[bytes]]", list(batch))
+            for item in events:
+                await to_outbox(_evaluate(book, item.value))
+            for item in events:
+                await stream.ack(item)
 
     @app.timer(settings.stall_check_interval_s)  # type: ignore[untyped-decorator]
     async def check_stalled() -> None:

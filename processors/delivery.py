@@ -172,6 +172,9 @@ class Deliverer:
         self.dead_letter = dead_letter
         self.webhook = webhook or WebhookSender(settings.delivery_timeout_s)
         self.email = email or EmailSender(settings)
+        # One delivery at a time per id: a notification evaluated twice (after a restart) and
+        # queued twice is delivered by the first and skipped by the second.
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based): exponential, capped."""
@@ -180,6 +183,15 @@ class Deliverer:
 
     async def deliver(self, note: Notification) -> str:
         """Deliver ``note`` unless already done; return the final status."""
+        lock = self._locks.setdefault(note.delivery_id, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._deliver(note)
+        finally:
+            if not lock.locked() and self._locks.get(note.delivery_id) is lock:
+                del self._locks[note.delivery_id]
+
+    async def _deliver(self, note: Notification) -> str:
         progress = await self._progress(note.delivery_id)
         if progress.status in ("delivered", "dead"):
             log.info("delivery already done", delivery_id=note.delivery_id, status=progress.status)

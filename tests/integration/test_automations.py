@@ -1,0 +1,517 @@
+"""Automations through the real stack: ingest, Kafka, the processors worker, ClickHouse, a local
+HTTP receiver and a local SMTP server (aiosmtpd), with rules created by ``cairn automations``.
+
+The worker runs with short intervals (backoff 0.2 s, stall checks every 0.5 s) so the module takes
+well under a minute once the stack is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import grpc
+import pytest
+from aiosmtpd.controller import Controller
+
+from cairn_contract.ids import new_uuid7
+from cairn_contract.v1 import (
+    collaboration_pb2,
+    envelope_pb2,
+    events_pb2,
+    ingest_pb2_grpc,
+    models_pb2,
+)
+from ingest.keys import issue_key_directly
+from localstack import automations_cli, processes
+from query.migrations import apply_migrations, drop_database
+from tests.integration.conftest_clickhouse import ClickHouseEndpoint
+from tests.integration.processors_harness import REPO_ROOT, Topics, Worker, create_topics, store
+from tests.sdk.integration.conftest import TEAM, IngestProcess, Stack
+
+pytestmark = pytest.mark.integration
+
+SECRET = "receiver-secret"  # the rules' webhook signing secret in these tests
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    """A local webhook receiver: records every POST; ``script[path]`` lists statuses to answer
+    in turn (then 200); ``hold[path]`` seconds to wait before answering the first request."""
+
+    server: ThreadingHTTPServer
+    requests: list[Request] = field(default_factory=list)
+    script: dict[str, list[int]] = field(default_factory=dict)
+    hold: dict[str, float] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def at(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path == path]
+
+
+def _receiver() -> Receiver:
+    receiver: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            receiver.requests.append(Request(self.path, dict(self.headers), body, time.monotonic()))
+            wait = receiver.hold.pop(self.path, 0.0)
+            if wait:
+                time.sleep(wait)
+            statuses = receiver.script.get(self.path) or []
+            status = statuses.pop(0) if statuses else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = Receiver(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@dataclass
+class Setup:
+    stack: Stack
+    ingest: IngestProcess
+    worker: Worker
+    url: str
+    receiver: Receiver
+    mailbox: Mailbox
+    home: Path
+
+    def env(self, project: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HOME": str(self.home),
+            "CAIRN_HOME": str(self.home / "stack"),
+            "CAIRN_INGEST_URL": self.ingest.address,
+            "CAIRN_API_KEY": self.stack.api_key,
+            "CAIRN_TEAM": TEAM,
+            "CAIRN_PROJECT": project,
+            "CAIRN_CLICKHOUSE_URL": self.url,
+            "CAIRN_DIR": str(self.home / "cairn-home"),
+            "CAIRN_MODE": "online",
+            "CAIRN_CAPTURE_OFF": "git,environment,packages,gpu,command,system_metrics",
+            "CAIRN_LOCAL_STACK_FILE": str(self.home / "no-local-stack.json"),
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+
+    def cli(self, *args: str) -> str:
+        """``cairn automations ARGS`` in this process (the verbs' own parser; starting the
+        ``cairn`` console script loads every plugin, which costs seconds per call)."""
+        parser = argparse.ArgumentParser(prog="cairn")
+        automations_cli.register(parser.add_subparsers(dest="command", required=True))
+        parsed = parser.parse_args(["automations", *args])
+        out = io.StringIO()
+        with mock.patch.dict(os.environ, self.env("x"), clear=True), redirect_stdout(out):
+            assert parsed.func(parsed) == 0
+        return out.getvalue()
+
+    def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
+        client = store(self.url)
+        try:
+            return [tuple(r) for r in client.query(sql, parameters=parameters).result_rows]
+        finally:
+            client.close()
+
+    def add_rule(self, *args: str) -> None:
+        self.cli("add", *args)
+        name = args[args.index("--name") + 1]
+        wait_for(lambda: self.rows("SELECT 1 FROM rules_current WHERE rule = {n:String}", n=name))
+
+    def train(self, project: str, body: str) -> subprocess.CompletedProcess[str]:
+        script = "import math, time\nimport cairn\n" + textwrap.dedent(body)
+        return subprocess.run(
+            [sys.executable, "-c", script],
+            env=self.env(project),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def append(self, *events: events_pb2.Event) -> None:
+        with grpc.insecure_channel(self.ingest.address) as channel:
+            ingest_pb2_grpc.IngestStub(channel).Append(
+                events_pb2.EventBatch(events=list(events)),
+                metadata=(("authorization", f"Bearer {self.stack.api_key}"),),
+                timeout=30,
+            )
+
+
+def wait_for(check: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def verified(request: Request) -> dict[str, Any]:
+    """The body, after checking its signature exactly as docs/automations.md tells receivers."""
+    expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(request.headers["X-Cairn-Signature"], expected)
+    body: dict[str, Any] = json.loads(request.body)
+    return body
+
+
+@pytest.fixture(scope="module")
+def setup(
+    kafka_bootstrap: str,
+    clickhouse_endpoint: ClickHouseEndpoint,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Setup]:
+    import asyncio
+
+    names = Topics.unique()
+    home = tmp_path_factory.mktemp("automations")
+
+    async def prepare() -> str:
+        await create_topics(kafka_bootstrap, names)
+        return await issue_key_directly(
+            kafka_bootstrap, team=TEAM, role="writer", topic=names.identity
+        )
+
+    stack = Stack(kafka_bootstrap, names.events, names.identity, asyncio.run(prepare()))
+    database = f"a_{uuid.uuid4().hex[:10]}"
+    apply_migrations(store(f"{clickhouse_endpoint.url}/default"), database)
+    url = f"{clickhouse_endpoint.url}/{database}"
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=processes.free_port())
+    smtp.start()
+    receiver = _receiver()
+    server = stack.ingest(home).start()
+    worker = Worker(kafka_bootstrap, url, names, home, f"g-{database}")
+    worker.env |= {
+        "CAIRN_DELIVERY_BACKOFF_S": "0.2",
+        "CAIRN_DELIVERY_ATTEMPTS": "5",
+        "CAIRN_DELIVERY_TIMEOUT_S": "10",
+        "CAIRN_STALL_CHECK_INTERVAL_S": "0.5",
+        "CAIRN_SMTP_HOST": "127.0.0.1",
+        "CAIRN_SMTP_PORT": str(smtp.port),
+        "CAIRN_SMTP_FROM": "cairn@example.com",
+    }
+    worker.start()
+    try:
+        yield Setup(stack, server, worker, url, receiver, mailbox, home)
+    finally:
+        worker.stop()
+        server.stop()
+        receiver.server.shutdown()
+        smtp.stop()
+        drop_database(store(f"{clickhouse_endpoint.url}/default"), database)
+
+
+def test_a_failing_training_script_gets_one_signed_post_within_5_s(setup: Setup) -> None:
+    setup.add_rule(
+        "--name",
+        "failures",
+        "--on",
+        "run.failed",
+        "--project",
+        "fails",
+        "--webhook",
+        setup.receiver.url("/failed"),
+        "--secret",
+        SECRET,
+    )
+    done = setup.train("fails", "run = cairn.init(name='diverges')\nraise RuntimeError('boom')\n")
+    assert done.returncode == 1, done.stderr
+    ended = time.monotonic()
+    (request,) = wait_for(lambda: setup.receiver.at("/failed"), timeout=5.0, what="POST")
+    assert request.at - ended < 5.0
+    body = verified(request)
+    assert body["trigger"] == "run.failed"
+    assert body["rule"] == {"team": TEAM, "name": "failures"}
+    assert body["subject"]["name"] == "diverges"
+    assert "boom" in body["text"]
+    assert request.headers["X-Cairn-Delivery"] == body["delivery_id"]
+    time.sleep(1.0)
+    assert len(setup.receiver.at("/failed")) == 1
+    log = wait_for(
+        lambda: setup.rows("SELECT status, attempts FROM delivery_log WHERE rule = 'failures'")
+    )
+    assert log == [("delivered", 1)]
+    listed = setup.cli("deliveries", "failures")
+    assert body["delivery_id"] in listed
+    assert "delivered" in listed
+
+
+def test_nan_loss_fires_metric_threshold_once(setup: Setup) -> None:
+    setup.add_rule(
+        "--name",
+        "nan-loss",
+        "--on",
+        "metric.threshold",
+        "--project",
+        "nan",
+        "--where",
+        "metrics.loss > 10 or isnan(metrics.loss)",
+        "--webhook",
+        setup.receiver.url("/nan"),
+        "--secret",
+        SECRET,
+    )
+    done = setup.train(
+        "nan",
+        """
+        run = cairn.init(name='nan')
+        for step in range(5):
+            run.log({'loss': 1.0 / (step + 1)}, step=step)
+        for step in range(5, 40):
+            run.log({'loss': math.nan}, step=step)
+            if step % 5 == 0:
+                time.sleep(0.3)
+        run.finish()
+        """,
+    )
+    assert done.returncode == 0, done.stderr
+    (request,) = wait_for(lambda: setup.receiver.at("/nan"), what="metric.threshold POST")
+    assert verified(request)["trigger"] == "metric.threshold"
+    time.sleep(2.0)
+    assert len(setup.receiver.at("/nan")) == 1
+
+
+def test_a_sigstopped_run_triggers_run_stalled(setup: Setup) -> None:
+    setup.add_rule(
+        "--name",
+        "stuck",
+        "--on",
+        "run.stalled",
+        "--project",
+        "stall",
+        "--minutes",
+        "0.05",
+        "--webhook",
+        setup.receiver.url("/stalled"),
+        "--secret",
+        SECRET,
+    )
+    script = "import cairn, time\nrun = cairn.init(name='stuck')\nrun.log({'loss': 1.0}, step=0)\n"
+    script += "print('logged', flush=True)\ntime.sleep(120)\n"
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=setup.env("stall"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"logged"
+        wait_for(
+            lambda: setup.rows(
+                "SELECT 1 FROM metric_points p JOIN runs r USING run_id WHERE r.project = 'stall'"
+            ),
+            what="the run's first point in the store",
+        )
+        os.killpg(process.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        (request,) = wait_for(lambda: setup.receiver.at("/stalled"), what="run.stalled POST")
+        body = verified(request)
+        assert body["trigger"] == "run.stalled"
+        assert body["subject"]["name"] == "stuck"
+        assert body["subject"]["silent_s"] >= 3.0  # not before the configured 0.05 minutes
+        assert request.at - stopped < 15.0
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _event(
+    kind: str, aggregate_kind: int, aggregate_id: str, project: str = ""
+) -> events_pb2.Event:
+    return events_pb2.Event(
+        envelope=envelope_pb2.Envelope(
+            event_id=new_uuid7(),
+            schema_version=1,
+            aggregate_kind=aggregate_kind,
+            aggregate_id=aggregate_id,
+            occurred_at_ns=time.time_ns(),
+            team=TEAM,
+            project=project,
+        )
+    )
+
+
+def test_moving_production_triggers_model_alias_set(setup: Setup) -> None:
+    setup.add_rule(
+        "--name",
+        "prod-moves",
+        "--on",
+        "model.alias_set",
+        "--where",
+        "tags.alias = 'production'",
+        "--webhook",
+        setup.receiver.url("/alias"),
+        "--secret",
+        SECRET,
+    )
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    kind = envelope_pb2.AGGREGATE_KIND_MODEL
+    registered = _event("model_registered", kind, model)
+    registered.model_registered.name = "churn-model"
+    staging = _event("model_alias_set", kind, model)
+    staging.model_alias_set.CopyFrom(models_pb2.ModelAliasSet(alias="staging", version=1))
+    production = _event("model_alias_set", kind, model)
+    production.model_alias_set.CopyFrom(models_pb2.ModelAliasSet(alias="production", version=2))
+    setup.append(registered, staging, production)
+    (request,) = wait_for(lambda: setup.receiver.at("/alias"), what="alias POST")
+    body = verified(request)
+    assert body["subject"]["alias"] == "production"
+    assert body["subject"]["model"] == "churn-model"
+    assert body["subject"]["version"] == "2"
+    time.sleep(1.0)
+    assert len(setup.receiver.at("/alias")) == 1
+
+
+def test_a_mention_lands_in_the_inbox_and_email(setup: Setup) -> None:
+    setup.add_rule("--name", "mention-mail", "--on", "comment.mention", "--email", "bo@example.com")
+    setup.add_rule(
+        "--name",
+        "mention-inbox",
+        "--on",
+        "comment.mention",
+        "--where",
+        "tags.user = 'bo'",
+        "--inbox",
+        "bo",
+    )
+    comment = _event("comment_added", envelope_pb2.AGGREGATE_KIND_PROJECT, "talk", project="talk")
+    comment.comment_added.CopyFrom(
+        collaboration_pb2.CommentAdded(
+            comment_id=new_uuid7(), body_markdown="@bo the loss diverged", mentions=["bo"]
+        )
+    )
+    setup.append(comment)
+    (mail,) = wait_for(lambda: setup.mailbox.messages, what="email")
+    assert mail["To"] == "bo@example.com"
+    assert "comment.mention" in mail["Subject"]
+    assert "the loss diverged" in mail.get_payload()
+    inbox = wait_for(
+        lambda: setup.rows("SELECT user_id, trigger, text FROM inbox FINAL WHERE user_id = 'bo'"),
+        what="inbox row",
+    )
+    assert len(inbox) == 1
+    assert inbox[0][1] == "comment.mention"
+    assert "the loss diverged" in inbox[0][2]
+
+
+def test_a_receiver_failing_three_times_gets_the_same_delivery_id_four_times(setup: Setup) -> None:
+    setup.receiver.script["/flaky"] = [500, 500, 500]
+    setup.add_rule(
+        "--name",
+        "flaky",
+        "--on",
+        "run.failed",
+        "--project",
+        "flaky",
+        "--webhook",
+        setup.receiver.url("/flaky"),
+        "--secret",
+        SECRET,
+    )
+    setup.train("flaky", "cairn.init(name='x')\nraise ValueError('no')\n")
+    requests = wait_for(
+        lambda: len(setup.receiver.at("/flaky")) >= 4 and setup.receiver.at("/flaky")
+    )
+    ids = {verified(r)["delivery_id"] for r in requests}
+    assert len(ids) == 1
+    log = wait_for(
+        lambda: setup.rows(
+            "SELECT delivery_id, status, attempts FROM delivery_log WHERE rule = 'flaky'"
+            " AND status = 'delivered'"
+        ),
+        what="delivered log row",
+    )
+    assert log == [(ids.pop(), "delivered", 4)]
+    attempts = setup.rows(
+        "SELECT attempt, status, http_status FROM deliveries FINAL WHERE rule = 'flaky' ORDER BY attempt"
+    )
+    assert attempts == [
+        (1, "retrying", 500),
+        (2, "retrying", 500),
+        (3, "retrying", 500),
+        (4, "delivered", 200),
+    ]
+    time.sleep(1.0)
+    assert len(setup.receiver.at("/flaky")) == 4
+
+
+def test_killing_the_processors_mid_delivery_loses_nothing(setup: Setup) -> None:
+    setup.receiver.hold["/slow"] = 30.0  # the first request hangs until the worker is gone
+    setup.add_rule(
+        "--name",
+        "slow",
+        "--on",
+        "run.failed",
+        "--project",
+        "slow",
+        "--webhook",
+        setup.receiver.url("/slow"),
+        "--secret",
+        SECRET,
+    )
+    setup.train("slow", "cairn.init(name='x')\nraise ValueError('no')\n")
+    wait_for(lambda: setup.receiver.at("/slow"), what="first attempt")
+    setup.worker.kill()
+    setup.worker.start()
+    wait_for(
+        lambda: setup.rows(
+            "SELECT 1 FROM delivery_log WHERE rule = 'slow' AND status = 'delivered'"
+        ),
+        timeout=90,
+        what="delivery after the restart",
+    )
+    requests = setup.receiver.at("/slow")
+    ids = {verified(r)["delivery_id"] for r in requests}
+    assert len(ids) == 1
+    assert len(requests) == 2  # the cut-off attempt and one redelivery, same delivery_id
