@@ -16,7 +16,7 @@ import argparse
 import os
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 
@@ -124,6 +124,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             rule="rule_exists",
         )
     append(target, [event])
+    _until(target, args.name, lambda rule: rule is not None)
     print(f"rule {args.name!r} created: {args.trigger} in team {target.team}")
     if shown_secret:
         print(f"webhook secret (shown once; verify X-Cairn-Signature with it): {shown_secret}")
@@ -140,6 +141,14 @@ def cmd_state(args: argparse.Namespace) -> int:
     )
     _check(event)
     append(target, [event])
+    if args.verb == "rm":
+        _until(target, args.name, lambda rule: rule is None)
+    else:
+        _until(
+            target,
+            args.name,
+            lambda rule: rule is not None and rule.paused == (kind == "rule_paused"),
+        )
     done = {"pause": "paused", "resume": "resumed", "rm": "deleted"}[args.verb]
     print(f"rule {args.name!r} {done}")
     return 0
@@ -197,6 +206,24 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     ]
     print(render_table(headers, rows))
     return 0
+
+
+def _until(
+    target: Target,
+    name: str,
+    done: Callable[[reads.RuleInfo | None], bool],
+    timeout_s: float = 15.0,
+) -> None:
+    """Wait until the change is visible to reads (the projection trails ingest by about a
+    second), so ``ls`` right after ``add`` shows the rule. Accepted is durable either way."""
+    if not target.clickhouse_url:
+        return
+    deadline = time.monotonic() + timeout_s
+    while not done(_existing(target, name)):
+        if time.monotonic() > deadline:
+            print("(accepted; not visible to reads yet: the processors may be behind)")
+            return
+        time.sleep(0.2)
 
 
 def _check(event: events_pb2.Event) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from query import _execute
-from query.access import CALLER_TEAMS, Caller
+from query.access import CALLER_TEAMS, Caller, Visibility
 from query.sql import quote_identifier as q
 
 RULE_EVENT_TYPES = ("rule_created", "rule_changed", "rule_paused", "rule_resumed", "rule_deleted")
@@ -190,3 +190,97 @@ FROM {q(db)}.deliveries FINAL WHERE delivery_id = {{id:String}}
     if not rows or not rows[0]["attempts"]:
         return DeliveryProgress(0, "")
     return DeliveryProgress(int(rows[0]["attempts"]), str(rows[0]["status"]))
+
+
+# --- the inbox -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    item_id: str  # stable: "<kind>:<id>"; what inbox_items_read events name
+    kind: str  # mention, share, handover, failed_run, alias, rule
+    text: str
+    team: str
+    target_id: str  # the run, model or comment target it is about
+    at: datetime
+    read: bool
+
+
+def _inbox_sql(vis: Visibility) -> str:
+    comments = vis.predicate("team", "project", kind="target_kind", object_id="target_id")
+    runs = vis.predicate("team", "project", kind="'run'", object_id="run_id")
+    models = vis.predicate("m.team", "m.project", kind="'model'", object_id="m.model_id")
+    return f"""
+SELECT item_id, kind, text, team, target_id, at FROM (
+    SELECT concat('mention:', comment_id) AS item_id, 'mention' AS kind,
+        concat(author, ' mentioned you: ', substring(body_markdown, 1, 200)) AS text,
+        CAST(team AS String) AS team, target_id, updated_at AS at
+    FROM {vis.table("comments_current")}
+    WHERE has(mentions, {{user:String}}) AND NOT deleted AND author != {{user:String}}
+        AND {comments}
+    UNION ALL
+    SELECT concat('share:', event_id), 'share',
+        concat(actor, ' shared ', CAST(target_kind AS String), ' ', target_id, ' with you'),
+        CAST(team AS String), target_id, occurred_at
+    FROM {vis.table("shares")} FINAL
+    WHERE active AND grantee_kind = 'user' AND grantee_id = {{user:String}}
+    UNION ALL
+    SELECT concat('handover:', event_id), 'handover',
+        concat(actor, ' handed ', CAST(target_kind AS String), ' ', target_id, ' over to you'),
+        CAST(team AS String), target_id, occurred_at
+    FROM {vis.table("ownership")} FINAL
+    WHERE to_user = {{user:String}} AND actor != {{user:String}}
+    UNION ALL
+    SELECT concat('failed:', run_id), 'failed_run',
+        concat('your run ', name, ' failed', if(status_reason = '', '', concat(': ', status_reason))),
+        team, run_id, ifNull(finished_at, created_at)
+    FROM {vis.table("runs")}
+    WHERE owner = {{user:String}} AND status = 'failed' AND {runs}
+    UNION ALL
+    SELECT concat('alias:', s.event_id), 'alias',
+        concat(m.name, ': alias ', s.name, ' now points to version ', toString(s.version)),
+        CAST(m.team AS String), s.model_id, s.occurred_at
+    FROM {vis.table("model_stages")} AS s FINAL
+    INNER JOIN (SELECT model_id, any(name) AS name, any(team) AS team, any(project) AS project
+                FROM {vis.table("models")} GROUP BY model_id) AS m ON m.model_id = s.model_id
+    WHERE s.kind = 'alias' AND NOT s.removed AND {models}
+    UNION ALL
+    SELECT concat('rule:', item_id), 'rule', text, CAST(team AS String), rule, occurred_at
+    FROM {vis.table("inbox")} FINAL WHERE user_id = {{user:String}}
+)
+"""
+
+
+def inbox(
+    client: Client, caller: Caller, *, limit: int = 200, database: str | None = None
+) -> tuple[InboxItem, ...]:
+    """What concerns the caller, newest first: mentions of them, shares with them, handovers to
+    them, their failed runs, model alias moves in their teams, and rule inbox items."""
+    vis = Visibility.load(client, caller, database)
+    sql = f"""
+SELECT i.item_id AS item_id, kind, text, team, target_id, at, r.item_id != '' AS read
+FROM ({_inbox_sql(vis)}) AS i
+LEFT JOIN (SELECT DISTINCT item_id FROM {vis.table("inbox_reads")} WHERE user_id = {{user:String}})
+    AS r ON r.item_id = i.item_id
+ORDER BY at DESC, item_id LIMIT {{limit:UInt32}}
+"""
+    params = {**vis.parameters, "user": caller.user_id, "limit": max(1, min(limit, MAX_ROWS))}
+    return tuple(
+        InboxItem(
+            item_id=r["item_id"],
+            kind=r["kind"],
+            text=r["text"],
+            team=r["team"],
+            target_id=r["target_id"],
+            at=r["at"],
+            read=bool(r["read"]),
+        )
+        for r in _execute.rows(client, sql, params)
+    )
+
+
+def unread_count(client: Client, caller: Caller, *, database: str | None = None) -> int:
+    """How many of the caller's inbox items are unread (the sidebar's badge)."""
+    return sum(
+        1 for item in inbox(client, caller, limit=MAX_ROWS, database=database) if not item.read
+    )

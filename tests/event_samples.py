@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from google.protobuf import struct_pb2
 
 from cairn.v1 import (
+    automations_pb2,
     collaboration_pb2,
     common_pb2,
     envelope_pb2,
@@ -35,6 +36,16 @@ NOW_NS = time.time_ns()
 
 _RUN = envelope_pb2.AGGREGATE_KIND_RUN
 _PROJECT = envelope_pb2.AGGREGATE_KIND_PROJECT
+_RULE = envelope_pb2.AGGREGATE_KIND_RULE
+_RULE_DEF = automations_pb2.RuleDefinition(
+    trigger="metric.threshold",
+    condition="metrics.loss > 10 or isnan(metrics.loss)",
+    actions=[
+        automations_pb2.RuleAction(
+            webhook=automations_pb2.WebhookAction(url="https://example.com/hook", secret="k")
+        )
+    ],
+)
 _MODEL = envelope_pb2.AGGREGATE_KIND_MODEL
 _TEAM = envelope_pb2.AGGREGATE_KIND_TEAM
 _VIEW = envelope_pb2.AGGREGATE_KIND_VIEW
@@ -333,6 +344,16 @@ def _payloads() -> dict[str, tuple[envelope_pb2.AggregateKind.ValueType, str, ob
             _PROJECT,
             PROJECT,
             collaboration_pb2.ProjectNotesSet(body_markdown="## Goals"),
+        ),
+        "rule_created": (_RULE, "nan-loss", automations_pb2.RuleCreated(definition=_RULE_DEF)),
+        "rule_changed": (_RULE, "nan-loss", automations_pb2.RuleChanged(definition=_RULE_DEF)),
+        "rule_paused": (_RULE, "nan-loss", automations_pb2.RulePaused(reason="too noisy")),
+        "rule_resumed": (_RULE, "nan-loss", automations_pb2.RuleResumed()),
+        "rule_deleted": (_RULE, "nan-loss", automations_pb2.RuleDeleted()),
+        "inbox_items_read": (
+            _TEAM,
+            TEAM,
+            automations_pb2.InboxItemsRead(user_id="alice", item_ids=["d-1", "d-2"]),
         ),
     }
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import streamlit as st
 
 from cairn_contract.errors import PermissionDeniedError, ValidationError
-from cairn_contract.v1 import events_pb2
+from cairn_contract.ids import new_uuid7
+from cairn_contract.v1 import automations_pb2, events_pb2
+from domain.automations import inbox_read_event, rule_event
 from query import principals
 from query.access import Caller
 from query.collaboration import Comment
@@ -229,3 +232,50 @@ class _ErrorReporter:
             self.failed = True
             return True
         return False
+
+
+def _rule_event(kind: str, team: str, name: str, **extra: Any) -> events_pb2.Event:
+    person = _check_team(team)
+    event = rule_event(
+        kind, team=team, name=name, now_ns=time.time_ns(), event_id=new_uuid7(), **extra
+    )
+    event.envelope.actor.on_behalf_of = person
+    return event
+
+
+def create_rule(team: str, name: str, definition: automations_pb2.RuleDefinition) -> None:
+    """A new automation rule of ``team`` (docs/automations.md); ingest validates it."""
+    append([_rule_event("rule_created", team, name.strip(), definition=definition)])
+
+
+def change_rule(team: str, name: str, definition: automations_pb2.RuleDefinition) -> None:
+    append([_rule_event("rule_changed", team, name, definition=definition)])
+
+
+def set_rule_paused(team: str, name: str, paused: bool) -> None:
+    append([_rule_event("rule_paused" if paused else "rule_resumed", team, name)])
+
+
+def delete_rule(team: str, name: str) -> None:
+    append([_rule_event("rule_deleted", team, name)])
+
+
+def mark_read(item_ids: Sequence[str]) -> None:
+    """Marks the signed-in person's inbox items read (an event in one of their teams)."""
+    who = context.identity()
+    if not item_ids:
+        return
+    team = sorted(who.teams)[0] if who.teams else ""
+    if not team:
+        raise PermissionDeniedError(
+            f"{who.user_id} is in no team", field="team", rule="team_member"
+        )
+    event = inbox_read_event(
+        team=team,
+        user_id=who.user_id,
+        item_ids=list(item_ids),
+        now_ns=time.time_ns(),
+        event_id=new_uuid7(),
+    )
+    event.envelope.actor.on_behalf_of = who.user_id
+    append([event])

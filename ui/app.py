@@ -11,7 +11,7 @@ import os
 
 import streamlit as st
 
-from ui import context, sign_in
+from ui import context, data, sign_in
 from ui.settings import PortalSettings
 
 st.set_page_config(page_title="Cairn", page_icon=":material/landscape:", layout="wide")
@@ -33,12 +33,22 @@ PAGES = {
         st.Page("views/discussion.py", title="Discussion", icon=":material/forum:", url_path="discussion"),
         st.Page("views/handover.py", title="Handover", icon=":material/handshake:", url_path="handover"),
         st.Page("views/sharing.py", title="Sharing", icon=":material/share:", url_path="sharing"),
+        st.Page("views/automations.py", title="Automations", icon=":material/bolt:", url_path="automations"),
     ],
 }  # fmt: skip
 
 # Navigation comes first even for visitors who must sign in: it resolves the page the URL names,
 # so a permalink opened while signed out lands on its page (with its parameters) afterwards.
 signed_in = sign_in.signed_in() is not None
+# The Inbox heads the sidebar with the signed-in person's unread count in its title.
+unread = data.unread_count_or_zero(context.caller()) if signed_in else 0
+inbox_title = f"Inbox ({unread})" if unread else "Inbox"
+PAGES = {
+    "You": [
+        st.Page("views/inbox.py", title=inbox_title, icon=":material/inbox:", url_path="inbox")
+    ],
+    **PAGES,
+}
 page = st.navigation(PAGES, position="sidebar" if signed_in else "hidden")
 if not signed_in:
     sign_in.show()

@@ -16,8 +16,10 @@ from typing import Literal
 import pandas as pd
 import streamlit as st
 
+from cairn_contract.errors import CairnError
 from cairn_contract.reproduction import ReproductionReport, RunRecord
 from query import (
+    automations,
     collaboration,
     compare,
     diffs,
@@ -280,3 +282,29 @@ def run_summaries(caller: Caller, run_ids: Sequence[str]) -> pd.DataFrame:
 def quote(text: str) -> str:
     """A string literal of the filter language."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def inbox(caller: Caller) -> tuple[automations.InboxItem, ...]:
+    """Never cached: marking read must show at once."""
+    return automations.inbox(context.client(), caller)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def unread_count(caller: Caller) -> int:
+    return automations.unread_count(context.client(), caller)
+
+
+def rules(caller: Caller, team: str) -> tuple[automations.RuleInfo, ...]:
+    return automations.rules(context.client(), caller, team=team)
+
+
+def deliveries(caller: Caller, team: str, rule: str | None) -> tuple[automations.Delivery, ...]:
+    return automations.deliveries(context.client(), caller, team=team, rule=rule)
+
+
+def unread_count_or_zero(caller: Caller) -> int:
+    """The sidebar's count; a store that cannot answer right now must not take every page down."""
+    try:
+        return unread_count(caller)
+    except CairnError:
+        return 0

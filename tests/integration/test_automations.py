@@ -13,6 +13,7 @@ import hmac
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import redirect_stdout
+from contextlib import closing, redirect_stdout
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,9 +42,13 @@ from cairn_contract.v1 import (
     ingest_pb2_grpc,
     models_pb2,
 )
+from domain.automations import inbox_read_event
 from ingest.keys import issue_key_directly
 from localstack import automations_cli, processes
+from query import automations as automation_reads
+from query.access import Caller
 from query.migrations import apply_migrations, drop_database
+from tests.docs.literate import sections
 from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 from tests.integration.processors_harness import REPO_ROOT, Topics, Worker, create_topics, store
 from tests.sdk.integration.conftest import TEAM, IngestProcess, Stack
@@ -220,7 +225,8 @@ def setup(
 
     stack = Stack(kafka_bootstrap, names.events, names.identity, asyncio.run(prepare()))
     database = f"a_{uuid.uuid4().hex[:10]}"
-    apply_migrations(store(f"{clickhouse_endpoint.url}/default"), database)
+    with closing(store(f"{clickhouse_endpoint.url}/default")) as admin:
+        apply_migrations(admin, database)
     url = f"{clickhouse_endpoint.url}/{database}"
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=processes.free_port())
@@ -245,7 +251,8 @@ def setup(
         server.stop()
         receiver.server.shutdown()
         smtp.stop()
-        drop_database(store(f"{clickhouse_endpoint.url}/default"), database)
+        with closing(store(f"{clickhouse_endpoint.url}/default")) as admin:
+            drop_database(admin, database)
 
 
 def test_a_failing_training_script_gets_one_signed_post_within_5_s(setup: Setup) -> None:
@@ -443,6 +450,27 @@ def test_a_mention_lands_in_the_inbox_and_email(setup: Setup) -> None:
     assert len(inbox) == 1
     assert inbox[0][1] == "comment.mention"
     assert "the loss diverged" in inbox[0][2]
+    # The portal's inbox for bo: the mention itself and the rule's item, unread until marked.
+    bo = Caller("bo", frozenset({TEAM}))
+    client = store(setup.url)
+    try:
+        items = automation_reads.inbox(client, bo)
+        assert sorted(i.kind for i in items) == ["mention", "rule"]
+        assert not any(i.read for i in items)
+        assert automation_reads.unread_count(client, bo) == 2
+        setup.append(
+            inbox_read_event(
+                team=TEAM,
+                user_id="bo",
+                item_ids=[i.item_id for i in items],
+                now_ns=time.time_ns(),
+                event_id=new_uuid7(),
+            )
+        )
+        wait_for(lambda: automation_reads.unread_count(client, bo) == 0, what="items read")
+        assert automation_reads.unread_count(client, Caller("cy", frozenset({TEAM}))) == 0
+    finally:
+        client.close()
 
 
 def test_a_receiver_failing_three_times_gets_the_same_delivery_id_four_times(setup: Setup) -> None:
@@ -515,3 +543,43 @@ def test_killing_the_processors_mid_delivery_loses_nothing(setup: Setup) -> None
     ids = {verified(r)["delivery_id"] for r in requests}
     assert len(ids) == 1
     assert len(requests) == 2  # the cut-off attempt and one redelivery, same delivery_id
+
+
+DOC = REPO_ROOT / "docs" / "automations.md"
+
+
+def test_the_docs_examples_run_against_the_stack(setup: Setup, tmp_path: Path) -> None:
+    """docs/automations.md, section by section, as a reader runs it (literate convention)."""
+    examples = [s for s in sections(DOC) if s.runnable]
+    assert [s.title for s in examples] == ["Rules from the command line", "Checking the signature"]
+    env = {
+        **setup.env("docs"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "RECEIVER_URL": setup.receiver.url("/docs"),
+        "WEBHOOK_SECRET": SECRET,
+    }
+    outputs = []
+    for section in examples:
+        work = tmp_path / re.sub(r"\W+", "-", section.title)
+        work.mkdir()
+        for n, block in enumerate(section.blocks):
+            if block.file is not None:
+                (work / block.file).write_text(block.text, encoding="utf-8")
+                continue
+            if not block.runs:
+                continue
+            if block.language == "python":
+                (work / f"example_{n}.py").write_text(block.text, encoding="utf-8")
+                command = [sys.executable, f"example_{n}.py"]
+            else:
+                command = ["bash", "-euo", "pipefail", "-c", block.text]
+            done = subprocess.run(
+                command, cwd=work, env=env, capture_output=True, text=True, timeout=240
+            )
+            assert done.returncode == 0, f"docs/automations.md:{block.line}\n{done.stderr[-3000:]}"
+            outputs.append(done.stdout)
+    listing, signature = outputs
+    assert "diverged" in listing
+    assert "mentions-by-mail" in listing
+    assert "isnan(metrics.loss)" in listing
+    assert "forged body refused" in signature

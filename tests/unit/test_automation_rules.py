@@ -305,3 +305,10 @@ def test_rule_events_project_without_secrets() -> None:
     assert row["trigger"] == "run.failed"
     assert list(row["targets"]) == ["webhook http://127.0.0.1:9/hook"]
     assert "s3cret" not in repr(row)
+
+
+def test_the_cli_offers_exactly_the_contract_triggers() -> None:
+    from domain.automations import TRIGGERS
+    from localstack.automations_cli import TRIGGERS as CLI_TRIGGERS
+
+    assert tuple(TRIGGERS) == CLI_TRIGGERS
