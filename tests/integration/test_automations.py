@@ -250,6 +250,7 @@ def setup(
         worker.stop()
         server.stop()
         receiver.server.shutdown()
+        receiver.server.server_close()
         smtp.stop()
         with closing(store(f"{clickhouse_endpoint.url}/default")) as admin:
             drop_database(admin, database)
