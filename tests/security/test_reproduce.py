@@ -55,8 +55,12 @@ def test_reproduce_of_another_teams_run_is_not_found(
     foreign = reproduce(outsider, run_id)
     missing = reproduce(outsider, str(uuid.uuid4()))
     assert foreign.returncode == missing.returncode == 2
-    assert "error [not_found]" in foreign.stderr
-    assert "error [not_found]" in missing.stderr
+    # One readable line naming the code, the same for "not yours" and "does not exist".
+    for refused in (foreign, missing):
+        last_line = refused.stderr.strip().splitlines()[-1]
+        assert last_line.startswith("cairn reproduce: ")
+        assert last_line.endswith("[not_found]")
+        assert "Traceback" not in refused.stderr
     assert foreign.stdout == ""
     assert not (tmp_path / "w").exists()
 
