@@ -17,8 +17,8 @@ trying several settings) stay separate runs.
 Importing is idempotent. A run's id is derived from its relative path and its oldest event file's
 name (which holds the writer's start time, host and process), shaped as a UUIDv7 whose time is
 the run's first event: importing the same logdir again on this machine skips runs already
-imported, and importing it on another machine re-sends the same run with the same points, which
-the store collapses (points are identified by run, key and step).
+imported, and importing it on another machine re-sends the same run id, whose second creation
+ingest refuses (the run already exists): the store keeps one copy of each run and its points.
 """
 
 from __future__ import annotations

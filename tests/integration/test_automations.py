@@ -455,7 +455,13 @@ def test_a_mention_lands_in_the_inbox_and_email(setup: Setup) -> None:
     bo = Caller("bo", frozenset({TEAM}))
     client = store(setup.url)
     try:
-        items = automation_reads.inbox(client, bo)
+        # The mention item comes from the comment's projection, the rule item from the delivery
+        # agent: two agents, so the mention may land a moment after the rule's item.
+        def items_with_mention() -> list[Any]:
+            found = automation_reads.inbox(client, bo)
+            return found if any(i.kind == "mention" for i in found) else []
+
+        items = wait_for(items_with_mention, what="the mention in bo's inbox")
         kinds = [i.kind for i in items]
         assert kinds.count("mention") == 1
         assert kinds.count("rule") == 1
