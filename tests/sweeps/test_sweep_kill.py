@@ -78,7 +78,12 @@ def check_the_sweep(pipeline: Pipeline, tmp_path: Path, stack: contextlib.ExitSt
     while killed is None:
         assert time.monotonic() < deadline, "never caught the victim inside a trial"
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        killed = trial_inside(study, victim.pid) if len(done) >= 6 else None
+        if len(done) >= 6:
+            # Frozen first, so the trial found running cannot finish between the look and the kill.
+            victim.send_signal(signal.SIGSTOP)
+            killed = trial_inside(study, victim.pid)
+            if killed is None:
+                victim.send_signal(signal.SIGCONT)
         time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
