@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cairn import _wire
 from cairn._packing import Record
+from cairn.config import split_target
 from cairn.errors import ConfigError, ErrorCode
 from cairn_contract.v1 import events_pb2
 
@@ -123,7 +124,7 @@ class GrpcTransport:
                 "no API key: run `cairn up` (local stack), set CAIRN_API_KEY or pass api_key=",
                 field="api_key",
             )
-        self.addresses = [t.strip() for t in target.split(",") if t.strip()]
+        self.addresses = split_target(target)
         if not self.addresses:
             raise ConfigError("ingest_url names no address", field="ingest_url")
         self._current = random.randrange(len(self.addresses))  # noqa: S311 (load spreading)

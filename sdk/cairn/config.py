@@ -115,13 +115,15 @@ class Settings:
     def artifact_location(self) -> str:
         return self.artifact_store or str(self.dir / "artifacts")
 
-    def target(self) -> tuple[str, bool]:
-        """The gRPC target(s) and whether to use TLS.
+    def addresses(self) -> tuple[tuple[str, ...], bool]:
+        """The gRPC addresses in ``ingest_url`` and whether to use TLS: the one parser of the
+        setting, used by the write path (:class:`cairn._transport.GrpcTransport`) and the read
+        path (:class:`cairn._query_client.QueryClient`) alike.
 
         ``ingest_url`` is one ``host:port`` (or ``grpcs://host:port``), or a comma-separated list
-        of them: the replicas of ingest, which the SDK spreads runs over and fails over between
-        (:class:`cairn._transport.GrpcTransport`). All entries must use the same scheme. The
-        target is returned as ``host:port[,host:port...]``.
+        of them: the replicas of ingest (each also serves the query service), which the SDK
+        spreads over and fails over between. All entries must use the same scheme. Addresses come
+        back as ``host:port``, in the order given.
         """
         targets, schemes = [], set()
         for entry in self.ingest_url.split(","):
@@ -140,7 +142,18 @@ class Settings:
                 f"ingest_url entries must all use TLS or none, got {self.ingest_url!r}",
                 field="ingest_url",
             )
-        return ",".join(targets), schemes.pop()
+        return tuple(targets), schemes.pop()
+
+    def target(self) -> tuple[str, bool]:
+        """:meth:`addresses` as one ``host:port[,host:port...]`` string, and whether to use TLS
+        (:func:`split_target` turns the string back into the addresses)."""
+        addresses, tls = self.addresses()
+        return ",".join(addresses), tls
+
+
+def split_target(target: str) -> list[str]:
+    """The addresses of a target string from :meth:`Settings.target` (``a:1,b:2``)."""
+    return [t.strip() for t in target.split(",") if t.strip()]
 
 
 def local_stack_file(env: Mapping[str, str]) -> Path:

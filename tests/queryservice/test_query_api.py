@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -412,3 +413,35 @@ def test_editing_another_teams_run_is_refused_even_when_shared(world: World) -> 
         with pytest.raises(cairn.CairnError) as caught:
             shared.set_tags({"stage": "stolen"})
     assert caught.value.code is cairn.ErrorCode.PERMISSION_DENIED
+
+
+def test_reads_fail_over_when_a_query_service_replica_is_killed(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas in ingest_url, the same setting the write path fails over with; the client
+    starts at the second one, which is then SIGKILLed: every later read (unary and streaming)
+    is answered whole by the survivor, and the client stays there."""
+    pipeline = world.pipeline
+    second = pipeline.stack.ingest(tmp_path, clickhouse_url=pipeline.url).start()
+    try:
+        monkeypatch.setattr("cairn._query_client.random.randrange", lambda n: 0)
+        settings = world.settings(world.vision_key)
+        both = f"{second.address}, grpc://{pipeline.ingest.address}"
+        with cairn.Api(settings=replace(settings, ingest_url=both)) as api:
+            assert api.address == second.address
+            assert sorted(api.runs(project=PROJECT)["run_id"]) == sorted(world.runs)
+            assert api.address == second.address  # it answered: no reason to move
+            second.kill()
+            assert sorted(api.runs(project=PROJECT)["run_id"]) == sorted(world.runs)
+            assert api.address == pipeline.ingest.address
+            monkeypatch.setattr(api._client, "_current", 0)  # the dead one first again
+            run = api.run(world.runs[0])
+            monkeypatch.setattr(api._client, "_current", 0)  # and for a streaming call
+            history = run.history(keys=["loss"])
+            assert list(history["step"]) == list(range(STEPS))
+            monkeypatch.setattr(api._client, "_current", 0)
+            points = api.histories(list(world.runs), ["loss", "acc"])
+            assert len(points) == len(world.runs) * STEPS * 2
+            assert api.address == pipeline.ingest.address
+    finally:
+        second.stop()

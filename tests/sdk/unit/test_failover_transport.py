@@ -21,6 +21,7 @@ from tests.sdk.unit.test_grpc_transport import sample_records
 def test_a_list_of_replicas_is_one_target_and_mixed_schemes_are_refused() -> None:
     settings = Settings(ingest_url="10.0.0.1:50051, grpc://10.0.0.2:50052")
     assert settings.target() == ("10.0.0.1:50051,10.0.0.2:50052", False)
+    assert settings.addresses() == (("10.0.0.1:50051", "10.0.0.2:50052"), False)
     assert Settings(ingest_url="grpcs://a:1,grpcs://b:2").target() == ("a:1,b:2", True)
     with pytest.raises(ConfigError) as mixed:
         Settings(ingest_url="grpcs://a:1,b:2").target()
