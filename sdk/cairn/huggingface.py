@@ -16,7 +16,8 @@ What lands on the run:
   ``learning_rate``, ``epoch``, ``eval_loss``, ``train_runtime``, ``train_loss`` ...), at
   ``state.global_step``; text values are dropped;
 - with ``log_model=True``, the final model (``model.save_pretrained``, with the tokenizer or
-  processor the Trainer holds) as the directory artifact ``model`` (kind ``model``).
+  processor the Trainer holds) as the directory artifact ``model`` (kind ``model``); with
+  ``registered_model_name="churn"`` as well, registered as the next version of model ``churn``.
 
 Runs: see ``_torch_family.RunSlot``; ``TrainingArguments.run_name`` names a run the callback
 starts. A run it started is finished when training ends. Only the main process records.
@@ -59,8 +60,14 @@ class CairnCallback(TrainerCallback):
         *,
         run: Run | None = None,
         log_model: bool = False,
+        registered_model_name: str | None = None,
         **init_args: Any,
     ) -> None:
+        from cairn.models import check_registered_name
+
+        self._registered_name = check_registered_name(
+            registered_model_name, log_model, "log_model=True"
+        )
         self._slot = family.RunSlot(run, {"project": project, "name": name, **init_args})
         self._log_model = log_model
         self._described = False
@@ -128,5 +135,10 @@ class CairnCallback(TrainerCallback):
                 if processing_class is not None and hasattr(processing_class, "save_pretrained"):
                     processing_class.save_pretrained(directory)
                 run = self._slot.get(default_name=args.run_name)
-                run.log_artifact(Path(directory), name=MODEL_ARTIFACT, kind="model")
+                artifact = run.log_artifact(Path(directory), name=MODEL_ARTIFACT, kind="model")
+                if self._registered_name:
+                    from cairn.models import register_logged
+
+                    metadata = {"flavor": "transformers", "model_class": type(model).__name__}
+                    register_logged(run, artifact, self._registered_name, metadata=metadata)
         self._slot.finish()

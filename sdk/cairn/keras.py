@@ -16,7 +16,8 @@ What lands on the run:
   global batch number (counted across epochs) as step;
 - artifacts: ``model.summary()`` as ``model_summary.txt`` (kind ``other``), and with
   ``save_model=True`` the trained model saved by ``model.save`` as ``model.keras`` (kind
-  ``model``) when training ends.
+  ``model``) when training ends; with ``registered_model_name="churn"`` as well, that file is
+  registered as the next version of model ``churn`` (:func:`cairn.register_model`'s path).
 
 Runs: see ``_torch_family.RunSlot``. A run the callback started is finished when ``fit`` returns;
 another ``fit`` with the same callback continues that run. Keras tells callbacks nothing when
@@ -73,10 +74,16 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras sh
         run: Run | None = None,
         log_batch_frequency: int | None = None,
         save_model: bool = False,
+        registered_model_name: str | None = None,
         log_summary: bool = True,
         **init_args: Any,
     ) -> None:
         super().__init__()
+        from cairn.models import check_registered_name
+
+        self._registered_name = check_registered_name(
+            registered_model_name, save_model, "save_model=True"
+        )
         if log_batch_frequency is not None and (
             isinstance(log_batch_frequency, bool)
             or not isinstance(log_batch_frequency, int)
@@ -153,7 +160,13 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras sh
                 path = Path(directory) / MODEL_ARTIFACT
                 with _numpy_copy_deprecation_ignored():
                     self.model.save(path)
-                self._slot.get().log_artifact(path, name=MODEL_ARTIFACT, kind="model")
+                run = self._slot.get()
+                artifact = run.log_artifact(path, name=MODEL_ARTIFACT, kind="model")
+                if self._registered_name:
+                    from cairn.models import register_logged
+
+                    metadata = {"flavor": "keras", "keras_version": keras.__version__}
+                    register_logged(run, artifact, self._registered_name, metadata=metadata)
         self._slot.finish()
 
 

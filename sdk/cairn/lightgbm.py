@@ -21,8 +21,9 @@ it starts at the first iteration (tag ``framework`` = ``lightgbm``):
   ``training-binary_logloss``; ``valid_0-l2`` for unnamed valid sets); with ``lightgbm.cv``
   the mean under that key and the standard deviation under ``<key>-stdv``;
 - at the last planned iteration (``num_boost_round``/``n_estimators``), unless
-  ``log_model=False``: :func:`log_model` of the booster; then a run the callback started is
-  finished.
+  ``log_model=False``: :func:`log_model` of the booster (with ``registered_model_name="churn"``
+  its ``model.txt`` is registered as the next version of model ``churn``); then a run the
+  callback started is finished.
 
 Early stopping ends training before the last planned iteration, so the callback cannot know the
 training ended: then call ``cairn.lightgbm.log_model(booster)`` yourself and finish the run
@@ -53,10 +54,16 @@ IMPORTANCE_TYPES = ("split", "gain")
 
 
 def callback(
-    run: Run | None = None, *, log_model: bool = True, name: str | None = None
+    run: Run | None = None,
+    *,
+    log_model: bool = True,
+    name: str | None = None,
+    registered_model_name: str | None = None,
 ) -> CairnCallback:
     """A LightGBM callback recording the training on ``run`` (see the module docstring)."""
-    return CairnCallback(run, log_model=log_model, name=name)
+    return CairnCallback(
+        run, log_model=log_model, name=name, registered_model_name=registered_model_name
+    )
 
 
 class CairnCallback:
@@ -66,10 +73,20 @@ class CairnCallback:
     before_iteration = False
 
     def __init__(
-        self, run: Run | None = None, *, log_model: bool = True, name: str | None = None
+        self,
+        run: Run | None = None,
+        *,
+        log_model: bool = True,
+        name: str | None = None,
+        registered_model_name: str | None = None,
     ) -> None:
+        from cairn.models import check_registered_name
+
         self.run = run
         self.log_model = log_model
+        self.registered_model_name = check_registered_name(
+            registered_model_name, log_model, "log_model=True"
+        )
         self.name = name
         self._active: Run | None = None
         self._own = False
@@ -100,7 +117,7 @@ class CairnCallback:
             return
         try:
             if self.log_model and isinstance(model, lightgbm.Booster):
-                log_model(model, run)
+                log_model(model, run, registered_model_name=self.registered_model_name)
         finally:
             if self._own:
                 run.finish()
@@ -119,11 +136,17 @@ def evaluation_metrics(results: list[Any]) -> dict[str, float]:
     return metrics
 
 
-def log_model(booster: lightgbm.Booster, run: Run | None = None) -> None:
+def log_model(
+    booster: lightgbm.Booster, run: Run | None = None, *, registered_model_name: str | None = None
+) -> None:
     """Record a trained booster on ``run`` (default: the active run): metrics
     ``best_iteration`` and ``best_score.<dataset>-<metric>`` at step 0 when set, the artifacts
     ``feature_importance.csv`` (kind ``table``: split and gain per feature) and ``model.txt``
-    (``Booster.save_model``, kind ``model``)."""
+    (``Booster.save_model``, kind ``model``), which ``registered_model_name`` also registers as
+    the next version of that model."""
+    from cairn.models import check_registered_name, register_logged
+
+    registered = check_registered_name(registered_model_name, True, "log_model=True")
     target = run if run is not None else cairn.current_run()
     if target is None:
         from cairn.errors import FailedPreconditionError
@@ -148,7 +171,11 @@ def log_model(booster: lightgbm.Booster, run: Run | None = None) -> None:
         model_path = Path(scratch) / "model.txt"
         booster.save_model(str(model_path))
         metadata = {"format": "lightgbm-text", "lightgbm_version": lightgbm.__version__}
-        target.log_artifact(model_path, kind="model", metadata=metadata)
+        artifact = target.log_artifact(model_path, kind="model", metadata=metadata)
+        if registered:
+            register_logged(
+                target, artifact, registered, metadata={"flavor": "lightgbm", **metadata}
+            )
 
 
 def _write_importance(booster: lightgbm.Booster, path: Path) -> None:

@@ -19,6 +19,9 @@ artifact ``model_summary.txt``) unless ``log_graph=False``; checkpoints written 
   every checkpoint as it is written when ``save_top_k=-1``;
 - ``"all"``: every checkpoint as it is written.
 
+With ``registered_model_name="churn"`` (and ``log_model`` on) the best checkpoint (else the last)
+is registered as the next version of model ``churn`` when training ends.
+
 Runs: see ``_torch_family.RunSlot``: the logger records into ``run=``, else into the active run when
 it is given no ``cairn.init`` arguments, else into a run it starts on first use and finishes when
 training ends (``failed``, with the traceback, when ``fit`` raises). ``trainer.test`` after
@@ -46,7 +49,7 @@ except ImportError as error:
     raise family.missing("PyTorch Lightning (for cairn.lightning)", "lightning", error) from error
 
 if TYPE_CHECKING:
-    from cairn.run import Run
+    from cairn.run import Artifact, Run
 
 __all__ = ["CairnLogger"]
 
@@ -73,12 +76,18 @@ class CairnLogger(Logger):
         *,
         run: Run | None = None,
         log_model: LogModel = False,
+        registered_model_name: str | None = None,
         log_graph: bool = True,
         **init_args: Any,
     ) -> None:
         super().__init__()
         if log_model not in (True, False, "all"):
             checks.fail("log_model", "one_of", f"{log_model!r} is not one of True, False, 'all'")
+        from cairn.models import check_registered_name
+
+        self._registered_name = check_registered_name(
+            registered_model_name, log_model is not False, "log_model=True or 'all'"
+        )
         self._slot = family.RunSlot(run, {"project": project, "name": name, **init_args})
         self._project = project
         self._log_model = log_model
@@ -86,6 +95,9 @@ class CairnLogger(Logger):
         self._graph_logged = False
         self._checkpoint_callback: ModelCheckpoint | None = None
         self._logged: dict[str, float] = {}  # checkpoint path -> its mtime when logged
+        self._artifacts: dict[str, Artifact] = {}  # checkpoint path -> its artifact
+        self._callback: ModelCheckpoint | None = None  # the last one that saved a checkpoint
+        self._registered: tuple[str, float] | None = None  # (path, mtime) registered last
 
     @property
     def experiment(self) -> Run:
@@ -133,6 +145,7 @@ class CairnLogger(Logger):
 
     @rank_zero_only
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
+        self._callback = checkpoint_callback
         if self._log_model == "all" or (
             self._log_model is True and checkpoint_callback.save_top_k == -1
         ):
@@ -153,7 +166,27 @@ class CairnLogger(Logger):
         if self._checkpoint_callback is not None:
             self._log_checkpoints(self._checkpoint_callback)
             self._checkpoint_callback = None
+        self._register_best()
         self._slot.finish()
+
+    def _register_best(self) -> None:
+        """With ``registered_model_name``: register the best checkpoint (else the last) as the
+        next version of that model, once per checkpoint file written."""
+        callback = self._callback
+        if not self._registered_name or callback is None:
+            return
+        path = callback.best_model_path or callback.last_model_path
+        artifact = self._artifacts.get(path)
+        if artifact is None or self._registered == (path, self._logged[path]):
+            return
+        from cairn.models import register_logged
+
+        score = callback.best_model_score if path == callback.best_model_path else None
+        metadata = {"flavor": "lightning", "monitor": str(callback.monitor or "")}
+        if score is not None:
+            metadata["score"] = repr(float(score))
+        register_logged(self.experiment, artifact, self._registered_name, metadata=metadata)
+        self._registered = (path, self._logged[path])
 
     def _log_checkpoints(self, callback: ModelCheckpoint) -> None:
         """Log the callback's last, best and top-k checkpoint files not logged yet (or rewritten
@@ -181,5 +214,7 @@ class CairnLogger(Logger):
                 "aliases": ",".join(aliases[path]),
             }
             metadata = {k: v for k, v in metadata.items() if v}
-            run.log_artifact(path, name=Path(path).name, kind="checkpoint", metadata=metadata)
+            self._artifacts[path] = run.log_artifact(
+                path, name=Path(path).name, kind="checkpoint", metadata=metadata
+            )
             self._logged[path] = mtime

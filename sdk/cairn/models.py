@@ -40,13 +40,14 @@ from cairn.errors import AlreadyExistsError, NotFoundError, UnavailableError, Va
 
 if TYPE_CHECKING:
     from cairn.config import Settings
-    from cairn.run import Run
+    from cairn.run import Artifact, Run
 
 __all__ = [
     "AliasMove",
     "ModelInfo",
     "ModelVersion",
     "archive_model_version",
+    "check_registered_name",
     "delete_model_alias",
     "download",
     "list_models",
@@ -55,6 +56,7 @@ __all__ = [
     "model_report",
     "model_versions",
     "parse_reference",
+    "register_logged",
     "register_model",
     "resolve_model",
     "set_model_alias",
@@ -173,6 +175,40 @@ def _register(
         aliases=tuple(sorted({*version.aliases, *alias_list})),
         tags={**version.tags, **{p.key: p.value for p in tag_pairs}},
     )
+
+
+def register_logged(
+    run: Run, artifact: Artifact, name: str, *, metadata: Mapping[str, Any] | None = None
+) -> ModelVersion:
+    """Register ``artifact``, which ``run`` just logged, as the next version of model ``name``
+    in the run's team and project: what the framework integrations' ``registered_model_name=``
+    does with the model file they saved."""
+    return _register(
+        run.settings,
+        run_id=run.id,
+        artifact_name=artifact.name,
+        sha256=artifact.sha256,
+        uri=artifact.uri,
+        name=name,
+        aliases=(),
+        description="",
+        tags=metadata,
+    )
+
+
+def check_registered_name(name: str | None, saves_model: bool, option: str) -> str | None:
+    """An integration's ``registered_model_name=``: a valid model name, and only together with
+    the option (``option``) that makes the integration save the model."""
+    if name is None:
+        return None
+    checked = checks.check_id(name, "registered_model_name")
+    if not saves_model:
+        checks.fail(
+            "registered_model_name",
+            "requires_saved_model",
+            f"registers the saved model, so it needs {option}",
+        )
+    return checked
 
 
 def log_model(

@@ -20,6 +20,7 @@ from transformers import (
     TrainingArguments,
 )
 
+import cairn
 from cairn.huggingface import CairnCallback
 from tests.pipeline import Pipeline, pipeline  # noqa: F401
 from tests.support.waiting import eventually
@@ -78,7 +79,7 @@ def test_trainer_records_arguments_logs_at_global_steps_and_the_final_model(
         hub_token="hf_not_a_real_token",
     )
     model = BertForSequenceClassification(config)  # type: ignore[no-untyped-call]
-    callback = CairnCallback(log_model=True)
+    callback = CairnCallback(log_model=True, registered_model_name="tiny-bert")
     trainer = Trainer(
         model=model,
         args=args,
@@ -135,3 +136,9 @@ def test_trainer_records_arguments_logs_at_global_steps_and_the_final_model(
         "SELECT DISTINCT name, kind FROM artifacts WHERE run_id = {r:String}", r=run_id
     )
     assert artifacts == [("model", "model")]
+    # registered_model_name: the saved directory is version 1 of the model, built by this run.
+    [version] = cairn.model_versions("tiny-bert")
+    assert (version.version, version.run_id, version.artifact_name) == (1, run_id, "model")
+    assert version.tags["model_class"] == "BertForSequenceClassification"
+    restored = BertForSequenceClassification.from_pretrained(cairn.use_model("tiny-bert"))
+    assert sum(p.numel() for p in restored.parameters()) == int(params["model.parameters_total"])

@@ -40,7 +40,11 @@ def test_fit_records_params_epoch_and_batch_metrics_summary_and_saved_model(
     x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
     y = x.sum(axis=1, keepdims=True)
     callback = CairnCallback(
-        name="tiny-dense", log_batch_frequency=2, save_model=True, config={"batch_size": 8}
+        name="tiny-dense",
+        log_batch_frequency=2,
+        save_model=True,
+        registered_model_name="keras-dense",
+        config={"batch_size": 8},
     )
     # 24 training rows in batches of 8: 3 batches per epoch, 6 in all (batch steps 0..5).
     tiny_model().fit(
@@ -95,6 +99,17 @@ def test_fit_records_params_epoch_and_batch_metrics_summary_and_saved_model(
         r=run_id,
     )
     assert artifacts == [("model.keras", "model"), ("model_summary.txt", "other")]
+    # registered_model_name: the saved file is version 1 of the model, built by this run.
+    [version] = cairn.model_versions("keras-dense")
+    assert (version.version, version.run_id, version.artifact_name) == (1, run_id, "model.keras")
+    assert version.tags["flavor"] == "keras"
+    restored = keras.saving.load_model(cairn.use_model("keras-dense:1"))
+    assert restored.count_params() == 49
+
+
+def test_registered_model_name_needs_save_model() -> None:
+    with pytest.raises(cairn.errors.ValidationError, match="registered_model_name"):
+        CairnCallback(registered_model_name="keras-dense")
 
 
 def test_a_callback_inside_an_active_run_records_into_it_and_leaves_it_running(

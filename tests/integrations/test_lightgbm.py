@@ -59,7 +59,7 @@ def test_lightgbm_train_records_params_metrics_per_iteration_and_the_model(
         valid_sets=[valid_set],
         valid_names=["validation"],
         callbacks=[
-            cairn.lightgbm.callback(name="lgb-booster"),
+            cairn.lightgbm.callback(name="lgb-booster", registered_model_name="lgb-booster"),
             lightgbm.record_evaluation(history),
         ],
     )
@@ -84,6 +84,12 @@ def test_lightgbm_train_records_params_metrics_per_iteration_and_the_model(
     assert kind == "model"
     restored = lightgbm.Booster(model_file=unquote(urlparse(uri).path))
     assert np.allclose(restored.predict(X_val), booster.predict(X_val))
+    # registered_model_name: model.txt is version 1 of the model, built by this run.
+    [version] = cairn.model_versions("lgb-booster")
+    assert (version.version, version.run_id, version.artifact_name) == (1, run_id, "model.txt")
+    assert version.tags["flavor"] == "lightgbm"
+    registered = lightgbm.Booster(model_file=str(cairn.use_model("lgb-booster:1")))
+    assert np.allclose(registered.predict(X_val), booster.predict(X_val))
 
 
 def test_the_sklearn_api_records_on_the_active_run(

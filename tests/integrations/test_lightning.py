@@ -12,6 +12,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
+import cairn
 from cairn.lightning import CairnLogger
 from tests.pipeline import Pipeline, pipeline  # noqa: F401
 from tests.support.waiting import eventually
@@ -84,7 +85,9 @@ def test_fit_then_test_records_params_step_metrics_and_best_and_last_checkpoints
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pipeline.configure(monkeypatch, tmp_path, "lightning-fit")
-    logger = CairnLogger(name="tiny-regressor", log_model=True)
+    logger = CairnLogger(
+        name="tiny-regressor", log_model=True, registered_model_name="tiny-regressor"
+    )
     checkpoints = ModelCheckpoint(monitor="val_loss", save_top_k=1, save_last=True)
     fit = trainer(tmp_path, logger, callbacks=[checkpoints])
     model = Regressor()
@@ -136,6 +139,20 @@ def test_fit_then_test_records_params_step_metrics_and_best_and_last_checkpoints
             ("model_summary.txt", "other", "", ""),
         ]
     )
+    # registered_model_name: the best checkpoint is version 1 of the model (once, though
+    # fit and test both end), built by this run.
+    [version] = cairn.model_versions("tiny-regressor")
+    assert (version.version, version.run_id, version.artifact_name) == (1, run_id, best)
+    assert version.tags["monitor"] == "val_loss"
+    assert (
+        cairn.use_model("tiny-regressor").read_bytes()
+        == Path(checkpoints.best_model_path).read_bytes()
+    )
+
+
+def test_registered_model_name_needs_log_model() -> None:
+    with pytest.raises(cairn.errors.ValidationError, match="registered_model_name"):
+        CairnLogger(registered_model_name="tiny-regressor")
 
 
 def test_a_fit_that_raises_marks_the_run_failed_with_the_error(
