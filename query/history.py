@@ -2,28 +2,44 @@
 bucket's min, max and last value, for many runs and keys in one call; and the bulk export of a
 set of runs' points.
 
-Both read ``metrics`` with ``FINAL``, so a step logged again (or redelivered) appears once with
-its latest value. Every point streams out as Arrow record batches straight from ClickHouse
-(:func:`point_batches`): the server holds one block at a time, never the whole result.
+Every point (:func:`point_batches`) is read from ``metrics`` with ``FINAL``, so a step logged
+again (or redelivered) appears once with its latest value, and streams out as Arrow record
+batches straight from ClickHouse: the server holds one block at a time, never the whole result.
 
-Buckets: the step range of each series (from ``metric_bounds``) is cut into ``samples`` equal
-buckets; each bucket gives its highest step with that step's time and value (``value``, the
-bucket's last), the lowest and highest value in it (``min``, ``max``) and how many points it
-holds (``count``). A series with at most ``samples`` steps comes back with one bucket per point.
-Visibility is applied once, to the run ids, before any point is read.
+Buckets (:func:`buckets`): the step range of each series (from ``metric_bounds``) is cut into at
+most ``samples`` equal buckets; each bucket gives its highest step with that step's time and
+value (``value``, the bucket's last), the lowest and highest value in it (``min``, ``max``) and
+how many points it holds (``count``). A series with at most ``samples`` steps comes back with one
+bucket per point. Like the portal's charts (:mod:`query.series`), each series takes one of two
+paths, both grouping by integers (series number, bucket), never by strings:
+
+- **rollup**, for series that were never re-logged and whose buckets span at least a rollup
+  block: buckets are whole 64-step blocks (origin and width aligned to blocks, still at most
+  ``samples`` buckets), read from ``metric_rollup`` (lowest, highest point) and
+  ``metric_rollup_ends`` (last point, row count): 64 times fewer rows than the points;
+- **points**, for the others (short or re-logged series): one pass over ``metric_points``
+  (``FINAL``), bucketing from the series' lowest step.
+
+Both give exact values of the series. Visibility is applied once, in the read of the ranges,
+before any point is read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from cairn_contract.errors import ValidationError
 from query import _execute
 from query.access import Caller, Visibility
+from query.series_schema import ROLLUP_BLOCK
 
 MAX_RUNS = 1_000
 MAX_KEYS = 100
@@ -33,16 +49,19 @@ POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
 
 @dataclass(frozen=True)
 class Buckets:
-    """Downsampled series, one row per bucket, sorted by run, key and step (parallel lists)."""
+    """Downsampled series, one row per bucket, sorted by run, key and step (parallel numpy
+    arrays; ``series`` gives the row ranges: ``(run_id, key, start, end)`` in that order)."""
 
-    run_id: list[str]
-    key: list[str]
-    step: list[int]
-    timestamp_ns: list[int]
-    value: list[float]
-    min: list[float]
-    max: list[float]
-    count: list[int]
+    series: list[tuple[str, str, int, int]]
+    step: np.ndarray[Any, np.dtype[np.int64]]
+    timestamp_ns: np.ndarray[Any, np.dtype[np.int64]]
+    value: np.ndarray[Any, np.dtype[np.float64]]
+    min: np.ndarray[Any, np.dtype[np.float64]]
+    max: np.ndarray[Any, np.dtype[np.float64]]
+    count: np.ndarray[Any, np.dtype[np.uint64]]
+
+    def __len__(self) -> int:
+        return len(self.step)
 
 
 def check_request(run_ids: Sequence[str], keys: Sequence[str], samples: int) -> None:
@@ -75,6 +94,126 @@ def _key_filter(keys: Sequence[str]) -> str:
     return " AND key IN {keys:Array(String)}" if keys else ""
 
 
+_BUCKET_BOUNDS_SQL = """
+SELECT run_id, toString(key) AS key, min(min_step) AS lo, max(max_step) AS hi,
+    sum(rows) AS row_count, groupBitmapMerge(steps) AS step_count
+FROM {bounds}
+WHERE run_id IN ({visible}){keys}
+GROUP BY run_id, key
+"""
+
+# The series number (1-based, run-major) of a row, from the plan's run and key lists.
+_SERIES = """(transform(run_id, {runs:Array(String)}, {run_index:Array(UInt32)}, 0)
+            * {key_count:UInt32}
+            + transform(toString(key), {keys:Array(String)}, {key_index:Array(UInt32)}, 0) + 1)"""
+
+_POINT_BUCKETS_SQL = """
+SELECT series, max(step) AS last_step,
+    argMax(toUnixTimestamp64Nano(timestamp), step) AS last_time, argMax(value, step) AS last_value,
+    min(value) AS low, max(value) AS high, count() AS points
+FROM (
+    SELECT SERIES AS series, step, timestamp, value FROM TABLE
+    WHERE run_id IN {runs:Array(String)} AND key IN {keys:Array(String)}
+)
+WHERE {widths:Array(Int64)}[series] > 0
+GROUP BY series, intDiv(step - {origins:Array(Int64)}[series], {widths:Array(Int64)}[series])
+"""
+
+_ROLLUP_BUCKETS_SQL = """
+SELECT series, last.1 AS last_step, last.2 AS last_time, last.3 AS last_value,
+    low.1 AS low, high.1 AS high, points
+FROM (
+    SELECT series, minIf(low, side = 0) AS low, maxIf(high, side = 0) AS high,
+        maxIf(last, side = 1) AS last, sumIf(points, side = 1) AS points
+    FROM (
+        SELECT SERIES AS series, block, low, high,
+            (toInt64(0), toInt64(0), toFloat64(0)) AS last, toUInt64(0) AS points, 0 AS side
+        FROM ROLLUP
+        WHERE run_id IN {runs:Array(String)} AND key IN {keys:Array(String)}
+        UNION ALL
+        SELECT SERIES AS series, block, (toFloat64(0), toInt64(0), toInt64(0)) AS low,
+            (toFloat64(0), toInt64(0), toInt64(0)) AS high, last, points, 1 AS side
+        FROM ENDS
+        WHERE run_id IN {runs:Array(String)} AND key IN {keys:Array(String)}
+    )
+    WHERE {widths:Array(Int64)}[series] > 0
+    GROUP BY series,
+        intDiv(block * BLOCK - {origins:Array(Int64)}[series], {widths:Array(Int64)}[series])
+)
+"""
+
+_BUCKET_COLUMNS = ("series", "last_step", "last_time", "last_value", "low", "high", "points")
+
+
+@dataclass
+class _BucketPlan:
+    """Series numbered from 1 (run-major over ``runs`` x ``keys``), and each path's origin and
+    width per series (width 0: the series is not on that path)."""
+
+    runs: list[str]
+    keys: list[str]
+    points: dict[str, list[int]] = field(default_factory=dict)
+    rollup: dict[str, list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        size = len(self.runs) * len(self.keys)
+        for path in (self.points, self.rollup):
+            path.update(origins=[0] * size, widths=[0] * size)
+
+    def parameters(self, path: dict[str, list[int]]) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "run_index": list(range(len(self.runs))),
+            "keys": self.keys,
+            "key_index": list(range(len(self.keys))),
+            "key_count": len(self.keys),
+            **path,
+        }
+
+
+def _bucket_plan(
+    client: Client, vis: Visibility, run_ids: list[str], keys: list[str], samples: int
+) -> _BucketPlan | None:
+    """Which path each visible series takes, with its buckets' origin and width."""
+    sql = _BUCKET_BOUNDS_SQL.format(
+        bounds=vis.table("metric_bounds"),
+        visible=vis.visible_runs("run_id IN {ids:Array(String)}"),
+        keys=_key_filter(keys),
+    )
+    found = _execute.rows(client, sql, {"ids": run_ids, "keys": keys, **vis.parameters})
+    if not found:
+        return None
+    plan = _BucketPlan(
+        sorted({row["run_id"] for row in found}), sorted({row["key"] for row in found})
+    )
+    run_index = {run: i for i, run in enumerate(plan.runs)}
+    key_index = {key: i for i, key in enumerate(plan.keys)}
+    for row in found:
+        i = run_index[row["run_id"]] * len(plan.keys) + key_index[row["key"]]
+        lo, hi = int(row["lo"]), int(row["hi"])
+        width = max(1, -(-(hi - lo + 1) // samples))
+        exact = int(row["row_count"]) == int(row["step_count"])  # never re-logged nor redelivered
+        if exact and width >= ROLLUP_BLOCK:
+            origin = lo - lo % ROLLUP_BLOCK
+            width = -(-width // ROLLUP_BLOCK) * ROLLUP_BLOCK
+            while (hi - origin) // width + 1 > samples:  # aligning may add a bucket
+                width += ROLLUP_BLOCK
+            plan.rollup["origins"][i], plan.rollup["widths"][i] = origin, width
+        else:
+            plan.points["origins"][i], plan.points["widths"][i] = lo, width
+    return plan
+
+
+def _path_sql(template: str, vis: Visibility) -> str:
+    return (
+        template.replace("SERIES", _SERIES)
+        .replace("TABLE", vis.table("metric_points"))
+        .replace("ROLLUP", vis.table("metric_rollup"))
+        .replace("ENDS", vis.table("metric_rollup_ends"))
+        .replace("BLOCK", str(ROLLUP_BLOCK))
+    )
+
+
 def buckets(
     client: Client,
     caller: Caller,
@@ -84,45 +223,58 @@ def buckets(
     *,
     database: str | None = None,
 ) -> Buckets:
-    """At most ``samples`` buckets per (run, key) series; ``keys`` empty means every key."""
+    """At most ``samples`` buckets per (run, key) series; ``keys`` empty means every key.
+
+    Two round trips: the series' ranges (``metric_bounds``, visibility applied there), then the
+    buckets of both paths (in parallel when both have series)."""
     check_request(run_ids, keys, samples)
     vis = Visibility.load(client, caller, database)
-    ids = visible_run_ids(client, vis, run_ids)
-    empty = Buckets([], [], [], [], [], [], [], [])
-    if not ids:
-        return empty
-    params = {"ids": ids, "keys": list(keys), "samples": samples}
-    sql = f"""
-SELECT p.run_id AS run_id, p.key AS key,
-    max(p.step) AS last_step, argMax(toUnixTimestamp64Nano(p.timestamp), p.step) AS last_time,
-    argMax(p.value, p.step) AS last_value, min(p.value) AS low, max(p.value) AS high,
-    count() AS points
-FROM (SELECT run_id, key, step, timestamp, value FROM {vis.table("metrics")} FINAL
-      WHERE run_id IN {{ids:Array(String)}}{_key_filter(keys)}) AS p
-INNER JOIN (
-    SELECT run_id, key, min(min_step) AS lo,
-        greatest(1, intDiv(max(max_step) - min(min_step) + {{samples:Int64}},
-                           {{samples:Int64}})) AS width
-    FROM {vis.table("metric_bounds")}
-    WHERE run_id IN {{ids:Array(String)}}{_key_filter(keys)}
-    GROUP BY run_id, key
-) AS b ON b.run_id = p.run_id AND b.key = p.key
-GROUP BY run_id, key, intDiv(p.step - b.lo, b.width)
-ORDER BY run_id, key, last_step
-"""
-    result = client.query(sql, parameters=params, settings={"session_id": ""})
-    columns = result.result_columns
-    if not result.row_count:
-        return empty
+    plan = _bucket_plan(client, vis, list(dict.fromkeys(run_ids)), list(keys), samples)
+    frames: list[pd.DataFrame] = []
+    if plan is not None:
+        jobs = [
+            (_path_sql(template, vis), path)
+            for template, path in (
+                (_POINT_BUCKETS_SQL, plan.points),
+                (_ROLLUP_BUCKETS_SQL, plan.rollup),
+            )
+            if any(path["widths"])
+        ]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            frames = list(
+                pool.map(lambda job: _execute.frame(client, job[0], plan.parameters(job[1])), jobs)
+            )
+    frames = [f for f in frames if len(f)]
+    if plan is None or not frames:
+        empty = np.empty(0, dtype=np.int64)
+        return Buckets(
+            [],
+            empty,
+            empty,
+            empty.astype(np.float64),
+            empty.astype(np.float64),
+            empty.astype(np.float64),
+            empty.astype(np.uint64),
+        )
+    found = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    series = found["series"].to_numpy(dtype=np.int64)
+    steps = found["last_step"].to_numpy(dtype=np.int64)
+    order = np.lexsort((steps, series))
+    series = series[order]
+    starts = np.flatnonzero(np.r_[True, series[1:] != series[:-1]])
+    ends = np.r_[starts[1:], len(series)]
+    names = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        run, key = divmod(int(series[start]) - 1, len(plan.keys))
+        names.append((plan.runs[run], plan.keys[key], start, end))
     return Buckets(
-        list(columns[0]),
-        list(columns[1]),
-        [int(v) for v in columns[2]],
-        [int(v) for v in columns[3]],
-        [float(v) for v in columns[4]],
-        [float(v) for v in columns[5]],
-        [float(v) for v in columns[6]],
-        [int(v) for v in columns[7]],
+        names,
+        steps[order],
+        found["last_time"].to_numpy(dtype=np.int64)[order],
+        found["last_value"].to_numpy(dtype=np.float64)[order],
+        found["low"].to_numpy(dtype=np.float64)[order],
+        found["high"].to_numpy(dtype=np.float64)[order],
+        found["points"].to_numpy(dtype=np.uint64)[order],
     )
 
 
@@ -174,11 +326,11 @@ POINT_SCHEMA = pa.schema(
 def _normalised(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Plain string columns and a UTC nanosecond timestamp, whatever types the server chose."""
     arrays = []
-    for name, field in zip(POINT_COLUMNS, POINT_SCHEMA, strict=True):
+    for name, target in zip(POINT_COLUMNS, POINT_SCHEMA, strict=True):
         column = batch.column(name)
         if pa.types.is_dictionary(column.type):
             column = column.dictionary_decode()
         if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
             column = column.cast(pa.string())
-        arrays.append(column.cast(field.type))
+        arrays.append(column.cast(target.type))
     return pa.RecordBatch.from_arrays(arrays, schema=POINT_SCHEMA)

@@ -25,7 +25,7 @@ from query.reporting_schema import (
     reporting_database,
 )
 from query.schema import HISTOGRAM_STATEMENTS, SCHEMA_STATEMENTS
-from query.series_schema import SERIES_STATEMENTS
+from query.series_schema import ROLLUP_ENDS_STATEMENTS, SERIES_STATEMENTS
 from query.sql import quote_identifier
 
 
@@ -74,6 +74,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(version=6, name="automations", statements=AUTOMATION_STATEMENTS),
     Migration(version=7, name="model_registry", statements=MODEL_REGISTRY_STATEMENTS),
+    Migration(version=8, name="history_rollup_ends", statements=ROLLUP_ENDS_STATEMENTS),
 )
 
 

@@ -15,7 +15,7 @@ from domain.tables import ALL_TABLES, OPERATIONAL_TABLES
 from query.migrations import apply_migrations
 from query.reporting_schema import reporting_database
 from query.schema import METRIC_SUMMARIES
-from query.series_schema import METRIC_BOUNDS, METRIC_ROLLUP
+from query.series_schema import METRIC_BOUNDS, METRIC_ROLLUP, METRIC_ROLLUP_ENDS
 from query.sql import quote_identifier as q
 
 # Every table that holds data projected from events; views (and the reporting views) follow them
@@ -25,6 +25,7 @@ SWAPPED_TABLES: tuple[str, ...] = (
     METRIC_SUMMARIES.name,
     METRIC_BOUNDS.name,
     METRIC_ROLLUP.name,
+    METRIC_ROLLUP_ENDS.name,
 )
 
 

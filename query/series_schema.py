@@ -13,7 +13,13 @@ series without re-logged steps, because min and max cannot forget a value a late
 replaced; :mod:`query.series` uses it only when ``rows == steps`` and reads the points (each
 once, ``FINAL``) otherwise.
 
-Both are fed by materialized views on ``metrics`` with aggregates that duplicate inserts cannot
+``metric_rollup_ends`` completes the rollup for the query service's downsampled histories
+(:func:`query.history.buckets`), whose buckets give the last point and the number of points
+besides the lowest and highest value: per run, key and block, the point at the block's highest
+step as ``(step, time, value)`` (the max of a tuple orders by step first) and the number of rows.
+Like the rollup it is exact only for series that were never re-logged, and is used only for them.
+
+All three are fed by materialized views on ``metrics`` with aggregates that duplicate inserts cannot
 change (min, max, bitmap union; the row count only grows, which sends a series to the exact
 path), and backfilled by the migration; rows inserted while it runs may be counted twice, which
 errs the same safe way. Like ``metric_summaries`` they hold nothing of their own: a replay may
@@ -78,6 +84,27 @@ _ROLLUP_SELECT = (
 )
 
 
+METRIC_ROLLUP_ENDS = Table(
+    name="metric_rollup_ends",
+    columns=(
+        ("run_id", "String"),
+        ("key", "LowCardinality(String)"),
+        ("block", "Int64"),
+        ("last", "SimpleAggregateFunction(max, Tuple(Int64, Int64, Float64))"),
+        ("points", "SimpleAggregateFunction(sum, UInt64)"),
+    ),
+    engine="AggregatingMergeTree",
+    order_by=("run_id", "key", "block"),
+    comment=f"Per run, metric key and block of {ROLLUP_BLOCK} steps: last point, row count.",
+)
+
+_ROLLUP_ENDS_SELECT = (
+    f"SELECT run_id, key, intDiv(step, {ROLLUP_BLOCK}) AS block,"
+    " max((step, toUnixTimestamp64Nano(timestamp), value)) AS last, count() AS points"
+    " FROM {db}.metrics{local} GROUP BY run_id, key, block"
+)
+
+
 def _backfill(table: str, columns: str, select: str) -> RawSQL:
     return RawSQL(f"INSERT INTO {{db}}.{table} ({columns}) " + select.replace("{local}", ""))
 
@@ -93,4 +120,10 @@ SERIES_STATEMENTS: tuple[Statement, ...] = (
     METRIC_ROLLUP,
     MaterializedView("metric_rollup_mv", "metric_rollup", _ROLLUP_SELECT),
     _backfill("metric_rollup", "run_id, key, block, low, high", _ROLLUP_SELECT),
+)
+
+ROLLUP_ENDS_STATEMENTS: tuple[Statement, ...] = (
+    METRIC_ROLLUP_ENDS,
+    MaterializedView("metric_rollup_ends_mv", "metric_rollup_ends", _ROLLUP_ENDS_SELECT),
+    _backfill("metric_rollup_ends", "run_id, key, block, last, points", _ROLLUP_ENDS_SELECT),
 )

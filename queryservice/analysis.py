@@ -27,24 +27,17 @@ def metric_history(
         found = buckets(
             ctx.client, ctx.caller, run_ids, keys, request.samples, database=ctx.database
         )
-        start = 0
-        total = len(found.run_id)
-        while start < total:
-            end = start
-            series = (found.run_id[start], found.key[start])
-            while end < total and (found.run_id[end], found.key[end]) == series:
-                end += 1
+        for run_id, key, start, end in found.series:
             yield query_pb2.SeriesChunk(
-                run_id=series[0],
-                key=series[1],
-                steps=found.step[start:end],
-                timestamps_ns=found.timestamp_ns[start:end],
-                values=found.value[start:end],
-                mins=found.min[start:end],
-                maxs=found.max[start:end],
-                counts=found.count[start:end],
+                run_id=run_id,
+                key=key,
+                steps=found.step[start:end].tolist(),
+                timestamps_ns=found.timestamp_ns[start:end].tolist(),
+                values=found.value[start:end].tolist(),
+                mins=found.min[start:end].tolist(),
+                maxs=found.max[start:end].tolist(),
+                counts=found.count[start:end].tolist(),
             )
-            start = end
         return
     for batch in point_batches(
         ctx.client, ctx.caller, run_ids, keys, database=ctx.database, max_rows=CHUNK_POINTS

@@ -45,7 +45,7 @@ from tests.query.integration.world import Clock
 
 SHARDS = 2
 # Filled by materialized views attached to the local tables: never written directly.
-MV_TARGETS = {"metric_summaries", "metric_bounds", "metric_rollup"}
+MV_TARGETS = {"metric_summaries", "metric_bounds", "metric_rollup", "metric_rollup_ends"}
 
 pytestmark = pytest.mark.integration
 
