@@ -64,7 +64,7 @@ def generate_api_key() -> NewKey:
 
 
 @dataclass(frozen=True, slots=True)
-class Caller:
+class AuthenticatedKey:
     """Who an authenticated request comes from; what ingest records as the events' actor."""
 
     key_id: str
@@ -88,9 +88,9 @@ class KeyRecord:
     revoked: bool = False
     revoked_reason: str = ""
 
-    def caller(self) -> Caller:
+    def caller(self) -> AuthenticatedKey:
         user = self.principal_kind == envelope_pb2.ACTOR_KIND_USER
-        return Caller(
+        return AuthenticatedKey(
             self.key_id,
             self.team,
             self.role,
@@ -170,7 +170,7 @@ class IdentityRegistry:
         )
         self._by_hash[issued.key_sha256] = issued.key_id
 
-    def authenticate(self, key: str, *, now_ns: int) -> Caller:
+    def authenticate(self, key: str, *, now_ns: int) -> AuthenticatedKey:
         """The caller a presented key stands for; AuthenticationError when it does not work."""
         if not key:
             raise AuthenticationError(

@@ -13,7 +13,7 @@ Kafka) and the processors (before projecting):
   non-creating event of the same team is accepted once (it records the creation).
 - Projects and teams are named within their team (a project slug is unique in its team, a team
   aggregate *is* the team), so they always belong to ``envelope.team`` and need no claim:
-  ``team_scope`` (domain/access.py) already ties them to the caller's key.
+  ``team_scope`` (domain/write_authorization.py) already ties them to the caller's key.
 
 There are no cross-team writes: sharing grants reading only. :class:`AggregateOwners` is the
 state both enforcement points fold (first claim wins, idempotent); :func:`check_event` is the

@@ -18,12 +18,12 @@ import grpc
 import structlog
 
 from cairn_contract.errors import AuthenticationError, CairnError
-from domain.identity import Caller, IdentityRegistry
+from domain.identity import AuthenticatedKey, IdentityRegistry
 from ingest.status_codes import rich_status
 
 log = structlog.get_logger(__name__)
 
-current_caller: ContextVar[Caller] = ContextVar("cairn_ingest_caller")
+current_caller: ContextVar[AuthenticatedKey] = ContextVar("cairn_ingest_caller")
 
 PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 _BEARER = "bearer "
@@ -73,7 +73,7 @@ class ApiKeyInterceptor(grpc.aio.ServerInterceptor):
         return _as_caller(handler, caller)
 
 
-def _as_caller(handler: Handler, caller: Caller) -> Handler:
+def _as_caller(handler: Handler, caller: AuthenticatedKey) -> Handler:
     """The same handler, run with ``current_caller`` set (explicitly, in the handler's own task,
     rather than relying on the interceptor and handler sharing a context)."""
     if handler.unary_stream is not None:
@@ -87,7 +87,7 @@ def _as_caller(handler: Handler, caller: Caller) -> Handler:
     return _same_kind(handler, behavior)
 
 
-def _streaming_as_caller(handler: Handler, caller: Caller) -> Handler:
+def _streaming_as_caller(handler: Handler, caller: AuthenticatedKey) -> Handler:
     """A server-streaming handler (an async generator: the query service's exports)."""
     inner: Any = handler.unary_stream
 

@@ -23,7 +23,7 @@ from cairn_contract.errors import UnavailableError
 from domain.identity import IdentityRegistry
 from ingest.auth import ApiKeyInterceptor
 from ingest.identity_log import IdentityLog
-from ingest.metrics import IngestMetrics
+from ingest.ingest_metrics import IngestMetrics
 from ingest.ownership_log import InMemoryOwnership, OwnershipLog, OwnershipStore
 from ingest.publisher import KafkaPublisher, Publisher
 from ingest.service import SERVICE_NAME, IngestService

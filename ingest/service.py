@@ -26,12 +26,12 @@ import structlog
 
 from cairn_contract.errors import CairnError, UnavailableError
 from cairn_contract.v1 import events_pb2, ingest_pb2
-from domain.access import authorize_and_stamp, authorize_identity, ownership_error
-from domain.identity import Caller, IdentityRegistry
+from domain.identity import AuthenticatedKey, IdentityRegistry
 from domain.ownership import check_batch
 from domain.validation import BatchSummary, BatchValidator
+from domain.write_authorization import authorize_and_stamp, authorize_identity, ownership_error
 from ingest.auth import current_caller
-from ingest.metrics import IngestMetrics
+from ingest.ingest_metrics import IngestMetrics
 from ingest.ownership_log import InMemoryOwnership, OwnershipStore
 from ingest.publisher import Publisher, records_for
 from ingest.settings import IngestSettings
@@ -143,7 +143,7 @@ class IngestService:
 
     # -- one batch ------------------------------------------------------------------------------
 
-    async def _accept(self, request: bytes, caller: Caller) -> _Accepted:
+    async def _accept(self, request: bytes, caller: AuthenticatedKey) -> _Accepted:
         """Check the batch and hand it to the publisher (waiting for room); _Rejected if not."""
         started = time.perf_counter()
         now = self._clock()
@@ -231,7 +231,7 @@ class IngestService:
         )
 
 
-def _bind_call_context(caller: Caller, method: str) -> None:
+def _bind_call_context(caller: AuthenticatedKey, method: str) -> None:
     """Log lines of this call carry who is calling and a request id (each call runs in its own
     task, so its context variables are its own)."""
     structlog.contextvars.bind_contextvars(

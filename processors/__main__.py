@@ -9,8 +9,8 @@ import faust
 
 from processors.app import create_app
 from processors.automations import ClickHouseDeliveryStore
+from processors.projection_writer import ProjectionWriter
 from processors.settings import ProcessorsSettings
-from processors.writer import ProjectionWriter
 from query.client import ClickHouseTarget, connect
 from servicekit import topics
 from servicekit.logs import configure_logging

@@ -25,8 +25,8 @@ from prometheus_client import generate_latest
 from domain.ownership import AggregateOwners, Claim, ownership_key
 from domain.projections import LogPosition, PoisonEvent, Projection, decode
 from processors import automations
+from processors.processor_metrics import ProcessorMetrics
 from processors.settings import ProcessorsSettings
-from processors.telemetry import ProcessorMetrics
 
 log = structlog.get_logger(__name__)
 

@@ -20,7 +20,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.ownership import AggregateOwners
 from domain.projections import LogPosition, PoisonEvent, Projection
-from processors.writer import ProjectionWriter
+from processors.projection_writer import ProjectionWriter
 from query.rebuild import create_scratch_database, swap_in
 
 log = structlog.get_logger(__name__)

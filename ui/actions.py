@@ -25,8 +25,8 @@ from query.access import Caller
 from query.collaboration import Comment
 from ui import context, data, events, threads
 from ui.events import Anchor, Target
+from ui.ingest_writer import WriteResult
 from ui.users import load_users
-from ui.writer import WriteResult
 
 PENDING_KEY = "cairn.pending_comments"
 MAX_BODY = 65_536

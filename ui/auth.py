@@ -25,9 +25,9 @@ from typing import Any
 from cairn_contract.errors import AuthenticationError
 from query.access import Caller
 from query.people import ApiKeyInfo
+from ui.ingest_writer import key_id_of
 from ui.settings import AuthMode
 from ui.users import authenticate, load_users
-from ui.writer import key_id_of
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ``app.py`` (the entry point) reads the environment once and calls :func:`configure`; pages then
 ask this module. The ClickHouse client and the ingest writer are process-wide resources
 (thread-safe, shared by every browser session); the identity lives in the session. Tests put a
-:class:`~ui.writer.RecordingSink` under :data:`SINK_KEY` to capture what pages append.
+:class:`~ui.ingest_writer.RecordingSink` under :data:`SINK_KEY` to capture what pages append.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from query import people
 from query.access import Caller
 from query.client import connect
 from ui.auth import Identity
+from ui.ingest_writer import EventSink, IngestWriter, KeyRing
 from ui.settings import PortalSettings
-from ui.writer import EventSink, IngestWriter, KeyRing
 
 SETTINGS_KEY = "cairn.settings"
 IDENTITY_KEY = "cairn.identity"

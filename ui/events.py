@@ -1,7 +1,7 @@
 """The events the portal emits on people's behalf: comments, decisions, shares, ownership, notes.
 
 The portal changes nothing directly; everything a person does in it becomes an event appended
-through ingest (:mod:`ui.writer`), exactly like the SDK's. Each builder here is pure: it returns
+through ingest (:mod:`ui.ingest_writer`), exactly like the SDK's. Each builder here is pure: it returns
 an ``Event`` whose envelope carries
 
 - a fresh UUIDv7 ``event_id`` (the idempotency key: retrying the same event object is harmless);

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.ui.conftest import ALICE, PageHarness, PortalStore, pages, portal_store  # noqa: F401
 from ui.auth import Identity
-from ui.writer import RecordingSink
+from ui.ingest_writer import RecordingSink
 
 DAVE = Identity("dave", "Dave Singh", frozenset({"vision", "risk"}))  # a member, not an admin
 

@@ -4,7 +4,7 @@ The page tests (``streamlit.testing`` AppTest) need data to show. They get the d
 (:func:`localstack.demo.build_demo`), projected by the processors' pure projection code and
 written by their writer into a fresh database on the session's real ClickHouse endpoint, so
 every page runs its real queries. No Kafka or ingest is involved: the pages' writes go to a
-:class:`~ui.writer.RecordingSink` the tests inspect.
+:class:`~ui.ingest_writer.RecordingSink` the tests inspect.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from streamlit.testing.v1 import AppTest
 from cairn.v1 import envelope_pb2, events_pb2
 from domain.projections import LogPosition, Projection
 from localstack.demo import DEMO_PASSWORD, build_demo, local_store, write_users_file
-from processors.writer import ProjectionWriter
+from processors.projection_writer import ProjectionWriter
 from query.client import connect
 from query.migrations import apply_migrations
 from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 from ui.auth import Identity
 from ui.context import IDENTITY_KEY, SINK_KEY
-from ui.writer import RecordingSink
+from ui.ingest_writer import RecordingSink
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 

@@ -6,12 +6,12 @@ import pytest
 
 from cairn.errors import PermissionDeniedError
 from cairn.v1 import envelope_pb2
-from domain.access import authorize_and_stamp
-from domain.identity import Caller, Role
+from domain.identity import AuthenticatedKey, Role
+from domain.write_authorization import authorize_and_stamp
 from tests.event_samples import batch_of, metric_event, sample_event
 
-WRITER = Caller("k1", "vision", Role.WRITER, envelope_pb2.ACTOR_KIND_USER, "alice")
-PORTAL = Caller("k2", "vision", Role.ADMIN, envelope_pb2.ACTOR_KIND_SERVICE, "portal")
+WRITER = AuthenticatedKey("k1", "vision", Role.WRITER, envelope_pb2.ACTOR_KIND_USER, "alice")
+PORTAL = AuthenticatedKey("k2", "vision", Role.ADMIN, envelope_pb2.ACTOR_KIND_SERVICE, "portal")
 
 
 def test_the_actor_is_the_authenticated_key_whatever_the_client_claims() -> None:

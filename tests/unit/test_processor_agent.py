@@ -14,8 +14,8 @@ import pytest
 from cairn.v1 import metrics_pb2, runs_pb2
 from domain.projections import LogPosition, Projection
 from processors.app import create_app
+from processors.projection_writer import WriteResult
 from processors.settings import ProcessorsSettings
-from processors.writer import WriteResult
 from tests.builders import event
 
 

@@ -6,8 +6,7 @@ import pytest
 
 from cairn_contract.errors import ValidationError
 from cairn_contract.v1 import envelope_pb2, events_pb2
-from domain.identity import Caller as KeyCaller
-from domain.identity import IdentityRegistry, Role
+from domain.identity import AuthenticatedKey, IdentityRegistry, Role
 from query.access import Caller
 from queryservice.callers import query_caller
 from queryservice.paging import decode_token, encode_token, search_digest
@@ -39,7 +38,7 @@ def _registry_with(team: str, user: str, *, active: bool = True) -> IdentityRegi
 
 
 def test_a_persons_key_reads_as_that_person_with_their_teams() -> None:
-    key = KeyCaller("k1", "vision", Role.WRITER, envelope_pb2.ACTOR_KIND_USER, "alice")
+    key = AuthenticatedKey("k1", "vision", Role.WRITER, envelope_pb2.ACTOR_KIND_USER, "alice")
     assert query_caller(key, _registry_with("risk", "alice")) == Caller(
         "alice", frozenset({"vision", "risk"})
     )
@@ -49,7 +48,7 @@ def test_a_persons_key_reads_as_that_person_with_their_teams() -> None:
 
 
 def test_a_service_key_reads_in_its_own_team_only_and_is_never_admin() -> None:
-    key = KeyCaller("k2", "vision", Role.ADMIN, envelope_pb2.ACTOR_KIND_SERVICE, "portal")
+    key = AuthenticatedKey("k2", "vision", Role.ADMIN, envelope_pb2.ACTOR_KIND_SERVICE, "portal")
     caller = query_caller(key, _registry_with("risk", "portal"))
     assert caller == Caller("service:portal", frozenset({"vision"}))
     assert not caller.admin

@@ -11,7 +11,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from domain.projections import LogPosition, Projection
-from processors.writer import ProjectionWriter
+from processors.projection_writer import ProjectionWriter
 from query.client import connect
 from query.migrations import apply_migrations
 from query.reporting_schema import reporting_database

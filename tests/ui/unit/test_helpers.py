@@ -19,6 +19,7 @@ from ui import events, threads
 from ui.auth import Identity, api_key_identity, effective_mode, oidc_identity, password_identity
 from ui.events import Anchor, Target, TargetKind
 from ui.format import People, Person, ago, md, size
+from ui.ingest_writer import KeyRing, RecordingSink, key_id_of
 from ui.lineage_view import format_node, layers, parse_node
 from ui.links import permalink, split_ids
 from ui.markdown import to_html
@@ -32,7 +33,6 @@ from ui.users import (
     verify_password,
     write_users,
 )
-from ui.writer import KeyRing, RecordingSink, key_id_of
 
 RUN = Target(TargetKind.RUN, "run-1", "risk", "churn")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from cairn.v1 import envelope_pb2
 from tests.ui.conftest import ADMIN, ALICE, CAROL, PageHarness, PortalStore
 from ui.context import IDENTITY_KEY, SINK_KEY
-from ui.writer import RecordingSink
+from ui.ingest_writer import RecordingSink
 
 
 def _texts(app: AppTest) -> str:

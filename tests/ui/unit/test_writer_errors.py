@@ -21,7 +21,7 @@ from cairn_contract.errors import (
 from cairn_contract.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 from ingest.status_codes import rich_status
 from tests.event_samples import sample_event
-from ui.writer import IngestWriter, KeyRing
+from ui.ingest_writer import IngestWriter, KeyRing
 
 KEY = "cairn_k1_secret"
 

@@ -29,7 +29,7 @@ from cairn_contract.errors import (
 )
 from cairn_contract.event_types import IDENTITY_EVENT_TYPES
 from cairn_contract.v1 import envelope_pb2, events_pb2
-from domain.identity import Caller, IdentityRegistry, Role
+from domain.identity import AuthenticatedKey, IdentityRegistry, Role
 from domain.ownership import Refusal, Violation
 
 
@@ -37,7 +37,9 @@ def _deny(field: str, rule: str, detail: str) -> PermissionDeniedError:
     return PermissionDeniedError(f"{field}: {detail} (rule {rule})", field=field, rule=rule)
 
 
-def authorize_and_stamp(batch: events_pb2.EventBatch, caller: Caller, *, now_ns: int) -> None:
+def authorize_and_stamp(
+    batch: events_pb2.EventBatch, caller: AuthenticatedKey, *, now_ns: int
+) -> None:
     """Raise PermissionDeniedError if ``caller`` may not write ``batch``; else stamp it."""
     trusted_service = (
         caller.role is Role.ADMIN and caller.actor_kind == envelope_pb2.ACTOR_KIND_SERVICE
