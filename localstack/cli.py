@@ -80,7 +80,7 @@ def _settings() -> StackSettings:
 
 
 def _admin_url(settings: StackSettings, secrets: LocalSecrets) -> str:
-    return os.environ.get("CAIRN_CLICKHOUSE_URL") or settings.admin_clickhouse_url(secrets)
+    return settings.explicit_clickhouse_url or settings.admin_clickhouse_url(secrets)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -133,7 +133,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _sql_url(settings: StackSettings, admin: bool) -> str:
-    explicit = os.environ.get("CAIRN_SQL_URL")
+    explicit = settings.explicit_sql_url
     if explicit and not admin:
         return explicit
     secrets = local_secrets.load(settings.secrets_path)
@@ -193,9 +193,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     secrets = local_secrets.load(settings.secrets_path)
-    url = os.environ.get("CAIRN_CLICKHOUSE_URL") or (
-        _admin_url(settings, secrets) if secrets else None
-    )
+    url = settings.explicit_clickhouse_url or (_admin_url(settings, secrets) if secrets else None)
     if url is None:
         raise ConfigError(
             "no local stack found: set CAIRN_CLICKHOUSE_URL or start one with `make up`",

@@ -48,6 +48,11 @@ class StackSettings:
     ingest_metrics_port: int = 9464
     processors_port: int = 6066
     portal_port: int = 8501
+    # CAIRN_CLICKHOUSE_URL: an admin ClickHouse URL to use instead of the local endpoint's
+    # (``cairn migrate``, ``cairn sql --admin``); "" means the local stack's.
+    explicit_clickhouse_url: str = ""
+    # CAIRN_SQL_URL: the URL ``cairn sql`` connects to instead of the local reader's; "" means none.
+    explicit_sql_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StackSettings:
@@ -74,6 +79,8 @@ class StackSettings:
             ingest_metrics_port=read_int(merged, "CAIRN_INGEST_METRICS_PORT", 9464, minimum=1),
             processors_port=read_int(merged, "CAIRN_PROCESSORS_PORT", 6066, minimum=1),
             portal_port=read_int(merged, "CAIRN_PORTAL_PORT", 8501, minimum=1),
+            explicit_clickhouse_url=read_str(env, "CAIRN_CLICKHOUSE_URL", ""),
+            explicit_sql_url=read_str(env, "CAIRN_SQL_URL", ""),
         )
 
     def discovery_record(self) -> dict[str, Any]:

@@ -167,9 +167,9 @@ def _inherited_run() -> str | None:
     if not _inherit_pending:
         return None
     _inherit_pending = False
-    import os
+    from cairn.config import read_handover
 
-    return os.environ.get("CAIRN_RESUME", "").strip() or None
+    return read_handover().resume or None
 
 
 _reproduction_pending = True  # CAIRN_REPRODUCTION applies to the first init of the process only
@@ -180,9 +180,9 @@ def _inherited_reproduction() -> ReproductionContext | None:
     if not _reproduction_pending:
         return None
     _reproduction_pending = False
-    import os
+    from cairn.config import read_handover
 
-    raw = os.environ.get("CAIRN_REPRODUCTION", "").strip()
+    raw = read_handover().reproduction
     if not raw:
         return None
     from cairn.reproduce._context import ReproductionContext

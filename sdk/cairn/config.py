@@ -8,9 +8,10 @@ Each setting comes from the first place that has it:
    ``~/.cairn/local-stack.json``);
 4. the default below.
 
-:func:`resolve_settings` is the only place in the SDK that reads the environment; everything else
-receives a :class:`Settings`, so tests build one directly and behaviour never depends on the
-process environment by accident.
+:func:`resolve_settings` and :func:`read_handover` are the only places in the SDK that read the
+environment (besides the ``cairn`` command's own flags); everything else receives a
+:class:`Settings` or a :class:`Handover`, so tests build one directly and behaviour never depends
+on the process environment by accident.
 """
 
 from __future__ import annotations
@@ -149,6 +150,44 @@ class Settings:
         (:func:`split_target` turns the string back into the addresses)."""
         addresses, tls = self.addresses()
         return ",".join(addresses), tls
+
+
+# What a parent process hands the training process it starts (docs/sdk.md, docs/sweeps.md,
+# docs/reproduce.md): the variable names are the protocol between the two processes.
+RESUME_VARIABLE = "CAIRN_RESUME"  # the run id the first cairn.init() of the process continues
+REPRODUCTION_VARIABLE = "CAIRN_REPRODUCTION"  # a reproduction context (JSON) from `cairn reproduce`
+SWEEP_CHANNEL_VARIABLE = (
+    "CAIRN_SWEEP_CHANNEL"  # "<write fd>,<read fd>" of the pipe to `cairn sweep`
+)
+SWEEP_PARAMS_VARIABLE = "CAIRN_SWEEP_PARAMS"  # the trial's params as a JSON object
+SWEEP_OBJECTIVES_VARIABLE = "CAIRN_SWEEP_OBJECTIVES"  # the objective metric names as a JSON list
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """What the process that started this one (``cairn sweep``, ``cairn reproduce``, a resumed
+    job's launcher) passed down in ``CAIRN_*`` variables; each field is ``""`` when not given.
+
+    Read by :func:`read_handover`; the SDK's modules receive this value rather than reading the
+    variables themselves."""
+
+    resume: str = ""  # CAIRN_RESUME, stripped
+    reproduction: str = ""  # CAIRN_REPRODUCTION, stripped; decoded by cairn.reproduce
+    sweep_channel: str = ""  # CAIRN_SWEEP_CHANNEL
+    sweep_params: str = ""  # CAIRN_SWEEP_PARAMS
+    sweep_objectives: str = ""  # CAIRN_SWEEP_OBJECTIVES
+
+
+def read_handover(env: Mapping[str, str] | None = None) -> Handover:
+    """The :class:`Handover` in ``env`` (default ``os.environ``), read at the time of the call."""
+    environ = os.environ if env is None else env
+    return Handover(
+        resume=environ.get(RESUME_VARIABLE, "").strip(),
+        reproduction=environ.get(REPRODUCTION_VARIABLE, "").strip(),
+        sweep_channel=environ.get(SWEEP_CHANNEL_VARIABLE, ""),
+        sweep_params=environ.get(SWEEP_PARAMS_VARIABLE, ""),
+        sweep_objectives=environ.get(SWEEP_OBJECTIVES_VARIABLE, ""),
+    )
 
 
 def split_target(target: str) -> list[str]:

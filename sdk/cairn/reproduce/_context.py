@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cairn.config import REPRODUCTION_VARIABLE
 from cairn.errors import ConfigError
 
-VARIABLE = "CAIRN_REPRODUCTION"
+VARIABLE = REPRODUCTION_VARIABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ The same three calls work in both kinds of sweep, and outside one:
 - outside a sweep, :func:`params` is empty, :func:`report` only logs and :func:`should_prune`
   is False, so the script runs on its own unchanged.
 
-Light on purpose (no Optuna): a training script imports this module. Reading ``CAIRN_SWEEP_*``
-here is deliberate: these calls are the script's entry into the sweep.
+Light on purpose (no Optuna): a training script imports this module. What ``cairn sweep``
+passes down (``CAIRN_SWEEP_*``) is read through :func:`cairn.config.read_handover`.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import IO, TYPE_CHECKING, Any
 
-from cairn import _checks
+from cairn import _checks, config
 from cairn.errors import UnavailableError, ValidationError
 
 if TYPE_CHECKING:
     from cairn.sweeps._trial import Trial
 
-ENV_CHANNEL = "CAIRN_SWEEP_CHANNEL"  # "<write fd>,<read fd>" of the pipe to `cairn sweep`
-ENV_PARAMS = "CAIRN_SWEEP_PARAMS"  # the trial's params as a JSON object
-ENV_OBJECTIVES = "CAIRN_SWEEP_OBJECTIVES"  # the objective metric names as a JSON list
+ENV_CHANNEL = config.SWEEP_CHANNEL_VARIABLE  # "<write fd>,<read fd>" of the pipe to `cairn sweep`
+ENV_PARAMS = config.SWEEP_PARAMS_VARIABLE  # the trial's params as a JSON object
+ENV_OBJECTIVES = config.SWEEP_OBJECTIVES_VARIABLE  # the objective metric names as a JSON list
 ENV_TRIAL = "CAIRN_SWEEP_TRIAL"  # the trial number
 ENV_SWEEP = "CAIRN_SWEEP_ID"  # the sweep run's id
 ENV_PARAM_PREFIX = "CAIRN_PARAM_"  # one variable per param with `params: env`
@@ -57,7 +57,7 @@ def params() -> dict[str, Any]:
     trial = _current.get()
     if trial is not None:
         return dict(trial.params)
-    raw = os.environ.get(ENV_PARAMS, "")
+    raw = config.read_handover().sweep_params
     loaded = json.loads(raw) if raw else {}
     return loaded if isinstance(loaded, dict) else {}
 
@@ -108,7 +108,7 @@ def as_values(value: object, count: int) -> tuple[float, ...]:
 
 
 def _objective_names() -> tuple[str, ...]:
-    raw = os.environ.get(ENV_OBJECTIVES, "")
+    raw = config.read_handover().sweep_objectives
     names = json.loads(raw) if raw else [DEFAULT_METRIC]
     return tuple(str(n) for n in names)
 
@@ -143,7 +143,7 @@ def _open_channel() -> _Channel | None:
     global _channel
     with _channel_lock:
         if _channel is None:
-            spec = os.environ.get(ENV_CHANNEL, "")
+            spec = config.read_handover().sweep_channel
             if not spec:
                 return None
             write_fd, read_fd = (int(part) for part in spec.split(","))
