@@ -141,6 +141,22 @@ def last_sequences(client: Client, vis: Visibility, ids: Sequence[str]) -> dict[
     return {r["run_id"]: int(r["last"]) for r in _execute.rows(client, sql, {"ids": list(ids)})}
 
 
+def last_sequence(
+    client: Client, caller: Caller, run_id: str, *, database: str | None = None
+) -> int:
+    """The highest envelope ``sequence`` among the events of ``run_id`` (0 when it has none).
+
+    The SDK numbers the events of the runs it writes (``cairn/_packing.py``); a writer that adds
+    events to an existing run (the portal: ``ui.events.assign_run_sequences``) continues after
+    this. It is the same read (:func:`last_sequences`) the query service reports as
+    ``RunInfo.last_sequence``, under the caller's visibility: a run the caller may not see is
+    NOT_FOUND, like every other read of it.
+    """
+    vis = Visibility.load(client, caller, database)
+    _records.require_visible(client, vis, [run_id])
+    return last_sequences(client, vis, [run_id]).get(run_id, 0)
+
+
 def _extra_fields(client: Client, vis: Visibility, run_id: str) -> dict[str, str]:
     sql = (
         f"SELECT field, argMax(value, {LATEST}) AS value FROM {vis.table('run_fields')}"

@@ -282,20 +282,9 @@ def count_runs(
     return int(_execute.scalar(client, f"SELECT count() FROM ({plan.sql})", plan.parameters))
 
 
-# --- the portal's per-run reads: key choices, the run's sequence, its artifacts ---------------
+# --- the portal's per-run reads: key choices, its artifacts -----------------------------------
 
 MAX_KEYS = 500
-
-
-def max_run_sequence(client: Client, run_id: str, *, database: str | None = None) -> int:
-    """the highest envelope sequence any event of the run
-    carried, so the portal can order its run events after the run's own (docs/schema.md)."""
-    vis = Visibility(Caller(""), str(database or client.database))
-    sql = (
-        f"SELECT max(sequence) FROM {vis.table('events')}"
-        " WHERE aggregate_kind = 'run' AND aggregate_id = {run_id:String}"
-    )
-    return int(_execute.scalar(client, sql, {"run_id": run_id}) or 0)
 
 
 def known_keys(

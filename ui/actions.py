@@ -52,7 +52,8 @@ def _check_body(body: str) -> str:
 
 def append(batch: Sequence[events_pb2.Event]) -> WriteResult:
     """Sequence the run events of ``batch`` after their runs' own and append it."""
-    events.assign_run_sequences(batch, data.run_sequence)
+    caller = context.caller()
+    events.assign_run_sequences(batch, lambda run_id: data.run_sequence(caller, run_id))
     return context.sink().append(batch)
 
 

@@ -26,6 +26,7 @@ from query import (
     lineage,
     provenance,
     reproduction,
+    run_details,
     runs,
     series,
     sharing,
@@ -261,8 +262,8 @@ def shares(caller: Caller) -> tuple[sharing.ShareRow, ...]:
     return sharing.shares_involving(context.client(), caller)
 
 
-def run_sequence(run_id: str) -> int:
-    return runs.max_run_sequence(context.client(), run_id)
+def run_sequence(caller: Caller, run_id: str) -> int:
+    return run_details.last_sequence(context.client(), caller, run_id)
 
 
 def run_summaries(caller: Caller, run_ids: Sequence[str]) -> pd.DataFrame:

@@ -50,7 +50,9 @@ def environment_reads(source: str) -> list[int]:
             reads.append(node.lineno)
         elif isinstance(node, ast.Attribute) and _is_environ(node.value):
             reads.append(node.lineno)  # os.environ.get / .items() / .keys() / ...
-        elif (isinstance(node, ast.Attribute) and node.attr in {"getenv", "getenvb"}) or (isinstance(node, ast.Compare) and any(_is_environ(c) for c in node.comparators)):
+        elif (isinstance(node, ast.Attribute) and node.attr in {"getenv", "getenvb"}) or (
+            isinstance(node, ast.Compare) and any(_is_environ(c) for c in node.comparators)
+        ):
             reads.append(node.lineno)
         elif isinstance(node, ast.ImportFrom) and node.module == "os":
             if {alias.name for alias in node.names} & {"environ", "getenv", "getenvb"}:
