@@ -3,13 +3,14 @@
 Writes are rule events appended through ingest with the caller's API key, so ingest decides who
 may (docs/permissions.md): the key must belong to the rule's team (``team_scope``). Each event is
 validated here first with the same rules ingest applies, so a bad trigger, condition or URL is
-reported before anything is sent. Reads go through ``query/automations.py`` for the caller's team.
+reported before anything is sent. Reads go through the query service with the same key, so they
+show the key holder's teams only (never ClickHouse directly).
 
-Where things are: ``--ingest-url``/``CAIRN_INGEST_URL``, ``--api-key``/``CAIRN_API_KEY``,
-``--team``/``CAIRN_TEAM`` and ``CAIRN_CLICKHOUSE_URL``; on a machine running the local stack, its
-ingest address, admin key, team ``local`` and ClickHouse endpoint are the defaults.
+Where things are: ``--ingest-url``/``CAIRN_INGEST_URL``, ``--api-key``/``CAIRN_API_KEY`` and
+``--team``/``CAIRN_TEAM``; on a machine running the local stack, its ingest address, admin key
+and team ``local`` are the defaults.
 
-Parsing only: every ``cairn`` invocation loads this module, so the work (gRPC, the query layer)
+Parsing only: every ``cairn`` invocation loads this module, so the work (gRPC, validation)
 is imported when a verb runs (:mod:`localstack._automation_commands`).
 """
 

@@ -41,7 +41,7 @@ from cairn_contract.errors import CairnError, ValidationError
 from domain.identity import IdentityRegistry
 from ingest.auth import current_caller
 from ingest.status_codes import rich_status
-from queryservice import analysis, collaboration, models, runs
+from queryservice import analysis, automations, collaboration, models, runs
 from queryservice.callers import query_caller
 from queryservice.rpc import ReadContext, Rpc
 
@@ -50,7 +50,13 @@ log = structlog.get_logger(__name__)
 SERVICE_NAME = "cairn.v1.Query"
 STREAM_BUFFER = 4  # messages a streaming handler may run ahead of a slow client
 
-ALL_RPCS: tuple[Rpc, ...] = (*runs.RPCS, *analysis.RPCS, *models.RPCS, *collaboration.RPCS)
+ALL_RPCS: tuple[Rpc, ...] = (
+    *runs.RPCS,
+    *analysis.RPCS,
+    *models.RPCS,
+    *collaboration.RPCS,
+    *automations.RPCS,
+)
 
 
 class QueryService:

@@ -34,6 +34,7 @@ import grpc
 import pytest
 from aiosmtpd.controller import Controller
 
+from cairn_contract.errors import AuthenticationError, PermissionDeniedError
 from cairn_contract.ids import new_uuid7
 from cairn_contract.v1 import (
     collaboration_pb2,
@@ -137,7 +138,6 @@ class Setup:
             "CAIRN_API_KEY": self.stack.api_key,
             "CAIRN_TEAM": TEAM,
             "CAIRN_PROJECT": project,
-            "CAIRN_CLICKHOUSE_URL": self.url,
             "CAIRN_DIR": str(self.home / "cairn-home"),
             "CAIRN_MODE": "online",
             "CAIRN_CAPTURE_OFF": "git,environment,packages,gpu,command,system_metrics",
@@ -145,14 +145,15 @@ class Setup:
             "PYTHONPATH": str(REPO_ROOT),
         }
 
-    def cli(self, *args: str) -> str:
+    def cli(self, *args: str, **env: str) -> str:
         """``cairn automations ARGS`` in this process (the verbs' own parser; starting the
-        ``cairn`` console script loads every plugin, which costs seconds per call)."""
+        ``cairn`` console script loads every plugin, which costs seconds per call). The
+        environment has no ClickHouse URL: the CLI reads through the query service."""
         parser = argparse.ArgumentParser(prog="cairn")
         automations_cli.register(parser.add_subparsers(dest="command", required=True))
         parsed = parser.parse_args(["automations", *args])
         out = io.StringIO()
-        with mock.patch.dict(os.environ, self.env("x"), clear=True), redirect_stdout(out):
+        with mock.patch.dict(os.environ, self.env("x") | env, clear=True), redirect_stdout(out):
             assert parsed.func(parsed) == 0
         return out.getvalue()
 
@@ -232,7 +233,7 @@ def setup(
     smtp = Controller(mailbox, hostname="127.0.0.1", port=processes.free_port())
     smtp.start()
     receiver = _receiver()
-    server = stack.ingest(home).start()
+    server = stack.ingest(home, clickhouse_url=url).start()  # serves the query service too
     worker = Worker(kafka_bootstrap, url, names, home, f"g-{database}")
     worker.env |= {
         "CAIRN_DELIVERY_BACKOFF_S": "0.2",
@@ -555,6 +556,38 @@ def test_killing_the_processors_mid_delivery_loses_nothing(setup: Setup) -> None
     ids = {verified(r)["delivery_id"] for r in requests}
     assert len(ids) == 1
     assert len(requests) == 2  # the cut-off attempt and one redelivery, same delivery_id
+
+
+def test_cli_reads_show_only_the_keys_teams_through_the_query_service(setup: Setup) -> None:
+    """``ls``/``deliveries`` go through the query service with the caller's key: another team's
+    key sees none of this team's rules and is refused this team's by name."""
+    setup.add_rule("--name", "team-only", "--on", "run.killed", "--inbox", "bo")
+    assert "team-only" in setup.cli("ls")
+    import asyncio
+
+    other = asyncio.run(
+        issue_key_directly(
+            setup.stack.bootstrap, team="risk", role="writer", topic=setup.stack.identity_topic
+        )
+    )
+    as_risk = {"CAIRN_API_KEY": other, "CAIRN_TEAM": "risk"}
+    listed = wait_for(
+        lambda: _quiet_cli(setup, as_risk, "ls"), what="the new key known to the query service"
+    )
+    assert "team-only" not in listed
+    with pytest.raises(PermissionDeniedError) as refused:
+        setup.cli("ls", "--team", TEAM, **as_risk)
+    assert (refused.value.field, refused.value.rule) == ("team", "team_scope")
+    with pytest.raises(PermissionDeniedError):
+        setup.cli("deliveries", "team-only", "--team", TEAM, **as_risk)
+
+
+def _quiet_cli(setup: Setup, env: dict[str, str], *args: str) -> str:
+    """The CLI's output, or "" while ingest does not know the key yet (identity topic lag)."""
+    try:
+        return setup.cli(*args, **env) or "(empty)"
+    except AuthenticationError:
+        return ""
 
 
 DOC = REPO_ROOT / "docs" / "automations.md"

@@ -1539,3 +1539,208 @@ class CommentsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CommentsResponse: _TypeAlias = CommentsResponse  # noqa: Y015
+
+@_typing.final
+class ListAutomationRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEAM_FIELD_NUMBER: _builtins.int
+    team: _builtins.str
+    """one of the caller's teams; empty: every team the caller belongs to"""
+    def __init__(
+        self,
+        *,
+        team: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["team", b"team"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAutomationRulesRequest: _TypeAlias = ListAutomationRulesRequest  # noqa: Y015
+
+@_typing.final
+class AutomationRule(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEAM_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
+    STALLED_AFTER_S_FIELD_NUMBER: _builtins.int
+    TARGETS_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_NS_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_NS_FIELD_NUMBER: _builtins.int
+    team: _builtins.str
+    name: _builtins.str
+    trigger: _builtins.str
+    condition: _builtins.str
+    project: _builtins.str
+    """empty: every project of the team"""
+    stalled_after_s: _builtins.float
+    paused: _builtins.bool
+    created_by: _builtins.str
+    created_at_ns: _builtins.int
+    updated_at_ns: _builtins.int
+    @_builtins.property
+    def targets(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"webhook <url>", "email <address>", "inbox <user>"; no secret"""
+
+    def __init__(
+        self,
+        *,
+        team: _builtins.str = ...,
+        name: _builtins.str = ...,
+        trigger: _builtins.str = ...,
+        condition: _builtins.str = ...,
+        project: _builtins.str = ...,
+        stalled_after_s: _builtins.float = ...,
+        targets: _abc.Iterable[_builtins.str] | None = ...,
+        paused: _builtins.bool = ...,
+        created_by: _builtins.str = ...,
+        created_at_ns: _builtins.int = ...,
+        updated_at_ns: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "created_at_ns", b"created_at_ns", "created_by", b"created_by", "name", b"name", "paused", b"paused", "project", b"project", "stalled_after_s", b"stalled_after_s", "targets", b"targets", "team", b"team", "trigger", b"trigger", "updated_at_ns", b"updated_at_ns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AutomationRule: _TypeAlias = AutomationRule  # noqa: Y015
+
+@_typing.final
+class ListAutomationRulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___AutomationRule]:
+        """by team and name"""
+
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___AutomationRule] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAutomationRulesResponse: _TypeAlias = ListAutomationRulesResponse  # noqa: Y015
+
+@_typing.final
+class ListAutomationDeliveriesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEAM_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    team: _builtins.str
+    """one of the caller's teams; empty: every team the caller belongs to"""
+    rule: _builtins.str
+    """empty: every rule"""
+    limit: _builtins.int
+    """default 100, at most 1000"""
+    def __init__(
+        self,
+        *,
+        team: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "rule", b"rule", "team", b"team"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAutomationDeliveriesRequest: _TypeAlias = ListAutomationDeliveriesRequest  # noqa: Y015
+
+@_typing.final
+class AutomationDelivery(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERY_ID_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    ACTION_KIND_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    FIRST_ATTEMPT_AT_NS_FIELD_NUMBER: _builtins.int
+    LAST_ATTEMPT_AT_NS_FIELD_NUMBER: _builtins.int
+    delivery_id: _builtins.str
+    team: _builtins.str
+    rule: _builtins.str
+    trigger: _builtins.str
+    event_id: _builtins.str
+    action_kind: _builtins.str
+    """webhook, email or inbox"""
+    target: _builtins.str
+    status: _builtins.str
+    """retrying, delivered or dead"""
+    attempts: _builtins.int
+    http_status: _builtins.int
+    last_error: _builtins.str
+    text: _builtins.str
+    first_attempt_at_ns: _builtins.int
+    last_attempt_at_ns: _builtins.int
+    def __init__(
+        self,
+        *,
+        delivery_id: _builtins.str = ...,
+        team: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        trigger: _builtins.str = ...,
+        event_id: _builtins.str = ...,
+        action_kind: _builtins.str = ...,
+        target: _builtins.str = ...,
+        status: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        http_status: _builtins.int = ...,
+        last_error: _builtins.str = ...,
+        text: _builtins.str = ...,
+        first_attempt_at_ns: _builtins.int = ...,
+        last_attempt_at_ns: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_kind", b"action_kind", "attempts", b"attempts", "delivery_id", b"delivery_id", "event_id", b"event_id", "first_attempt_at_ns", b"first_attempt_at_ns", "http_status", b"http_status", "last_attempt_at_ns", b"last_attempt_at_ns", "last_error", b"last_error", "rule", b"rule", "status", b"status", "target", b"target", "team", b"team", "text", b"text", "trigger", b"trigger"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AutomationDelivery: _TypeAlias = AutomationDelivery  # noqa: Y015
+
+@_typing.final
+class ListAutomationDeliveriesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AutomationDelivery]:
+        """newest first"""
+
+    def __init__(
+        self,
+        *,
+        deliveries: _abc.Iterable[Global___AutomationDelivery] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries", b"deliveries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAutomationDeliveriesResponse: _TypeAlias = ListAutomationDeliveriesResponse  # noqa: Y015

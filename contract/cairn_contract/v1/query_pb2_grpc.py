@@ -104,6 +104,16 @@ class QueryStub:
                 request_serializer=cairn_dot_v1_dot_query__pb2.CommentsRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_query__pb2.CommentsResponse.FromString,
                 _registered_method=True)
+        self.ListAutomationRules = channel.unary_unary(
+                '/cairn.v1.Query/ListAutomationRules',
+                request_serializer=cairn_dot_v1_dot_query__pb2.ListAutomationRulesRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.ListAutomationRulesResponse.FromString,
+                _registered_method=True)
+        self.ListAutomationDeliveries = channel.unary_unary(
+                '/cairn.v1.Query/ListAutomationDeliveries',
+                request_serializer=cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServicer:
@@ -206,6 +216,21 @@ class QueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAutomationRules(self, request, context):
+        """Automation rules of the caller's teams (docs/automations.md); never a webhook secret.
+        A team the caller does not belong to is PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAutomationDeliveries(self, request, context):
+        """The delivery log of the caller's teams' rules, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -278,6 +303,16 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.Comments,
                     request_deserializer=cairn_dot_v1_dot_query__pb2.CommentsRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_query__pb2.CommentsResponse.SerializeToString,
+            ),
+            'ListAutomationRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAutomationRules,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.ListAutomationRulesRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.ListAutomationRulesResponse.SerializeToString,
+            ),
+            'ListAutomationDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAutomationDeliveries,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -658,6 +693,60 @@ class Query:
             '/cairn.v1.Query/Comments',
             cairn_dot_v1_dot_query__pb2.CommentsRequest.SerializeToString,
             cairn_dot_v1_dot_query__pb2.CommentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAutomationRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/ListAutomationRules',
+            cairn_dot_v1_dot_query__pb2.ListAutomationRulesRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.ListAutomationRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAutomationDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.v1.Query/ListAutomationDeliveries',
+            cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,12 @@ class QueryStub:
     """The lineage graph around a run, dataset, artifact or model version (visible edges only)."""
     Comments: _grpc.UnaryUnaryMultiCallable[_query_pb2.CommentsRequest, _query_pb2.CommentsResponse]
     """The discussion on a run, project or model."""
+    ListAutomationRules: _grpc.UnaryUnaryMultiCallable[_query_pb2.ListAutomationRulesRequest, _query_pb2.ListAutomationRulesResponse]
+    """Automation rules of the caller's teams (docs/automations.md); never a webhook secret.
+    A team the caller does not belong to is PERMISSION_DENIED.
+    """
+    ListAutomationDeliveries: _grpc.UnaryUnaryMultiCallable[_query_pb2.ListAutomationDeliveriesRequest, _query_pb2.ListAutomationDeliveriesResponse]
+    """The delivery log of the caller's teams' rules, newest first."""
 
 @_typing.type_check_only
 class QueryAsyncStub(QueryStub):
@@ -103,6 +109,12 @@ class QueryAsyncStub(QueryStub):
     """The lineage graph around a run, dataset, artifact or model version (visible edges only)."""
     Comments: _aio.UnaryUnaryMultiCallable[_query_pb2.CommentsRequest, _query_pb2.CommentsResponse]  # type: ignore[assignment]
     """The discussion on a run, project or model."""
+    ListAutomationRules: _aio.UnaryUnaryMultiCallable[_query_pb2.ListAutomationRulesRequest, _query_pb2.ListAutomationRulesResponse]  # type: ignore[assignment]
+    """Automation rules of the caller's teams (docs/automations.md); never a webhook secret.
+    A team the caller does not belong to is PERMISSION_DENIED.
+    """
+    ListAutomationDeliveries: _aio.UnaryUnaryMultiCallable[_query_pb2.ListAutomationDeliveriesRequest, _query_pb2.ListAutomationDeliveriesResponse]  # type: ignore[assignment]
+    """The delivery log of the caller's teams' rules, newest first."""
 
 class QueryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -217,5 +229,23 @@ class QueryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_query_pb2.CommentsResponse, _abc.Awaitable[_query_pb2.CommentsResponse]]:
         """The discussion on a run, project or model."""
+
+    @_abc_1.abstractmethod
+    def ListAutomationRules(
+        self,
+        request: _query_pb2.ListAutomationRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.ListAutomationRulesResponse, _abc.Awaitable[_query_pb2.ListAutomationRulesResponse]]:
+        """Automation rules of the caller's teams (docs/automations.md); never a webhook secret.
+        A team the caller does not belong to is PERMISSION_DENIED.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAutomationDeliveries(
+        self,
+        request: _query_pb2.ListAutomationDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.ListAutomationDeliveriesResponse, _abc.Awaitable[_query_pb2.ListAutomationDeliveriesResponse]]:
+        """The delivery log of the caller's teams' rules, newest first."""
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
