@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cairn_contract.v1 import automations_pb2, events_pb2
+from cairn_contract.v1 import automations_pb2, envelope_pb2, events_pb2
 from domain.automations import Action
 
 if TYPE_CHECKING:
@@ -78,10 +78,14 @@ def _rule_deleted(p: Projection, e: Event) -> None:
 
 
 def _inbox_items_read(p: Projection, e: Event) -> None:
-    r = e.inbox_items_read
-    for item in r.item_ids:
+    """Read marks belong to the authenticated person (the actor ingest recorded), whatever
+    ``user_id`` says; ingest refuses a mismatch anyway (docs/permissions.md, W12)."""
+    user = _actor(e)
+    if e.envelope.actor.kind != envelope_pb2.ACTOR_KIND_USER and not e.envelope.actor.on_behalf_of:
+        return  # a service key acting for nobody has no inbox (ingest refuses these now)
+    for item in e.inbox_items_read.item_ids:
         p.buffers["inbox_reads"].append(
-            team=e.envelope.team, user_id=r.user_id, item_id=item, **_order(e)
+            team=e.envelope.team, user_id=user, item_id=item, **_order(e)
         )
 
 

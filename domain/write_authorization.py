@@ -6,6 +6,9 @@ Rules (docs/events.md, "Authentication and scope"):
 - identity events (teams, members, keys, projects) need an admin key (``admin_required``);
 - ``actor.on_behalf_of`` may only be set by an admin service key such as the portal's
   (``on_behalf_of``);
+- inbox read marks (``inbox_items_read``) are the authenticated person's own: a person's key, or
+  the portal acting on behalf of its signed-in user; ``user_id`` is empty or that person, and is
+  set to that person (``inbox_owner``), so nobody marks another person's inbox read;
 - an admin manages its own team only (:func:`authorize_identity`): a key for a person needs that
   person to be an active member of the team (``member_of_team``), a revocation needs a key of
   the team (``key_of_team``; an unknown key id is NOT_FOUND, ``key_exists``);
@@ -67,12 +70,44 @@ def authorize_and_stamp(
                 "on_behalf_of",
                 "only admin service keys may act on behalf of a user",
             )
+        if event_type == "inbox_items_read":
+            _check_inbox_owner(i, event, caller)
     for event in batch.events:
         env = event.envelope
         env.actor.kind = caller.actor_kind
         env.actor.id = caller.actor_id
         env.actor.key_id = caller.key_id
         env.received_at_ns = now_ns
+        if event.WhichOneof("payload") == "inbox_items_read":
+            event.inbox_items_read.user_id = inbox_owner(event.envelope.actor, caller)
+
+
+def inbox_owner(actor: envelope_pb2.Actor, caller: AuthenticatedKey) -> str:
+    """Whose inbox a read mark is for: the person the portal acts for, or a person's own key;
+    "" for a service key acting for nobody (it has no inbox)."""
+    if actor.on_behalf_of:
+        return actor.on_behalf_of
+    return caller.actor_id if caller.actor_kind == envelope_pb2.ACTOR_KIND_USER else ""
+
+
+def _check_inbox_owner(i: int, event: events_pb2.Event, caller: AuthenticatedKey) -> None:
+    field = f"events[{i}].inbox_items_read.user_id"
+    person = inbox_owner(event.envelope.actor, caller)
+    if not person:
+        raise _deny(
+            field,
+            "inbox_owner",
+            f"inbox read marks are a person's: {caller.key_id} is a service key acting for "
+            "nobody (use the person's key, or the portal on their behalf)",
+        )
+    claimed = event.inbox_items_read.user_id
+    if claimed and claimed != person:
+        raise _deny(
+            field,
+            "inbox_owner",
+            f"{claimed[:80]!r} is not the authenticated person {person!r}: "
+            "only your own inbox items can be marked read",
+        )
 
 
 def authorize_identity(batch: events_pb2.EventBatch, registry: IdentityRegistry) -> None:

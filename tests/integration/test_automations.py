@@ -180,13 +180,24 @@ class Setup:
             check=False,
         )
 
-    def append(self, *events: events_pb2.Event) -> None:
+    def append(self, *events: events_pb2.Event, key: str = "") -> None:
         with grpc.insecure_channel(self.ingest.address) as channel:
             ingest_pb2_grpc.IngestStub(channel).Append(
                 events_pb2.EventBatch(events=list(events)),
-                metadata=(("authorization", f"Bearer {self.stack.api_key}"),),
+                metadata=(("authorization", f"Bearer {key or self.stack.api_key}"),),
                 timeout=30,
             )
+
+
+def _accepted(setup: Setup, key: str, event: events_pb2.Event) -> bool:
+    """Append with ``key``; False while ingest does not know the new key yet."""
+    try:
+        setup.append(event, key=key)
+    except grpc.RpcError as exc:
+        if exc.code() is grpc.StatusCode.UNAUTHENTICATED:
+            return False
+        raise
+    return True
 
 
 def wait_for(check: Any, timeout: float = 30.0, what: str = "condition") -> Any:
@@ -469,15 +480,34 @@ def test_a_mention_lands_in_the_inbox_and_email(setup: Setup) -> None:
         assert set(kinds) <= {"mention", "rule", "alias"}  # alias moves of the team's models
         assert not any(i.read for i in items)
         assert automation_reads.unread_count(client, bo) == len(items)
-        setup.append(
-            inbox_read_event(
+        import asyncio
+
+        bo_key = asyncio.run(
+            issue_key_directly(
+                setup.stack.bootstrap,
                 team=TEAM,
+                role="writer",
                 user_id="bo",
-                item_ids=[i.item_id for i in items],
+                topic=setup.stack.identity_topic,
+            )
+        )
+
+        def marks(user_id: str) -> events_pb2.Event:
+            item_ids = [i.item_id for i in items]
+            return inbox_read_event(
+                team=TEAM,
+                user_id=user_id,
+                item_ids=item_ids,
                 now_ns=time.time_ns(),
                 event_id=new_uuid7(),
             )
-        )
+
+        # Another person (here: a service key) cannot mark bo's items read.
+        with pytest.raises(grpc.RpcError) as refused:
+            setup.append(marks("bo"))
+        assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert "inbox_owner" in str(refused.value.details())
+        wait_for(lambda: _accepted(setup, bo_key, marks("bo")), what="bo's key known to ingest")
         wait_for(lambda: automation_reads.unread_count(client, bo) == 0, what="items read")
         cy = automation_reads.inbox(client, Caller("cy", frozenset({TEAM})))
         assert {i.kind for i in cy} <= {"alias"}  # bo's mention and rule item are bo's alone
