@@ -4,7 +4,8 @@ Order matters. All argument checks run first, so a bad project name or config ra
 spool directory exists. Then the spool is opened and locked, the first events (``RunCreated`` or
 ``RunResumed``, the config as ``ParamsSet``, the tags) are buffered, and the background threads
 start: the sender, the capture of code and environment, the system-metrics sampler and, online,
-a one-off sweep that delivers spools left behind by earlier processes on this machine.
+a one-off sweep that delivers spools left behind by earlier processes on this machine. Last,
+init waits until those first events are in the spool, so the run survives a kill right after.
 
 Sequence numbers (docs/sdk.md, "Ordering"): a new run starts at 1. A resumed run starts above
 both what this machine knows about it (its spool, or the state saved when it last finished here)
@@ -107,6 +108,13 @@ class RunParts:
                 run_id,
                 spool.directory,
             )
+
+
+# init() returns once the run's first events (RunCreated or RunResumed, params, tags) are in the
+# spool: a process killed at any moment after init() leaves a run that `cairn sync`, or the next
+# run on this machine, delivers. Without it a kill within the sender's first flush interval lost
+# the run's creation while later writers (a sweep marking the trial killed) still named the run.
+INIT_SPOOL_TIMEOUT_S = 10.0
 
 
 def sequence_floor(now_ns: int | None = None) -> int:
@@ -235,6 +243,8 @@ def start_run(
         first_step=first_step,
     )
     _lifecycle.register(run)
+    if settings.mode is not Mode.DISABLED and not run.flush(INIT_SPOOL_TIMEOUT_S):
+        log.warning("cairn: run %s's first events are not on disk yet", run.id)
     if run.url:
         log.info("cairn: recording run %s at %s", run.id, run.url)
     return run

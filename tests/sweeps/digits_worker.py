@@ -3,7 +3,10 @@ epoch by epoch with ``partial_fit``, reporting the validation error after each e
 
 Run as a script it is one process of a shared sweep (the two-process kill test)::
 
-    python -m tests.sweeps.digits_worker STORAGE_URL STUDY
+    python -m tests.sweeps.digits_worker STORAGE_URL STUDY [PAUSE_S]
+
+``PAUSE_S`` (default 0.03) is slept after each epoch: a longer one keeps this process inside a
+trial most of the time, so a test can kill it there even on a busy machine.
 """
 
 from __future__ import annotations
@@ -57,9 +60,9 @@ def objective(trial: Trial, *, pause_s: float = 0.0) -> float:
     return error
 
 
-def main(storage: str, study: str) -> None:
+def main(storage: str, study: str, pause_s: float = 0.03) -> None:
     result = cairn.sweep(
-        lambda trial: objective(trial, pause_s=0.03),
+        lambda trial: objective(trial, pause_s=pause_s),
         space=SPACE,
         n_trials=30,
         sampler="tpe",
@@ -75,4 +78,4 @@ def main(storage: str, study: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], *(float(a) for a in sys.argv[3:4]))

@@ -27,8 +27,10 @@ STUDY = "digits-kill"
 COLUMNS = ("run_id", "parent_run_id", "sweep_id", "status", "tags", "params", "metrics_last")
 
 
-def start_worker(storage: str, env: dict[str, str], log: IO[str]) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "tests.sweeps.digits_worker", storage, STUDY]
+def start_worker(
+    storage: str, env: dict[str, str], log: IO[str], pause_s: float = 0.03
+) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "tests.sweeps.digits_worker", storage, STUDY, str(pause_s)]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log, text=True)
 
 
@@ -70,13 +72,16 @@ def check_the_sweep(pipeline: Pipeline, tmp_path: Path, stack: contextlib.ExitSt
     storage = f"sqlite:///{tmp_path / 'digits.db'}"
     env = {**os.environ, **pipeline.env(tmp_path, project)}
     logs = [stack.enter_context((tmp_path / f"worker-{i}.log").open("w")) for i in range(3)]
-    victim, survivor = (start_worker(storage, env, log) for log in logs[:2])
+    # The victim's epochs are slow (0.25 s), so it is inside a trial nearly all the time.
+    victim = start_worker(storage, env, logs[0], pause_s=0.25)
+    survivor = start_worker(storage, env, logs[1])
     study = load_study(storage)
 
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     killed = None
     while killed is None:
         assert time.monotonic() < deadline, "never caught the victim inside a trial"
+        assert victim.poll() is None, "the victim ended before it could be killed"
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
         if len(done) >= 6:
             # Frozen first, so the trial found running cannot finish between the look and the kill.
@@ -95,7 +100,18 @@ def check_the_sweep(pipeline: Pipeline, tmp_path: Path, stack: contextlib.ExitSt
     states = [t.state for t in trials.values()]
     assert states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) >= 30
     assert trials[killed.number].state == TrialState.FAIL
-    pipeline.wait_for_runs(project=project, count=1 + len(trials))
+    try:
+        pipeline.wait_for_runs(project=project, count=1 + len(trials))
+    except AssertionError as missing:
+        stored = {r["run_id"] for r in runs(pipeline, project)}
+        lost = {
+            n: t.state.name
+            for n, t in trials.items()
+            if t.user_attrs.get("cairn.run_id") not in stored
+        }
+        raise AssertionError(
+            f"{missing}; trials without a run: {lost} (killed: {killed.number})"
+        ) from None
     deadline = time.monotonic() + 90
     while any(r["status"] == "running" for r in runs(pipeline, project)):
         assert time.monotonic() < deadline, "some runs never ended"
