@@ -15,6 +15,10 @@ Three measurements, each with a 10-key dict of floats per call (``run.log(d)``, 
    seconds online and then calls ``finish()``, which returns once ingest acknowledged every event
    (and ingest acks only what Kafka acknowledged). Printed: points/s delivered from the first call
    to the last ack, and a cross-check of the points on the topic. ``--no-server`` skips it.
+4. **Ingest unreachable.** Online, with the ingest address pointing at a closed port, a loop
+   calls ``run.log`` every 2 ms for ``--duration`` seconds while the sender fails and retries.
+   Printed: the slowest call and the 99.9th percentile, which show whether logging ever waits on
+   the network (tests/sdk/integration/test_sdk_faults.py checks the behaviour, this the time).
 """
 
 from __future__ import annotations
@@ -98,6 +102,28 @@ def sustained(directory: Path, seconds: float) -> tuple[int, float, float]:
         run.flush()
         spooled = time.perf_counter() - started
     return calls, logging, spooled
+
+
+def unreachable(directory: Path, seconds: float) -> list[float]:
+    """Seconds per ``run.log`` call, sorted, while ingest cannot be reached."""
+    settings = _settings(
+        directory,
+        mode=Mode.ONLINE,
+        ingest_url=f"127.0.0.1:{free_port()}",  # nothing listens there
+        api_key="cairn_bench_unreachable",
+        finish_timeout_s=1.0,
+    )
+    data = _row()
+    times = []
+    run = cairn.init(settings=settings)
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        run.log(data)
+        times.append(time.perf_counter() - started)
+        time.sleep(0.002)
+    run.finish()
+    return sorted(times)
 
 
 def end_to_end(workdir: Path, seconds: float) -> tuple[int, float, float, int]:
@@ -210,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"logging as fast as possible for {args.duration:.0f} s ...", file=sys.stderr)
         calls, logging, spooled = sustained(workdir / "sustained", args.duration)
         e2e = None if args.no_server else end_to_end(workdir, args.duration)
+        print(f"logging for {args.duration:.0f} s with ingest unreachable ...", file=sys.stderr)
+        offline = unreachable(workdir / "unreachable", args.duration)
     points = calls * KEYS
     lines = [
         f"Cairn SDK logging ({KEYS}-key dict of floats per run.log call)",
@@ -229,6 +257,13 @@ def main(argv: list[str] | None = None) -> int:
             "  ... on disk", f"{points / spooled:,.0f} points/s (until the last point was spooled)"
         ),
     ]
+    lines.append(
+        _line(
+            "ingest unreachable",
+            f"slowest run.log {offline[-1] * 1e3:.2f} ms, p99.9 "
+            f"{offline[int(len(offline) * 0.999)] * 1e3:.3f} ms ({len(offline):,} calls, 2 ms apart)",
+        )
+    )
     if e2e is not None:
         e2e_calls, e2e_logging, delivered, in_kafka = e2e
         e2e_points = e2e_calls * KEYS
