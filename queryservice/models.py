@@ -11,6 +11,7 @@ from query import model_registry as registry
 from query.models import models_overview
 from query.provenance import model_provenance
 from queryservice.rpc import ReadContext, Rpc, unary
+from reports.provenance_report import provenance_html, provenance_markdown
 
 REPORT_FORMATS = ("md", "html")
 
@@ -122,10 +123,8 @@ def get_model_alias_history(
 def get_model_report(
     ctx: ReadContext, request: query_pb2.GetModelReportRequest
 ) -> query_pb2.GetModelReportResponse:
-    # The portal's renderer (Markdown, and HTML sanitized by its Markdown module): the report
-    # is the same whichever door it is asked through.
-    from ui.report import provenance_html, provenance_markdown
-
+    # The portal's renderer too (reports/: Markdown, and HTML sanitized by reports.markdown): the
+    # report is the same whichever door it is asked through.
     fmt = request.format or "md"
     if fmt not in REPORT_FORMATS:
         raise ValidationError(

@@ -36,8 +36,8 @@ from query import people as people_reads
 from query import projects as project_reads
 from query.access import Caller
 from query.collaboration import Comment
+from reports.format import People, Person
 from ui import context
-from ui.format import People, Person
 from ui.users import load_users
 
 

@@ -14,10 +14,10 @@ from datetime import timedelta
 import streamlit as st
 
 from query.collaboration import Comment
+from reports.format import People, ago, md, times_edited, when
+from reports.markdown import MENTION_CSS, to_html
 from ui import actions, context, data, threads
 from ui.events import Anchor, Target
-from ui.format import People, ago, md, times_edited, when
-from ui.markdown import MENTION_CSS, to_html
 
 
 def show(

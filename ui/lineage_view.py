@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from cairn_contract.errors import ValidationError
 from query.lineage import Edge, LineageGraph, Node, NodeKind
-from ui.format import short
+from reports.format import short
 
 STYLE = {  # kind -> (marker symbol, colour)
     NodeKind.DATASET: ("square", "#54A24B"),

@@ -20,8 +20,8 @@ from cairn_contract.reproduction import (
     RunRecord,
 )
 from query.access import Caller
+from reports.format import md, short
 from ui import data, links
-from ui.format import md, short
 
 
 def _command(run_id: str) -> str:

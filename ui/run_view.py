@@ -9,7 +9,7 @@ import pandas as pd
 
 from query._records import CodeVersion, Environment
 from query.compare import RunComparison
-from ui.format import size
+from reports.format import size
 
 SECTIONS = (
     "Charts", "Params", "System", "Artifacts", "Datasets", "Environment", "Code", "Lineage",

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.format import People
+from reports.format import People
 
 _PEOPLE_COLUMNS = ("owner", "created_by")
 _TIME_COLUMNS = ("created", "started", "finished")

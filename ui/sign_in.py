@@ -8,9 +8,9 @@ import streamlit as st
 
 from cairn_contract.errors import CairnError
 from query import people
+from reports.format import md
 from ui import auth, context
 from ui.auth import Identity
-from ui.format import md
 from ui.settings import AuthMode
 
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from ui.format import md
-from ui.markdown import to_html
-from ui.report import provenance_html, report_fragment
+from reports.format import md
+from reports.markdown import to_html
+from reports.provenance_report import provenance_html, report_fragment
 
 HOSTILE = [
     "![x](http://tracker.example/p.png)",

@@ -23,6 +23,7 @@ PRODUCTION = [
     "processors",
     "query",
     "queryservice",
+    "reports",
     "ui",
     "localstack",
 ]

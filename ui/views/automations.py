@@ -11,8 +11,8 @@ import streamlit as st
 
 from cairn_contract.v1 import automations_pb2
 from domain.automations import TRIGGERS
+from reports.format import when
 from ui import actions, context, data
-from ui.format import when
 
 caller = context.caller()
 me = context.identity()

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from cairn_contract.errors import CairnError
+from reports.format import short, when
 from ui import charts, context, data, links
 from ui.compare_view import (
     SECTIONS,
@@ -16,7 +17,6 @@ from ui.compare_view import (
     pick_pair,
     points_per_run,
 )
-from ui.format import short, when
 from ui.run_view import ChartView, preferred
 
 caller = context.caller()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from reports.format import ago, md, when
+from reports.markdown import MENTION_CSS, to_html
 from ui import actions, context, data, discussion, links
 from ui.events import Target
-from ui.format import ago, md, when
-from ui.markdown import MENTION_CSS, to_html
 
 caller = context.caller()
 people = data.people()

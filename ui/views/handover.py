@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from reports.format import when
+from reports.markdown import to_html
 from ui import actions, context, data, links
-from ui.format import when
 from ui.handover_view import (
     active_members,
     everything_of,
@@ -15,7 +16,6 @@ from ui.handover_view import (
     ownership_summary,
     run_targets,
 )
-from ui.markdown import to_html
 
 caller = context.caller()
 people = data.people()

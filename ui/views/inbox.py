@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from reports.format import when
 from ui import actions, context, data
-from ui.format import when
 
 caller = context.caller()
 st.title("Inbox")

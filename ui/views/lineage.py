@@ -7,8 +7,8 @@ import streamlit as st
 
 from cairn_contract.errors import CairnError
 from query.lineage import Node, NodeKind
+from reports.format import short
 from ui import context, data, lineage_view, links
-from ui.format import short
 
 caller = context.caller()
 st.title("Lineage")

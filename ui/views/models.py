@@ -6,10 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from cairn_contract.errors import CairnError
+from reports.format import md, short, when
+from reports.provenance_report import (
+    file_stem,
+    provenance_html,
+    provenance_markdown,
+    report_fragment,
+)
 from ui import context, data, discussion, links
 from ui.events import Target, TargetKind
-from ui.format import md, short, when
-from ui.report import file_stem, provenance_html, provenance_markdown, report_fragment
 
 caller = context.caller()
 people = data.people()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from reports.format import ago, md
+from reports.markdown import to_html
 from ui import context, data, links
-from ui.format import ago, md
-from ui.markdown import to_html
 from ui.projects_view import group_by_team, matches
 
 caller = context.caller()

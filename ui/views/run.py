@@ -7,6 +7,8 @@ import streamlit as st
 
 from cairn_contract.errors import CairnError
 from query.lineage import Node, NodeKind
+from reports.format import duration, md, short, size, when
+from reports.markdown import to_html
 from ui import (
     charts,
     context,
@@ -19,8 +21,6 @@ from ui import (
 )
 from ui.downloads import artifact_bytes
 from ui.events import Target, TargetKind
-from ui.format import duration, md, short, size, when
-from ui.markdown import to_html
 from ui.run_view import (
     SECTIONS,
     ChartView,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from reports.format import md, when
 from ui import actions, context, data, links
 from ui.events import Target, TargetKind
-from ui.format import md, when
 
 caller = context.caller()
 me = context.identity()

@@ -10,8 +10,8 @@ import streamlit as st
 from cairn_contract.errors import CairnError
 from query import sweep_analysis
 from query.sweep_analysis import EVALUATORS, Evaluator
+from reports.format import duration, md, number, when
 from ui import context, links, sweep_view
-from ui.format import duration, md, number, when
 
 caller = context.caller()
 sweep_id = st.query_params.get("sweep", "")

@@ -15,14 +15,14 @@ from cairn.v1 import envelope_pb2
 from query.collaboration import Comment
 from query.lineage import Edge, GraphNode, LineageGraph, Node
 from query.people import ApiKeyInfo
+from reports.format import People, Person, ago, md, size
+from reports.markdown import to_html
 from ui import events, threads
 from ui.auth import Identity, api_key_identity, effective_mode, oidc_identity, password_identity
 from ui.events import Anchor, Target, TargetKind
-from ui.format import People, Person, ago, md, size
 from ui.ingest_writer import KeyRing, RecordingSink, key_id_of
 from ui.lineage_view import format_node, layers, parse_node
 from ui.links import permalink, split_ids
-from ui.markdown import to_html
 from ui.runs_view import RunsView, group_table
 from ui.settings import AuthMode, PortalSettings, parse_api_keys
 from ui.users import (

@@ -3,7 +3,7 @@
 Everything in it comes from :func:`query.provenance.model_provenance` (recorded events, filtered
 by the reader's visibility): the data with digests, code, environment, parameters, parent runs,
 metrics, the decisions and comments about it, and who did what when. The HTML form is the
-Markdown rendered by :mod:`ui.markdown` (raw HTML off, sanitized), so text people wrote in
+Markdown rendered by :mod:`reports.markdown` (raw HTML off, sanitized), so text people wrote in
 comments cannot inject anything into the exported page either.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from query.provenance import ModelProvenance
-from ui.format import number, size, times_edited, when
-from ui.markdown import to_html
+from reports.format import number, size, times_edited, when
+from reports.markdown import to_html
 
 Names = Callable[[str], str]
 
