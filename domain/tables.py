@@ -4,6 +4,10 @@ This is the one definition of each table's shape. :mod:`domain.projections` fill
 column names; ``query/schema.py`` renders them as ClickHouse DDL. Each table is deduplicated on
 its ``identity`` (the engine's sorting key), which is what makes a redelivered or resent event
 harmless: the same event always yields rows with the same identity and the same content.
+
+Why one module of ~600 lines: it is a table of tables, one declaration per table and nothing
+else; every table's shape is read side by side with its neighbours (the same identity columns,
+the same version column), and ``ALL_TABLES`` must list each exactly once.
 """
 
 from __future__ import annotations

@@ -82,6 +82,31 @@ def authorize_and_stamp(
             event.inbox_items_read.user_id = inbox_owner(event.envelope.actor, caller)
 
 
+def stamp_bytes(event: events_pb2.Event) -> bytes | None:
+    """The envelope fields :func:`authorize_and_stamp` set on ``event``, serialized on their own.
+
+    Appended to the event's bytes as the client sent them, a protobuf parser merges these over
+    the client's values (the last value of a scalar field wins, messages merge), so the stored
+    event reads exactly as the stamped one without re-encoding it. None when a stamped value is
+    its field's default: proto3 does not serialize defaults, so it could not override the
+    client's value and the caller must re-encode the event instead; None too for an inbox read
+    mark, whose ``user_id`` is stamped inside the payload. Keep it in step with
+    :func:`authorize_and_stamp` (tests/unit/test_validation.py checks every event type).
+    """
+    if event.WhichOneof("payload") == "inbox_items_read":
+        return None
+    env = event.envelope
+    actor = env.actor
+    if not (actor.kind and actor.id and actor.key_id and env.received_at_ns):
+        return None
+    stamp = events_pb2.Event()
+    stamp.envelope.actor.kind = actor.kind
+    stamp.envelope.actor.id = actor.id
+    stamp.envelope.actor.key_id = actor.key_id
+    stamp.envelope.received_at_ns = env.received_at_ns
+    return stamp.SerializeToString()
+
+
 def inbox_owner(actor: envelope_pb2.Actor, caller: AuthenticatedKey) -> str:
     """Whose inbox a read mark is for: the person the portal acts for, or a person's own key;
     "" for a service key acting for nobody (it has no inbox)."""

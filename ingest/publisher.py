@@ -31,6 +31,10 @@ from cairn_contract.errors import ConfigError, UnavailableError
 from cairn_contract.event_types import IDENTITY_EVENT_TYPES
 from domain.validation import EncodedEvent
 
+# For consumers outside Cairn that route or filter records without decoding them (Kafka Connect
+# predicates, kcat -f, a downstream service skipping event types it does not know): part of the
+# topic contract in docs/events.md, "Topics". Cairn's processors decode every event and read the
+# schema version from its envelope, so they do not read these.
 EVENT_TYPE_HEADER = "cairn-event-type"
 SCHEMA_VERSION_HEADER = "cairn-schema-version"
 

@@ -29,7 +29,12 @@ from cairn_contract.v1 import events_pb2, ingest_pb2
 from domain.identity import AuthenticatedKey, IdentityRegistry
 from domain.ownership import check_batch
 from domain.validation import BatchSummary, BatchValidator
-from domain.write_authorization import authorize_and_stamp, authorize_identity, ownership_error
+from domain.write_authorization import (
+    authorize_and_stamp,
+    authorize_identity,
+    ownership_error,
+    stamp_bytes,
+)
 from ingest.auth import current_caller
 from ingest.ingest_metrics import IngestMetrics
 from ingest.ownership_log import InMemoryOwnership, OwnershipStore
@@ -155,7 +160,7 @@ class IngestService:
             authorize_and_stamp(batch, caller, now_ns=now)
             authorize_identity(batch, self._registry)
             await self._check_ownership(batch)
-            encoded = self._validator.encode(batch)
+            encoded = self._validator.encode(batch, received=request, stamp=stamp_bytes)
             records = records_for(
                 encoded,
                 events_topic=self._settings.events_topic,

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from cairn.errors import ValidationError
-from cairn.v1 import events_pb2, metrics_pb2
+from cairn.v1 import envelope_pb2, events_pb2, metrics_pb2
 from cairn_contract import field_rules as _field_rules
 from cairn_contract.limits import Limits
+from domain.identity import AuthenticatedKey, Role
 from domain.validation import BatchValidator
-from tests.event_samples import all_event_types, batch_of, metric_event, sample_event
+from domain.write_authorization import authorize_and_stamp, stamp_bytes
+from tests.event_samples import TEAM, all_event_types, batch_of, metric_event, sample_event
 from tests.validation_cases import CASES, LIMITS, Case
 
 
@@ -142,3 +144,40 @@ def test_metric_series_values_are_doubles_on_the_wire() -> None:
     field = metrics_pb2.MetricSeries.DESCRIPTOR.fields_by_name["values"]
     assert field.type == field.TYPE_DOUBLE
     assert field.is_packed
+
+
+ALICE_ADMIN = AuthenticatedKey("k-alice", TEAM, Role.ADMIN, envelope_pb2.ACTOR_KIND_USER, "alice")
+
+
+@pytest.mark.parametrize("spoofed", [False, True], ids=["plain", "spoofed-actor"])
+@pytest.mark.parametrize("event_type", all_event_types())
+def test_ingest_stores_the_received_bytes_plus_the_stamp_which_read_as_the_stamped_event(
+    validator: BatchValidator, event_type: str, spoofed: bool
+) -> None:
+    """Ingest keeps each event's bytes as received and appends the server's stamp (actor,
+    received time); a reader sees exactly the stamped event, even where the client claimed
+    another actor. Fails when authorize_and_stamp stamps a field that stamp_bytes leaves out."""
+    event = sample_event(event_type, sequence=3)
+    if spoofed:
+        event.envelope.actor.kind = envelope_pb2.ACTOR_KIND_SERVICE
+        event.envelope.actor.id = "mallory"
+        event.envelope.actor.key_id = "k-mallory"
+        event.envelope.received_at_ns = 1
+    received = batch_of(event).SerializeToString()
+    batch = validator.parse(received)
+    validator.check(batch, now_ns=time.time_ns())
+    authorize_and_stamp(batch, ALICE_ADMIN, now_ns=time.time_ns())
+    (stored,) = validator.encode(batch, received=received, stamp=stamp_bytes)
+    assert events_pb2.Event.FromString(stored.data) == batch.events[0]
+    assert events_pb2.Event.FromString(stored.data).envelope.actor.id == "alice"
+    kept = stored.data.startswith(event.SerializeToString())
+    assert kept == (event_type != "inbox_items_read")  # its stamp is in the payload: re-encoded
+
+
+def test_events_are_re_encoded_when_the_received_bytes_do_not_split_into_them(
+    validator: BatchValidator,
+) -> None:
+    batch = batch_of(sample_event("run_renamed", sequence=1))
+    authorize_and_stamp(batch, ALICE_ADMIN, now_ns=time.time_ns())
+    (stored,) = validator.encode(batch, received=b"\xff", stamp=stamp_bytes)
+    assert stored.data == batch.events[0].SerializeToString()
