@@ -6,26 +6,16 @@ only, so no read path (portal, SQL, CLI) can show a secret.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cairn_contract.v1 import automations_pb2, envelope_pb2, events_pb2
+from domain import row_fields as rows
 from domain.automations import Action
 
 if TYPE_CHECKING:
     from domain.projections import Projection
 
 Event = events_pb2.Event
-
-
-def _order(event: Event) -> dict[str, Any]:
-    env = event.envelope
-    return {"sequence": env.sequence, "occurred_at": env.occurred_at_ns, "event_id": env.event_id}
-
-
-def _actor(event: Event) -> str:
-    actor = event.envelope.actor
-    return actor.on_behalf_of or actor.id
 
 
 def target_label(action: Action) -> str:
@@ -52,48 +42,38 @@ def _rule_row(
         stalled_after_s=d.stalled_after_s,
         targets=[target_label(Action.from_proto(a)) for a in d.actions],
         reason=reason,
-        actor=_actor(e),
-        **_order(e),
+        actor=rows.actor(e),
+        **rows.order(e),
     )
 
 
-def _rule_created(p: Projection, e: Event) -> None:
+def rule_created(p: Projection, e: Event) -> None:
     _rule_row(p, e, "created", e.rule_created.definition)
 
 
-def _rule_changed(p: Projection, e: Event) -> None:
+def rule_changed(p: Projection, e: Event) -> None:
     _rule_row(p, e, "changed", e.rule_changed.definition)
 
 
-def _rule_paused(p: Projection, e: Event) -> None:
+def rule_paused(p: Projection, e: Event) -> None:
     _rule_row(p, e, "paused", reason=e.rule_paused.reason)
 
 
-def _rule_resumed(p: Projection, e: Event) -> None:
+def rule_resumed(p: Projection, e: Event) -> None:
     _rule_row(p, e, "resumed", reason=e.rule_resumed.reason)
 
 
-def _rule_deleted(p: Projection, e: Event) -> None:
+def rule_deleted(p: Projection, e: Event) -> None:
     _rule_row(p, e, "deleted", reason=e.rule_deleted.reason)
 
 
-def _inbox_items_read(p: Projection, e: Event) -> None:
+def inbox_items_read(p: Projection, e: Event) -> None:
     """Read marks belong to the authenticated person (the actor ingest recorded), whatever
     ``user_id`` says; ingest refuses a mismatch anyway (docs/permissions.md, W12)."""
-    user = _actor(e)
+    user = rows.actor(e)
     if e.envelope.actor.kind != envelope_pb2.ACTOR_KIND_USER and not e.envelope.actor.on_behalf_of:
         return  # a service key acting for nobody has no inbox (ingest refuses these now)
     for item in e.inbox_items_read.item_ids:
         p.buffers["inbox_reads"].append(
-            team=e.envelope.team, user_id=user, item_id=item, **_order(e)
+            team=e.envelope.team, user_id=user, item_id=item, **rows.order(e)
         )
-
-
-HANDLERS: dict[str, Callable[[Projection, Event], None]] = {
-    "rule_created": _rule_created,
-    "rule_changed": _rule_changed,
-    "rule_paused": _rule_paused,
-    "rule_resumed": _rule_resumed,
-    "rule_deleted": _rule_deleted,
-    "inbox_items_read": _inbox_items_read,
-}

@@ -11,23 +11,16 @@ sees a version without its place); the view ``model_registry_versions``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cairn_contract.v1 import events_pb2
+from cairn_contract.v1 import events_pb2, models_pb2
+from domain import row_fields as rows
 
 if TYPE_CHECKING:
     from domain.columns import ColumnBuffer
-    from domain.projections import LogPosition
+    from domain.projections import LogPosition, Projection
 
-
-def _order(event: events_pb2.Event) -> dict[str, Any]:
-    env = event.envelope
-    return {"sequence": env.sequence, "occurred_at": env.occurred_at_ns, "event_id": env.event_id}
-
-
-def _actor(event: events_pb2.Event) -> str:
-    actor = event.envelope.actor
-    return actor.on_behalf_of or actor.id
+Event = events_pb2.Event
 
 
 def version_created(
@@ -49,7 +42,7 @@ def version_created(
         description=v.description,
         team=env.team,
         project=env.project,
-        actor=_actor(event),
+        actor=rows.actor(event),
         occurred_at=env.occurred_at_ns,
     )
 
@@ -60,8 +53,8 @@ def version_updated(buffers: dict[str, ColumnBuffer], event: events_pb2.Event) -
     common = {
         "model_id": event.envelope.aggregate_id,
         "version": u.version,
-        "actor": _actor(event),
-        **_order(event),
+        "actor": rows.actor(event),
+        **rows.order(event),
     }
     edits = buffers["model_version_edits"]
     if u.set_description:
@@ -70,3 +63,82 @@ def version_updated(buffers: dict[str, ColumnBuffer], event: events_pb2.Event) -
         edits.append(field="tag", key=tag.key, value=tag.value, removed=False, **common)
     for key in u.removed_tags:
         edits.append(field="tag", key=key, value="", removed=True, **common)
+
+
+# --- the model events' projections (named after their event types) ------------------------
+
+
+def model_registered(p: Projection, e: Event) -> None:
+    m = e.model_registered
+    p.buffers["models"].append(
+        model_id=e.envelope.aggregate_id,
+        name=m.name,
+        description=m.description,
+        actor=rows.actor(e),
+        **rows.scope(e),
+        **rows.order(e),
+    )
+
+
+def model_version_created(p: Projection, e: Event) -> None:
+    v = e.model_version_created
+    model_id = e.envelope.aggregate_id
+    p.buffers["model_versions"].append(
+        model_id=model_id,
+        version=v.version,
+        run_id=v.run_id,
+        artifact_name=v.artifact_name,
+        artifact_uri=v.artifact_uri,
+        artifact_sha256=v.artifact_sha256,
+        description=v.description,
+        actor=rows.actor(e),
+        **rows.scope(e),
+        **rows.order(e),
+    )
+    version_created(p.buffers, e, p.position)
+    if v.version:  # older writers chose the number; new ones record the edge once it is known
+        built_by = ("run", v.run_id, 0, "")
+        rows.edge(p, e, ("model_version", model_id, v.version, ""), "built_by", built_by)
+        _stage(p, e, v.version, "stage", "none", removed=False, reason="registered")
+
+
+def _stage(
+    p: Projection, e: Event, version: int, kind: str, name: str, *, removed: bool, reason: str
+) -> None:
+    p.buffers["model_stages"].append(
+        model_id=e.envelope.aggregate_id,
+        version=version,
+        kind=kind,
+        name=name,
+        removed=removed,
+        reason=reason,
+        actor=rows.actor(e),
+        **rows.order(e),
+    )
+
+
+def model_version_stage_changed(p: Projection, e: Event) -> None:
+    s = e.model_version_stage_changed
+    _stage(
+        p,
+        e,
+        s.version,
+        "stage",
+        rows.enum_label(models_pb2.ModelStage, s.stage),
+        removed=False,
+        reason=s.reason,
+    )
+
+
+def model_alias_set(p: Projection, e: Event) -> None:
+    a = e.model_alias_set
+    _stage(p, e, a.version, "alias", a.alias, removed=False, reason=a.reason)
+
+
+def model_alias_removed(p: Projection, e: Event) -> None:
+    a = e.model_alias_removed
+    _stage(p, e, 0, "alias", a.alias, removed=True, reason=a.reason)
+
+
+def model_version_updated(p: Projection, e: Event) -> None:
+    version_updated(p.buffers, e)

@@ -16,7 +16,8 @@ from cairn.v1 import (
     provenance_pb2,
     runs_pb2,
 )
-from domain.projections import LogPosition, PoisonEvent, Projection, enum_label
+from domain.projections import LogPosition, PoisonEvent, Projection
+from domain.row_fields import enum_label
 from tests.builders import event
 
 POS = LogPosition("cairn.events.v1", 0, 7)
@@ -284,3 +285,12 @@ def test_metric_points_are_not_copied_into_the_archive() -> None:
     assert archived["event_id"] == ev.envelope.event_id
     assert archived["payload"] == b""
     assert projection.buffers["metrics"].rows == 2
+
+
+def test_every_event_type_of_the_one_table_has_exactly_one_projection() -> None:
+    from cairn_contract.event_types import EVENT_TYPES
+    from domain import projections
+
+    assert projections.handled_event_types() == frozenset(EVENT_TYPES)
+    with pytest.raises(LookupError, match="'run_teleported' has 0 projections"):
+        projections._handler("run_teleported")
