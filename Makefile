@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q -c constraints.txt
 PROTOS := $(wildcard proto/cairn/v1/*.proto)
 
-.PHONY: help venv dev-venv up down status demo test test-unit test-cluster test-integration test-e2e lint fmt proto proto-check \
+.PHONY: help venv dev-venv up up-cluster down status demo test test-unit test-cluster test-integration test-e2e lint fmt proto proto-check \
         browser bench bench-ingest bench-sdk bench-e2e bench-query bench-api clean
 
 help:
@@ -33,8 +33,12 @@ venv: $(STAMP)
 
 dev-venv: $(DEV_STAMP)
 
+# `make up PROFILE=cluster` (or `make up-cluster`): 3 Kafka nodes, 2 ingest, 3 processors workers.
 up: venv
-	$(BIN)/cairn up
+	$(BIN)/cairn up $(if $(PROFILE),--profile $(PROFILE),)
+
+up-cluster: venv
+	$(BIN)/cairn up --profile cluster
 
 down:
 	@if [ -x $(BIN)/cairn ]; then $(BIN)/cairn down; else echo "nothing to stop (no .venv)"; fi

@@ -3,20 +3,26 @@
 Order matters: Kafka first (topics are created explicitly), then the store (migrated), then the
 local admin API key (an event on the identity topic), then ingest, processors and the portal.
 Every step is idempotent, so running ``up`` twice is harmless.
+
+On the cluster profile every Kafka node is launched before any is waited for (a node is not
+ready until the quorum is), then the cluster must list all three brokers before its topics are
+created replicated; the replicas of ingest and of the processors start side by side.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from localstack import clickhouse_http
+from cairn_contract.errors import ConfigError
+from localstack import clickhouse_http, processes
 from localstack import secrets as local_secrets
 from localstack.secrets import LocalSecrets
-from localstack.settings import DISCOVERY_KEY, StackSettings
-from localstack.stack import Supervisor, parts
+from localstack.settings import CLUSTER, DISCOVERY_KEY, StackSettings, recorded_profile
+from localstack.stack import Part, Supervisor, parts
 from query.client import connect
 from query.migrations import apply_migrations
 from servicekit import topics
@@ -34,6 +40,8 @@ def bootstrap_stack(
     settings: StackSettings, env: Mapping[str, str], *, log: Callable[[str], None]
 ) -> StackSummary:
     settings.home.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor(settings)
+    _claim_home(settings, supervisor)
     secrets = local_secrets.load_or_create(settings.secrets_path)
     clickhouse_http.write_users_file(
         settings.home / "clickhouse-users.json",
@@ -42,29 +50,44 @@ def bootstrap_stack(
             LocalSecrets.REPORTING_USER: (secrets.clickhouse_reporting_password, True),
         },
     )
-    supervisor = Supervisor(settings)
-    by_name = {part.name: part for part in parts(settings, secrets, env)}
+    all_parts = parts(settings, secrets, env)
+    # Parts of one family (kafka-1..3, ingest-1..2, processors-1..3) start side by side.
+    families = [
+        list(group)
+        for _, group in itertools.groupby(all_parts, key=lambda part: part.name.split("-")[0])
+    ]
 
-    def start(name: str) -> None:
-        log(f"  {name:<11} {'started' if supervisor.start(by_name[name]) else 'already running'}")
+    def start(group: list[Part]) -> None:
+        for part, started in zip(group, supervisor.start_together(group), strict=True):
+            log(f"  {part.name:<11} {'started' if started else 'already running'}")
 
-    start("kafka")
-    asyncio.run(topics.ensure_topics(settings.kafka_bootstrap, topics.ALL_TOPICS))
-    start("clickhouse")
+    kafka, clickhouse, *services = families
+    start(kafka)
+    if settings.profile == CLUSTER:
+        from localstack import kafka_cluster
+        from localstack.cluster_profile import cluster_topics, kafka_config
+
+        config = kafka_config(settings)
+        processes.wait_until(
+            lambda: kafka_cluster.cluster_ready(config), what="the Kafka cluster", timeout=180
+        )
+        asyncio.run(topics.ensure_topics(settings.kafka_bootstrap, cluster_topics()))
+    else:
+        asyncio.run(topics.ensure_topics(settings.kafka_bootstrap, topics.ALL_TOPICS))
+    start(clickhouse)
     admin_url = settings.admin_clickhouse_url(secrets)
     for migration in apply_migrations(connect(admin_url, database="default"), "cairn"):
         log(f"  {'migrate':<11} applied {migration.version:04d} {migration.name}")
     if not secrets.admin_api_key:
         secrets = _issue_local_admin_key(settings, secrets)
     _ensure_portal_key(settings)
-    start("ingest")
-    start("processors")
-    start("portal")
+    for group in services:
+        start(group)
     # The SDK's last configuration fallback: training code on this machine finds the stack.
     local_secrets.write_private_json(
         settings.discovery_file,
         {
-            "ingest_url": settings.ingest_address,
+            "ingest_url": settings.ingest_url,
             "api_key": secrets.admin_api_key,
             "portal_url": settings.portal_url,
             "team": LOCAL_TEAM,
@@ -72,12 +95,30 @@ def bootstrap_stack(
             DISCOVERY_KEY: settings.discovery_record(),
         },
     )
-    addresses = {part.name: part.address for part in by_name.values()}
-    addresses["query"] = f"{settings.ingest_address} (cairn.v1.Query, served by ingest)"
+    addresses = {part.name: part.address for part in all_parts}
+    for part in all_parts:
+        if part.name.startswith("ingest"):
+            query = part.name.replace("ingest", "query", 1)
+            addresses[query] = f"{part.address} (cairn.v1.Query, served by {part.name})"
     return StackSummary(
         addresses=addresses,
         api_key=secrets.admin_api_key,
     )
+
+
+def _claim_home(settings: StackSettings, supervisor: Supervisor) -> None:
+    """Record the profile this home runs; refuse to start a second profile over a running one."""
+    before = recorded_profile(settings.home)
+    if before is not None and before != settings.profile:
+        running = [name for name in supervisor.recorded() if supervisor.pid(name) is not None]
+        if running:
+            raise ConfigError(
+                f"a {before} stack runs in {settings.home} ({', '.join(running)}): "
+                f"run `cairn down` before `cairn up --profile {settings.profile}`",
+                field="profile",
+                rule="one_profile_per_home",
+            )
+    settings.profile_file.write_text(settings.profile + "\n")
 
 
 def _ensure_portal_key(settings: StackSettings) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from cairn_contract.errors import ConfigError, ValidationError
 from localstack import secrets as local_secrets
 from localstack.secrets import LocalSecrets
-from localstack.settings import StackSettings
+from localstack.settings import PROFILES, StackSettings
 
 _SQL_FORMATS = {
     "csv": "CSVWithNames",
@@ -28,6 +28,13 @@ _SQL_FORMATS = {
 def register(subparsers: Any) -> None:
     up = subparsers.add_parser(
         "up", help="start the local stack and wait until every part is healthy"
+    )
+    up.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default=None,
+        help="single (default: one of each part) or cluster (3 Kafka nodes, RF 3; 2 ingest; "
+        "3 processors workers); without it, the profile this home last ran",
     )
     up.add_argument(
         "--demo",
@@ -87,17 +94,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     from localstack.bootstrap import bootstrap_stack
 
     settings = _settings()
+    if args.profile is not None:
+        settings = settings.with_profile(args.profile)
     summary = bootstrap_stack(settings, os.environ, log=lambda line: print(line, flush=True))
     if args.demo:
         from localstack.demo import seed
 
         seed(settings, log=lambda line: print(line, flush=True))
     print()
-    print("Cairn is up:")
+    print(f"Cairn is up ({settings.profile} profile):")
     for name, address in summary.addresses.items():
-        print(f"  {name:<11} {address}")
-    print(f"  {'api key':<11} {summary.api_key}   (local admin; the SDK finds it automatically)")
-    print(f"  {'logs':<11} {settings.logs_dir}")
+        print(f"  {name:<13} {address}")
+    print(f"  {'api key':<13} {summary.api_key}   (local admin; the SDK finds it automatically)")
+    print(f"  {'logs':<13} {settings.logs_dir}")
     return 0
 
 
@@ -107,9 +116,12 @@ def cmd_down(args: argparse.Namespace) -> int:
     settings = _settings()
     supervisor = Supervisor(settings)
     secrets = local_secrets.load(settings.secrets_path) or LocalSecrets("", "")
-    for part in reversed(parts(settings, secrets, os.environ)):
-        was_running = supervisor.stop(part.name)
-        print(f"  {part.name:<11} {'stopped' if was_running else 'not running'}")
+    names = [part.name for part in reversed(parts(settings, secrets, os.environ))]
+    # Anything else with a PID file (a part of another profile) is stopped too, last.
+    names += [name for name in supervisor.recorded() if name not in names]
+    for name in names:
+        was_running = supervisor.stop(name)
+        print(f"  {name:<13} {'stopped' if was_running else 'not running'}")
     return 0
 
 
@@ -121,14 +133,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     secrets = local_secrets.load(settings.secrets_path) or LocalSecrets("", "")
     all_healthy = True
     statuses: list[PartStatus] = []
+    print(f"  {settings.profile} profile, home {settings.home}")
     for part in parts(settings, secrets, os.environ):
         statuses.append(supervisor.status(part))
-        if part.name == "ingest":
-            statuses.append(query_status(settings, statuses[-1]))
+        if part.name.startswith("ingest"):
+            statuses.append(query_status(statuses[-1]))
     for status in statuses:
         all_healthy &= status.healthy
         pid = str(status.pid) if status.pid else "-"
-        print(f"  {status.name:<11} {status.state:<10} pid {pid:<8} {status.address}")
+        print(f"  {status.name:<13} {status.state:<10} pid {pid:<8} {status.address}")
     return 0 if all_healthy else 1
 
 

@@ -28,20 +28,23 @@ class LocalReplayTarget:
 
     @contextmanager
     def processors_paused(self) -> Iterator[None]:
-        """Stop the supervised processors part (if running) for the block, then start it again."""
+        """Stop the supervised processors workers (the one of the single profile, all three of
+        the cluster's) for the block, then start the ones that ran again."""
         supervisor = Supervisor(self._stack)
-        part = next(
-            p for p in parts(self._stack, self._secrets, self._environ) if p.name == "processors"
-        )
-        stopped = supervisor.stop("processors")
+        workers = [
+            p
+            for p in parts(self._stack, self._secrets, self._environ)
+            if p.name.split("-")[0] == "processors"
+        ]
+        stopped = [part for part in workers if supervisor.stop(part.name)]
         if stopped:
-            print("  processors stopped for the replay")
+            print(f"  {', '.join(p.name for p in stopped)} stopped for the replay")
         try:
             yield
         finally:
             if stopped:
-                supervisor.start(part)
-                print("  processors started again")
+                supervisor.start_together(stopped)
+                print(f"  {', '.join(p.name for p in stopped)} started again")
 
 
 def local_replay_target(environ: Mapping[str, str]) -> LocalReplayTarget | None:

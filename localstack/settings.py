@@ -8,18 +8,35 @@ Discovery: ``cairn up`` records the stack's home and ports in the local-stack fi
 When ``CAIRN_HOME`` is not set, every verb (``status``, ``sql``, ``down``, ``up`` again) finds the
 running stack through that file, from any directory; ``./.cairn`` of the current directory is the
 default only when no stack was ever started. A ``CAIRN_*`` variable still wins over the file.
+
+Profiles: ``single`` (the default: one of each part) and ``cluster`` (``cairn up --profile
+cluster``: three Kafka nodes, two ingest replicas, three processors workers). A replicated part's
+instance ``i`` (0-based) listens on its base port + ``CLUSTER_PORT_STRIDE * i``; the profile a home
+was started with is recorded in ``$CAIRN_HOME/profile`` (and the discovery file), so ``status``,
+``down`` and ``up`` again find it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cairn_contract.errors import ConfigError
 from localstack.secrets import LocalSecrets
 from servicekit.envconfig import read_int, read_path, read_str
+
+SINGLE = "single"
+CLUSTER = "cluster"
+PROFILES = (SINGLE, CLUSTER)
+# Replica i of a replicated part listens on base port + stride * i: 9092, 9102, 9112 for Kafka
+# with controllers on 9093, 9103, 9113, so the two series never meet.
+CLUSTER_PORT_STRIDE = 10
+KAFKA_NODES = 3
+INGEST_REPLICAS = 2
+PROCESSORS_WORKERS = 3
 
 # local-stack.json key under which `cairn up` records where the stack lives (the SDK ignores it).
 DISCOVERY_KEY = "stack"
@@ -53,6 +70,7 @@ class StackSettings:
     explicit_clickhouse_url: str = ""
     # CAIRN_SQL_URL: the URL ``cairn sql`` connects to instead of the local reader's; "" means none.
     explicit_sql_url: str = ""
+    profile: str = SINGLE  # SINGLE or CLUSTER (see the module docstring)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StackSettings:
@@ -67,8 +85,9 @@ class StackSettings:
             if var not in env and name in found:
                 merged[var] = str(found[name])
         home_default = Path(found["home"]) if "home" in found else Path.cwd() / ".cairn"
+        home = read_path(env, "CAIRN_HOME", home_default)
         return cls(
-            home=read_path(env, "CAIRN_HOME", home_default),
+            home=home,
             cache_dir=read_path(env, "CAIRN_CACHE_DIR", Path.home() / ".cache" / "cairn"),
             discovery_file=discovery_file,
             host=read_str(env, "CAIRN_HOST", str(found.get("host", "127.0.0.1"))),
@@ -81,13 +100,29 @@ class StackSettings:
             portal_port=read_int(merged, "CAIRN_PORTAL_PORT", 8501, minimum=1),
             explicit_clickhouse_url=read_str(env, "CAIRN_CLICKHOUSE_URL", ""),
             explicit_sql_url=read_str(env, "CAIRN_SQL_URL", ""),
+            profile=recorded_profile(home) or str(found.get("profile", SINGLE)),
         )
+
+    def with_profile(self, profile: str) -> StackSettings:
+        """These settings for ``profile``; ConfigError naming ``--profile`` if it is unknown."""
+        if profile not in PROFILES:
+            raise ConfigError(
+                f"--profile must be one of {', '.join(PROFILES)}, got {profile!r}",
+                field="profile",
+                rule="one_of",
+            )
+        return replace(self, profile=profile)
+
+    @property
+    def profile_file(self) -> Path:
+        return self.home / "profile"
 
     def discovery_record(self) -> dict[str, Any]:
         """What ``cairn up`` writes under :data:`DISCOVERY_KEY` so other directories find it."""
         return {
             "home": str(self.home),
             "host": self.host,
+            "profile": self.profile,
             **{name: getattr(self, name) for name in _PORTS},
         }
 
@@ -103,13 +138,46 @@ class StackSettings:
     def secrets_path(self) -> Path:
         return self.home / "secrets.json"
 
+    def _replicas(self, base: int, count: int) -> list[int]:
+        """Ports of a part's instances: one on the single profile, ``count`` on the cluster."""
+        if self.profile != CLUSTER:
+            return [base]
+        return [base + CLUSTER_PORT_STRIDE * i for i in range(count)]
+
+    @property
+    def kafka_ports(self) -> list[int]:
+        return self._replicas(self.kafka_port, KAFKA_NODES)
+
+    @property
+    def kafka_controller_ports(self) -> list[int]:
+        return self._replicas(self.kafka_controller_port, KAFKA_NODES)
+
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.host}:{self.kafka_port}"
+        """Every broker, comma-separated (Kafka clients take a list)."""
+        return ",".join(f"{self.host}:{port}" for port in self.kafka_ports)
+
+    @property
+    def ingest_addresses(self) -> list[str]:
+        return [f"{self.host}:{port}" for port in self._replicas(self.ingest_port, INGEST_REPLICAS)]
+
+    @property
+    def ingest_metrics_ports(self) -> list[int]:
+        return self._replicas(self.ingest_metrics_port, INGEST_REPLICAS)
+
+    @property
+    def processors_ports(self) -> list[int]:
+        return self._replicas(self.processors_port, PROCESSORS_WORKERS)
 
     @property
     def ingest_address(self) -> str:
-        return f"{self.host}:{self.ingest_port}"
+        """The first ingest replica (the only one on the single profile)."""
+        return self.ingest_addresses[0]
+
+    @property
+    def ingest_url(self) -> str:
+        """What the SDK is given: every ingest replica, comma-separated (it spreads over them)."""
+        return ",".join(self.ingest_addresses)
 
     @property
     def portal_url(self) -> str:
@@ -143,3 +211,12 @@ def recorded_stack(discovery_file: Path) -> dict[str, Any]:
     if not Path(record["home"]).is_dir():
         return {}
     return record
+
+
+def recorded_profile(home: Path) -> str | None:
+    """The profile ``cairn up`` last started in ``home`` (``$CAIRN_HOME/profile``), if any."""
+    try:
+        profile = (home / "profile").read_text().strip()
+    except OSError:
+        return None
+    return profile if profile in PROFILES else None

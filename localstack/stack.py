@@ -1,21 +1,23 @@
 """The local stack: start, stop and inspect its five parts, in dependency order, by PID.
 
 Parts: Kafka (the event log), the ClickHouse HTTP endpoint (the store), ingest, processors and the
-portal. ``up`` is idempotent: a part whose recorded PID is alive and healthy is left alone. State
+portal; on the cluster profile Kafka, ingest and processors are replicated
+(:mod:`localstack.cluster_profile`). ``up`` is idempotent: a part whose recorded PID is alive and healthy is left alone. State
 lives under ``$CAIRN_HOME``: ``run/<part>.pid``, ``logs/<part>.log``, each part's data directory
 and ``secrets.json``.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from localstack import health, kafka_broker, processes
 from localstack.secrets import LocalSecrets
-from localstack.settings import StackSettings
+from localstack.settings import CLUSTER, StackSettings
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,18 @@ def service_env(
 
 
 def parts(
+    settings: StackSettings, secrets: LocalSecrets, base_env: Mapping[str, str]
+) -> list[Part]:
+    """The parts of ``settings.profile``, in start order (``down`` stops them in reverse)."""
+    single = single_parts(settings, secrets, base_env)
+    if settings.profile != CLUSTER:
+        return single
+    from localstack.cluster_profile import cluster_parts
+
+    return cluster_parts(settings, single)
+
+
+def single_parts(
     settings: StackSettings, secrets: LocalSecrets, base_env: Mapping[str, str]
 ) -> list[Part]:
     python = sys.executable
@@ -144,13 +158,12 @@ def parts(
 QUERY_SERVICE = "cairn.v1.Query"
 
 
-def query_status(settings: StackSettings, ingest: PartStatus) -> PartStatus:
-    """The query service runs inside ingest's process (same address and PID); it is healthy
-    when ingest's health service says ``cairn.v1.Query`` is SERVING."""
-    healthy = ingest.pid is not None and health.grpc_serving(
-        settings.ingest_address, service=QUERY_SERVICE
-    )
-    return PartStatus("query", f"{settings.ingest_address} (in ingest)", ingest.pid, healthy)
+def query_status(ingest: PartStatus) -> PartStatus:
+    """The query service runs inside each ingest process (same address and PID); it is healthy
+    when that ingest's health service says ``cairn.v1.Query`` is SERVING."""
+    healthy = ingest.pid is not None and health.grpc_serving(ingest.address, service=QUERY_SERVICE)
+    name = ingest.name.replace("ingest", "query", 1)
+    return PartStatus(name, f"{ingest.address} (in {ingest.name})", ingest.pid, healthy)
 
 
 class Supervisor:
@@ -174,22 +187,41 @@ class Supervisor:
 
     def start(self, part: Part) -> bool:
         """Start ``part`` unless it already runs; wait until healthy. True if it was started."""
-        if self.pid(part.name) is not None and part.healthy():
-            return False
-        self.stop(part.name)
-        process = processes.start_process(
-            part.argv(), log_path=self._log(part.name), env=part.env or None, cwd=Path.cwd()
-        )
-        self._pid_file(part.name).parent.mkdir(parents=True, exist_ok=True)
-        self._pid_file(part.name).write_text(str(process.pid))
-        processes.wait_until(
-            part.healthy,
-            what=part.name,
-            timeout=part.start_timeout,
-            process=process,
-            log_path=self._log(part.name),
-        )
-        return True
+        return self.start_together([part])[0]
+
+    def start_together(self, group: Sequence[Part]) -> list[bool]:
+        """Launch every part of ``group`` that is not running, then wait for each to be healthy.
+
+        Parts that need each other to become healthy (the Kafka nodes of one quorum) must be
+        started this way: waiting for the first before launching the second would never end.
+        Returns, per part, whether it was started.
+        """
+        launched: list[subprocess.Popen[bytes] | None] = []
+        for part in group:
+            if self.pid(part.name) is not None and part.healthy():
+                launched.append(None)
+                continue
+            self.stop(part.name)
+            process = processes.start_process(
+                part.argv(), log_path=self._log(part.name), env=part.env or None, cwd=Path.cwd()
+            )
+            self._pid_file(part.name).parent.mkdir(parents=True, exist_ok=True)
+            self._pid_file(part.name).write_text(str(process.pid))
+            launched.append(process)
+        for part, child in zip(group, launched, strict=True):
+            if child is not None:
+                processes.wait_until(
+                    part.healthy,
+                    what=part.name,
+                    timeout=part.start_timeout,
+                    process=child,
+                    log_path=self._log(part.name),
+                )
+        return [child is not None for child in launched]
+
+    def recorded(self) -> list[str]:
+        """Names of every part with a PID file (running or not), whatever the profile."""
+        return sorted(p.stem for p in self.settings.run_dir.glob("*.pid"))
 
     def stop(self, name: str) -> bool:
         """Stop a part if it runs. True if it was running."""

@@ -117,6 +117,29 @@ class Cluster:
         return asyncio.run(leader())
 
 
+def projection_snapshot(client: Client, database: str) -> dict[str, str]:
+    """Row count and checksum of every projection table of ``database`` (after FINAL), and
+    every latest-state view as the engine's text output (aggregate states are compared through
+    their views): what a replay must leave exactly as it was."""
+    tables = client.query(
+        "SELECT name FROM system.tables WHERE database = {d:String} AND engine LIKE '%MergeTree'"
+        " AND name != 'schema_migrations' AND name NOT IN (SELECT table FROM system.columns"
+        " WHERE database = {d:String} AND type LIKE 'AggregateFunction%') ORDER BY name",
+        parameters={"d": database},
+    ).result_rows
+    out = {}
+    for (table,) in tables:
+        row = client.query(
+            f"SELECT count(), groupBitXor(cityHash64(*)) FROM `{database}`.`{table}` FINAL"
+        ).result_rows[0]
+        out[table] = f"{row[0]} rows, checksum {row[1]}"
+    for view in ("runs", "metric_summary", "params_current", "tags_current"):
+        out[view] = client.raw_query(
+            f"SELECT * FROM `{database}`.`{view}` ORDER BY ALL", fmt="TabSeparatedWithNames"
+        ).decode()
+    return out
+
+
 def start_cluster(endpoint: ClickHouseEndpoint, home: Path, cache_dir: Path) -> Cluster:
     config = kafka_cluster.ClusterConfig.on_ports(
         home / "kafka", [free_port() for _ in range(3)], [free_port() for _ in range(3)]

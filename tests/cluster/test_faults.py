@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import cairn
-from tests.cluster.harness import Cluster
+from tests.cluster.harness import Cluster, projection_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -175,27 +175,7 @@ def test_rolling_restart_of_both_ingest_replicas(cluster: Cluster, tmp_path: Pat
 
 
 def _snapshot(cluster: Cluster) -> dict[str, str]:
-    """Row count and checksum of every projection table (after FINAL), and every latest-state
-    view as the engine's text output (aggregate states are compared through their views)."""
-    client = cluster.client()
-    database = cluster.url.rsplit("/", 1)[1]
-    tables = client.query(
-        "SELECT name FROM system.tables WHERE database = {d:String} AND engine LIKE '%MergeTree'"
-        " AND name != 'schema_migrations' AND name NOT IN (SELECT table FROM system.columns"
-        " WHERE database = {d:String} AND type LIKE 'AggregateFunction%') ORDER BY name",
-        parameters={"d": database},
-    ).result_rows
-    out = {}
-    for (table,) in tables:
-        row = client.query(
-            f"SELECT count(), groupBitXor(cityHash64(*)) FROM `{table}` FINAL"
-        ).result_rows[0]
-        out[table] = f"{row[0]} rows, checksum {row[1]}"
-    for view in ("runs", "metric_summary", "params_current", "tags_current"):
-        out[view] = client.raw_query(
-            f"SELECT * FROM `{view}` ORDER BY ALL", fmt="TabSeparatedWithNames"
-        ).decode()
-    return out
+    return projection_snapshot(cluster.client(), cluster.url.rsplit("/", 1)[1])
 
 
 def test_replay_rebuilds_every_projection_identically(cluster: Cluster) -> None:

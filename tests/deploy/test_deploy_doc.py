@@ -1,5 +1,9 @@
 """docs/deploy.md's runnable blocks, executed from the repository root in page order (literate
-convention of tests/docs/literate.py; blocks marked no-run need Docker or Kubernetes)."""
+convention of tests/docs/literate.py; blocks marked no-run need Docker or Kubernetes).
+
+The cluster profile's section starts a whole stack: tests/cluster/test_profile.py runs it on
+private ports and a private home (never the defaults of this shared machine), in `make
+test-cluster`."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from tests.deploy.tools import REPO, tools
 from tests.docs.literate import sections
 
 PAGE = REPO / "docs" / "deploy.md"
+PROFILE_SECTION = "The cluster profile on one machine"  # run by tests/cluster/test_profile.py
 pytestmark = pytest.mark.integration
 
 
@@ -25,7 +30,9 @@ def test_the_page_has_runnable_and_shown_only_sections() -> None:
 
 
 @pytest.mark.parametrize(
-    "section", [s for s in sections(PAGE) if s.runnable], ids=lambda s: s.title
+    "section",
+    [s for s in sections(PAGE) if s.runnable and s.title != PROFILE_SECTION],
+    ids=lambda s: s.title,
 )
 def test_the_section_runs(section: object, tmp_path: Path) -> None:
     tools()  # installed once, as the page's first block does
