@@ -69,9 +69,10 @@ test: dev-venv lint
 	./deploy/tools/install.sh
 	$(BIN)/python -m pytest tests
 
-# The cluster profile's fault tests (3 Kafka nodes, 2 ingest, 3 processors; several minutes).
+# The cluster profile's fault tests and `cairn up --profile cluster` from the CLI (3 Kafka nodes,
+# 2 ingest, 3 processors; several minutes each).
 test-cluster: dev-venv
-	CAIRN_CLUSTER_TESTS=1 $(BIN)/python -m pytest tests/cluster/test_faults.py -s
+	CAIRN_CLUSTER_TESTS=1 $(BIN)/python -m pytest tests/cluster/test_faults.py tests/cluster/test_profile.py -s
 
 # Selected by marker, not folder: every fast test, wherever it lives; every test against real
 # Kafka/ClickHouse (marked in its module, or by using a server fixture, see tests/conftest.py);

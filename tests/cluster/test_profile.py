@@ -87,6 +87,7 @@ def stable_snapshot(url: str) -> dict[str, str]:
     raise AssertionError("the projections kept changing with nothing being logged")
 
 
+@pytest.mark.timeout(1500)  # ten processes, three of them JVMs, on two shared cores
 def test_the_cluster_profile_comes_up_logs_replays_and_goes_down(tmp_path: Path) -> None:
     (section,) = [s for s in sections(PAGE) if s.title == PROFILE_SECTION]
     runnable = [b for b in section.blocks if b.runs]
