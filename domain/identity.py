@@ -1,10 +1,17 @@
 """API keys and the identity state ingest authenticates against, rebuilt from identity events.
 
-Keys are ``cairn_<key id>_<secret>`` with a 256-bit random secret. Only the SHA-256 of the whole
-key text is ever stored or sent (``ApiKeyIssued.key_sha256``): for a high-entropy random key a
-plain fast hash is as safe as a password hash, because there is nothing to guess, and it keeps
+Keys are ``cairn_<key id>_<secret>`` with a 256-bit random secret. Only a hash of the whole key
+text is ever stored or sent (``ApiKeyIssued.key_sha256``): for a high-entropy random key a plain
+fast hash is as safe as a password hash, because there is nothing to guess, and it keeps
 authentication to one hash and one dictionary lookup per call. The key id is public; it names
 the key in lists, logs and revocations.
+
+A deployment may set a server-side *pepper* (``CAIRN_API_KEY_PEPPER``, a secret that lives only
+with ingest and the operator tools that issue keys, never in Kafka or ClickHouse): the hash is
+then HMAC-SHA256 of the key keyed with the pepper, so the stored hashes cannot be matched
+against keys by anyone who reads the event log or the projections but not the pepper. Without a
+pepper the hash is plain SHA-256 (the local stack). Every issuer and every verifier of one
+installation must use the same pepper: changing it makes every issued key unknown.
 
 :class:`IdentityRegistry` is a projection of the identity topic: :meth:`IdentityRegistry.apply`
 folds one event in, is idempotent (a replayed or duplicated event changes nothing) and ignores
@@ -14,6 +21,7 @@ events it does not care about. The first ``ApiKeyIssued`` for a key id wins.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -53,14 +61,18 @@ class NewKey:
     sha256: str
 
 
-def hash_api_key(key: str) -> str:
+def hash_api_key(key: str, pepper: str = "") -> str:
+    """The stored form of ``key``: HMAC-SHA256 keyed with ``pepper``, or SHA-256 without one
+    (64 hex digits either way, the ``key_sha256`` field's format)."""
+    if pepper:
+        return hmac.new(pepper.encode(), key.encode(), hashlib.sha256).hexdigest()
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def generate_api_key() -> NewKey:
+def generate_api_key(pepper: str = "") -> NewKey:
     key_id = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-    return NewKey(key_id, key, hash_api_key(key))
+    return NewKey(key_id, key, hash_api_key(key, pepper))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +121,11 @@ class Member:
 
 
 class IdentityRegistry:
-    """Teams, members, projects and API keys as the identity events describe them."""
+    """Teams, members, projects and API keys as the identity events describe them; presented keys
+    are hashed with ``pepper`` (the installation's, see the module docstring) to be found."""
 
-    def __init__(self) -> None:
+    def __init__(self, pepper: str = "") -> None:
+        self._pepper = pepper
         self.teams: dict[str, str] = {}  # slug -> display name
         self.projects: dict[tuple[str, str], str] = {}  # (team, project) -> display name
         self.members: dict[tuple[str, str], Member] = {}
@@ -177,7 +191,7 @@ class IdentityRegistry:
                 "no API key: send it as 'authorization: Bearer <key>' metadata",
                 rule="api_key_required",
             )
-        key_id = self._by_hash.get(hash_api_key(key))
+        key_id = self._by_hash.get(hash_api_key(key, self._pepper))
         if key_id is None:
             raise AuthenticationError("API key not recognised", rule="api_key_unknown")
         record = self._keys[key_id]

@@ -3,7 +3,8 @@ entry-point group as ``keys = "ingest.cli:register"``).
 
 ``cairn key create --team T --role writer`` prints the new key on stdout and nothing else, once;
 it cannot be shown again (only its hash is kept). Kafka's address and the identity topic come
-from ``--bootstrap``/``--topic`` or ``CAIRN_KAFKA_BOOTSTRAP``/``CAIRN_IDENTITY_TOPIC``.
+from ``--bootstrap``/``--topic`` or ``CAIRN_KAFKA_BOOTSTRAP``/``CAIRN_IDENTITY_TOPIC``; the key is
+hashed with ``CAIRN_API_KEY_PEPPER`` when the installation's ingest has one.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def _where(args: argparse.Namespace) -> tuple[str, str]:
 
 def _create(args: argparse.Namespace) -> int:
     from ingest.keys import issue_key_directly
+    from ingest.settings import IngestSettings
 
     bootstrap, topic = _where(args)
     key = asyncio.run(
@@ -65,6 +67,7 @@ def _create(args: argparse.Namespace) -> int:
             name=args.name,
             user_id=args.user,
             topic=topic,
+            pepper=IngestSettings.from_env(os.environ).api_key_pepper,
         )
     )
     print(key)

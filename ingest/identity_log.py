@@ -37,10 +37,11 @@ class IdentityLog:
         registry: IdentityRegistry | None = None,
         *,
         fetch_max_wait_ms: int = 200,
+        pepper: str = "",
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self.registry = registry or IdentityRegistry()
+        self.registry = registry or IdentityRegistry(pepper)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=None,

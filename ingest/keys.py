@@ -80,8 +80,10 @@ async def issue_key_directly(
     name: str = "",
     user_id: str = "",
     topic: str = IDENTITY_TOPIC,
+    pepper: str = "",
 ) -> str:
-    """Issue a new key for ``team`` and return it; only its hash is stored anywhere."""
+    """Issue a new key for ``team`` and return it; only its hash (keyed with the installation's
+    ``pepper``, the same ingest verifies with) is stored anywhere."""
     try:
         role = Role(role)
     except ValueError:
@@ -93,7 +95,7 @@ async def issue_key_directly(
         created = _team_event(team)
         created.team_created.display_name = team
         events.append(created)
-    new = generate_api_key()
+    new = generate_api_key(pepper)
     issued = _team_event(team)
     issued.api_key_issued.CopyFrom(
         identity_pb2.ApiKeyIssued(

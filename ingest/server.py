@@ -62,7 +62,9 @@ class IngestServer:
         )
         self.identity: IdentityLog | None = None
         if registry is None:
-            self.identity = IdentityLog(settings.kafka_bootstrap, settings.identity_topic)
+            self.identity = IdentityLog(
+                settings.kafka_bootstrap, settings.identity_topic, pepper=settings.api_key_pepper
+            )
             registry = self.identity.registry
         self.registry = registry
         if ownership is None:

@@ -42,6 +42,9 @@ class IngestSettings:
     # The projection store the query service (cairn.v1.Query, served on the same port) reads,
     # as http://user:password@host:port/database; "" serves ingest alone.
     clickhouse_url: str = ""
+    # CAIRN_API_KEY_PEPPER: the secret API-key hashes are keyed with (domain/identity.py); the
+    # same value must reach every tool that issues keys (cairn key, provision issue-key).
+    api_key_pepper: str = field(default="", repr=False)
 
     @property
     def ownership_log_topic(self) -> str:
@@ -91,6 +94,7 @@ class IngestSettings:
             log_level=read_str(env, "CAIRN_LOG_LEVEL", cls.log_level),
             log_json=read_bool(env, "CAIRN_LOG_JSON", cls.log_json),
             clickhouse_url=read_str(env, "CAIRN_CLICKHOUSE_URL", cls.clickhouse_url),
+            api_key_pepper=read_str(env, "CAIRN_API_KEY_PEPPER", ""),
         )
 
     @property

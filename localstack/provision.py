@@ -11,7 +11,8 @@ deployment runs before the services start, and again on every upgrade (each step
 - ``issue-key``: issue an API key for a team and print it (the first key of an installation).
 
 Variables (read here only, the entry point): ``CAIRN_KAFKA_BOOTSTRAP``,
-``CAIRN_CLICKHOUSE_URL``, ``CAIRN_KAFKA_REPLICATION_FACTOR`` (default 1),
+``CAIRN_CLICKHOUSE_URL``, ``CAIRN_API_KEY_PEPPER`` (the one ingest hashes keys with: ``issue-key``
+must use it too), ``CAIRN_KAFKA_REPLICATION_FACTOR`` (default 1),
 ``CAIRN_KAFKA_MIN_INSYNC_REPLICAS`` (default 1), ``CAIRN_EVENTS_PARTITIONS`` (default 12).
 """
 
@@ -22,7 +23,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from cairn_contract.errors import CairnError, ConfigError
 from servicekit import topics
@@ -36,6 +37,7 @@ class ProvisionSettings:
     replication_factor: int = 1
     min_insync_replicas: int = 1
     events_partitions: int = 12
+    api_key_pepper: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProvisionSettings:
@@ -53,6 +55,7 @@ class ProvisionSettings:
             replication_factor=rf,
             min_insync_replicas=min_isr,
             events_partitions=read_int(env, "CAIRN_EVENTS_PARTITIONS", 12, minimum=1),
+            api_key_pepper=read_str(env, "CAIRN_API_KEY_PEPPER", ""),
         )
 
 
@@ -122,7 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             key = asyncio.run(
                 issue_key_directly(
-                    settings.kafka_bootstrap, team=args.team, role=args.role, name=args.name
+                    settings.kafka_bootstrap,
+                    team=args.team,
+                    role=args.role,
+                    name=args.name,
+                    pepper=settings.api_key_pepper,
                 )
             )
             print(key)

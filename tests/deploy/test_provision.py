@@ -32,3 +32,9 @@ def test_defaults_fit_the_single_node_stack() -> None:
     settings = ProvisionSettings.from_env({})
     assert (settings.replication_factor, settings.min_insync_replicas) == (1, 1)
     assert settings.events_partitions == 12
+
+
+def test_the_api_key_pepper_is_read_and_kept_out_of_repr() -> None:
+    settings = ProvisionSettings.from_env({"CAIRN_API_KEY_PEPPER": "s3cret-pepper"})
+    assert settings.api_key_pepper == "s3cret-pepper"
+    assert "s3cret-pepper" not in repr(settings)

@@ -52,6 +52,21 @@ def test_generated_keys_embed_their_id_and_hash_stably() -> None:
     assert new.sha256 == hash_api_key(new.key) != hash_api_key(generate_api_key().key)
 
 
+def test_a_peppered_key_works_only_where_the_same_pepper_is_configured() -> None:
+    new = generate_api_key(pepper="p1")
+    assert len(new.sha256) == 64
+    assert new.sha256 == hash_api_key(new.key, "p1")
+    assert new.sha256 not in {hash_api_key(new.key), hash_api_key(new.key, "p2")}
+    for pepper, works in (("p1", True), ("p2", False), ("", False)):
+        registry = IdentityRegistry(pepper)
+        registry.apply(issued(new.sha256, new.key_id))
+        if works:
+            assert registry.authenticate(new.key, now_ns=time.time_ns()).key_id == new.key_id
+        else:
+            with pytest.raises(AuthenticationError, match="not recognised"):
+                registry.authenticate(new.key, now_ns=time.time_ns())
+
+
 def test_an_issued_key_authenticates_as_its_team_and_role() -> None:
     registry = IdentityRegistry()
     new = generate_api_key()
