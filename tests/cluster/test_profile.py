@@ -74,6 +74,17 @@ async def topic_layout(bootstrap: str) -> dict[str, tuple[int, set[int], str]]:
     }
 
 
+def resident_mib(pids: list[int]) -> float:
+    """Resident memory of the parts' process groups (each part's children included)."""
+    import psutil
+
+    total = 0
+    for pid in pids:
+        process = psutil.Process(pid)
+        total += sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+    return total / (1 << 20)
+
+
 def stable_snapshot(url: str) -> dict[str, str]:
     """The projections once two reads a second apart agree (late flushes have landed)."""
     client = connect(url)
@@ -103,7 +114,9 @@ def test_the_cluster_profile_comes_up_logs_replays_and_goes_down(tmp_path: Path)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     settings = StackSettings.from_env(env).with_profile(CLUSTER)
     try:
+        started = time.monotonic()
         up = run_block(up_block.text, env, workdir)
+        up_seconds = time.monotonic() - started
         assert up.returncode == 0, up.stdout + up.stderr
         assert "Cairn is up (cluster profile):" in up.stdout
         status = up.stdout.split("Cairn is up")[1]
@@ -136,6 +149,10 @@ def test_the_cluster_profile_comes_up_logs_replays_and_goes_down(tmp_path: Path)
 
         pids = [int(p.read_text()) for p in (home / "run").glob("*.pid")]
         assert len(pids) == 10  # 3 kafka, clickhouse, 2 ingest, 3 processors, portal
+        print(
+            f"\n[cluster profile] up in {up_seconds:.0f} s; 10 processes,"
+            f" {resident_mib(pids):,.0f} MiB resident; load average {os.getloadavg()[0]:.1f}"
+        )
         down = run_block(down_block.text, env, workdir)
         assert down.returncode == 0, down.stdout + down.stderr
         assert [pid for pid in pids if pid_alive(pid)] == []
