@@ -163,12 +163,20 @@ async def _drive_stream(
 
 
 class RssSampler(threading.Thread):
+    """Samples ingest's resident memory; also reads its CPU time (user + system) on demand, so
+    points per ingest CPU second (the per-core sizing figure of docs/deploy.md) can be given."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.process = psutil.Process(pid)
         self.peak = 0
         self.last = 0
+        self.cpu_measured = 0.0  # ingest's CPU seconds during the measured window
         self.done = threading.Event()
+
+    def cpu_seconds(self) -> float:
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
 
     def run(self) -> None:
         while not self.done.wait(0.2):
@@ -179,7 +187,9 @@ class RssSampler(threading.Thread):
             self.peak = max(self.peak, self.last)
 
 
-async def _run_load(address: str, key: str, args: argparse.Namespace) -> tuple[Tally, float]:
+async def _run_load(
+    address: str, key: str, args: argparse.Namespace, sampler: RssSampler
+) -> tuple[Tally, float]:
     now = time.time_ns()
     sources = [
         StreamSource.build(i, points=args.points, series=args.series, now_ns=now)
@@ -194,9 +204,11 @@ async def _run_load(address: str, key: str, args: argparse.Namespace) -> tuple[T
     await asyncio.sleep(args.warmup)
     tally.measuring = True
     started = time.perf_counter()
+    cpu_before = sampler.cpu_seconds()
     await asyncio.sleep(args.duration)
     tally.measuring = False
     elapsed = time.perf_counter() - started
+    sampler.cpu_measured = sampler.cpu_seconds() - cpu_before
     stop.set()
     await asyncio.gather(*streams)
     return tally, elapsed
@@ -275,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 sampler = RssSampler(ingest.pid)
                 sampler.start()
-                tally, elapsed = asyncio.run(_run_load(address, key, args))
+                tally, elapsed = asyncio.run(_run_load(address, key, args, sampler))
                 sampler.done.set()
                 records = asyncio.run(_count_records(broker.bootstrap, topics.EVENTS_TOPIC))
             finally:
@@ -308,6 +320,9 @@ def _report(
         f"  accepted     {rate}",
         f"  latency      p50 {p50:.1f} ms, p99 {p99:.1f} ms (write -> Kafka-backed ack)",
         f"  ingest RSS   peak {rss.peak / mib:.0f} MiB, end {rss.last / mib:.0f} MiB",
+        f"  ingest CPU   {rss.cpu_measured:.1f} s in the measured window: "
+        f"{tally.points / max(rss.cpu_measured, 1e-9):,.0f} points per ingest CPU second",
+        f"  machine load {', '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min, at the end)",
         f"  kafka        {records} records in {topics.EVENTS_TOPIC}; "
         f"{tally.acked_events} events acknowledged; {tally.rejected} batches rejected",
     ]
