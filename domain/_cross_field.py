@@ -59,6 +59,8 @@ def checks_for(limits: Limits) -> Mapping[str, Check]:
         "cairn.v1.LineageNode": _lineage_node,
         "cairn.v1.LineageEdgeRecorded": _lineage_edge,
         "cairn.v1.ApiKeyIssued": _api_key_issued,
+        "cairn.v1.RunForked": _run_forked,
+        "cairn.v1.RunRewound": _run_rewound,
         "cairn.v1.RuleDefinition": check_definition,
     }
 
@@ -78,8 +80,26 @@ def _lineage_node(message: Message, path: str) -> None:
         fail(f"{path}.version", "lineage_node_version", "is only allowed on model versions")
 
 
+def _run_forked(message: Message, path: str) -> None:
+    forked = cast(runs_pb2.RunForked, message)
+    if forked.fork_step < 0:
+        fail(f"{path}.fork_step", "min", f"must be >= 0, got {forked.fork_step}")
+
+
+def _run_rewound(message: Message, path: str) -> None:
+    rewound = cast(runs_pb2.RunRewound, message)
+    if rewound.to_step < 0:
+        fail(f"{path}.to_step", "min", f"must be >= 0, got {rewound.to_step}")
+
+
 def _lineage_edge(message: Message, path: str) -> None:
     edge = cast(lineage_pb2.LineageEdgeRecorded, message)
+    if edge.relation == lineage_pb2.LINEAGE_RELATION_FORKED_FROM:
+        fail(
+            f"{path}.relation",
+            "lineage_relation",
+            "FORKED_FROM edges are recorded by run_forked (cairn.init(fork_from=...)), not sent",
+        )
     expected = _RELATION_SOURCES[edge.relation]
     if edge.source.kind != expected:
         relation = lineage_pb2.LineageRelation.Name(edge.relation)
@@ -110,6 +130,12 @@ def check_lineage_source(event: events_pb2.Event, path: str) -> None:
             "an edge is recorded on its source's aggregate: source must be "
             f"{aggregate_kind_name(env.aggregate_kind)} {env.aggregate_id!r}",
         )
+
+
+def check_fork_parent(event: events_pb2.Event, path: str) -> None:
+    """A run cannot be forked from itself."""
+    if event.run_forked.parent_run_id == event.envelope.aggregate_id:
+        fail(f"{path}.parent_run_id", "fork_self", "a run cannot be forked from itself")
 
 
 def _api_key_issued(message: Message, path: str) -> None:

@@ -44,6 +44,7 @@ class Refusal(StrEnum):
 
     FOREIGN = "aggregate_owner"  # the aggregate belongs to another team
     EXISTS = "aggregate_exists"  # a creation event for an aggregate that exists
+    FORK_SOURCE = "fork_source"  # run_forked names a run that is unknown or another team's
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,34 @@ class AggregateOwners:
             self.apply(claim)
 
 
+def fork_parent_key(event: events_pb2.Event) -> str | None:
+    """``run:<parent>`` for a ``run_forked`` event (the run it starts from), else None."""
+    if event.WhichOneof("payload") != "run_forked":
+        return None
+    return f"run:{event.run_forked.parent_run_id}"
+
+
+def check_fork_parent(event: events_pb2.Event, parent: Owner | None) -> Violation | None:
+    """A run may be forked only from a run ingest knows and that belongs to the writer's team.
+
+    Ingest knows owners, not shares, so a run of another team (even one shared with the writer)
+    cannot be forked yet; the SDK also reads the parent through the query service with the
+    caller's visibility before it writes anything."""
+    parent_id = event.run_forked.parent_run_id
+    if parent is None:
+        return Violation(
+            Refusal.FORK_SOURCE, "", f"run {parent_id!r} to fork from is not known to ingest"
+        )
+    if parent.team != event.envelope.team:
+        return Violation(
+            Refusal.FORK_SOURCE,
+            parent.team,
+            f"run {parent_id!r} belongs to another team; team {event.envelope.team!r} may "
+            "fork only its own runs",
+        )
+    return None
+
+
 def check_event(event: events_pb2.Event, owner: Owner | None) -> Violation | None:
     """None if ``event`` may be written given the aggregate's current ``owner``, else why not."""
     env = event.envelope
@@ -163,6 +192,10 @@ def check_batch(
             continue
         owner = staged.owner(key) or owners.owner(key)
         violation = check_event(event, owner)
+        parent_key = fork_parent_key(event)
+        if violation is None and parent_key is not None:
+            parent = staged.owner(parent_key) or owners.owner(parent_key)
+            violation = check_fork_parent(event, parent)
         if violation is not None:
             return claims, (i, violation)
         claim = claim_for(event, owner)

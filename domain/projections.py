@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from google.protobuf.message import DecodeError
 
 from cairn_contract.event_types import EVENT_TYPES, upcast
@@ -63,6 +64,10 @@ class Projection:
         self.position: LogPosition | None = None  # of the event being projected
         self.events = 0
         self.points = 0
+        # Rewinds projected into this batch: (run id, to_step, sequence). Before the batch is
+        # written, the writer copies the points they abandon that earlier batches stored
+        # (query.branches.snapshot_abandoned); the batch's own are copied by :meth:`add`.
+        self.rewinds: list[tuple[str, int, int]] = []
 
     @property
     def rows(self) -> int:
@@ -103,12 +108,44 @@ class Projection:
             ) from exc
         for name, buffer in staged.nonempty().items():
             self.buffers[name].absorb(buffer)
+        if kind == "run_rewound":
+            self._abandon(event)
         if owners is not None and key is not None:
             claim = claim_for(event, owner)
             if claim is not None:
                 owners.apply(claim)
         self.events += 1
         self.points += staged.points
+
+    def _abandon(self, event: Event) -> None:
+        """Keep the points a rewind abandons as earlier attempts: those of this batch here (they
+        are not stored yet), the stored ones through :attr:`rewinds` (see above)."""
+        env = event.envelope
+        to_step = event.run_rewound.to_step
+        earlier = [(t, s) for r, t, s in self.rewinds if r == env.aggregate_id]
+        self.rewinds.append((env.aggregate_id, to_step, env.sequence))
+        metrics = self.buffers["metrics"]
+        if not metrics.rows:
+            return
+        columns = dict(zip(metrics.schema.column_names, metrics.columns(), strict=True))
+        runs = np.asarray(columns["run_id"], dtype=object)
+        mask = (runs == env.aggregate_id) & (columns["step"] > to_step)
+        mask &= columns["sequence"] < env.sequence
+        for t, s in earlier:  # points an earlier rewind abandoned belong to its attempt
+            mask &= ~((columns["step"] > t) & (columns["sequence"] < s))
+        count = int(mask.sum())
+        keys = np.asarray(columns["key"], dtype=object)[mask]
+        self.buffers["metric_attempts"].extend(
+            count,
+            run_id=env.aggregate_id,
+            rewind_sequence=env.sequence,
+            rewind_to_step=to_step,
+            key=keys,
+            step=columns["step"][mask],
+            timestamp=np.asarray(columns["timestamp"], dtype=np.int64)[mask],
+            value=columns["value"][mask],
+            sequence=columns["sequence"][mask],
+        )
 
 
 def decode(payload: bytes) -> Event:

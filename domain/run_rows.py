@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cairn_contract.v1 import events_pb2, metrics_pb2, runs_pb2
+from cairn_contract.v1 import events_pb2, lineage_pb2, metrics_pb2, runs_pb2
 from domain import row_fields as rows
 
 if TYPE_CHECKING:
@@ -63,6 +63,36 @@ def run_resumed(p: Projection, e: Event) -> None:
     rows.run_field(p, e, "resumed_at", str(r.resumed_at_ns or e.envelope.occurred_at_ns))
     if r.host:
         rows.run_field(p, e, "host", r.host)
+
+
+def _branch(p: Projection, e: Event, kind: str, parent: str, step: int, inherited: int) -> None:
+    p.buffers["run_branches"].append(
+        run_id=e.envelope.aggregate_id,
+        kind=kind,
+        parent_run_id=parent,
+        step=step,
+        inherited_points=inherited,
+        actor=rows.actor(e),
+        **rows.scope(e),
+        **rows.order(e),
+    )
+
+
+def run_forked(p: Projection, e: Event) -> None:
+    """A fork: its branch row and the lineage edge ``forked_from`` (run, step in the target's
+    version). Its inherited points arrive as its own metric events."""
+    f = e.run_forked
+    _branch(p, e, "fork", f.parent_run_id, f.fork_step, f.inherited_points)
+    relation = rows.enum_label(
+        lineage_pb2.LineageRelation, lineage_pb2.LINEAGE_RELATION_FORKED_FROM
+    )
+    source = ("run", e.envelope.aggregate_id, 0, "")
+    rows.edge(p, e, source, relation, ("run", f.parent_run_id, f.fork_step, ""))
+
+
+def run_rewound(p: Projection, e: Event) -> None:
+    """A rewind's branch row; :meth:`Projection.add` keeps the points it abandons."""
+    _branch(p, e, "rewind", "", e.run_rewound.to_step, 0)
 
 
 def run_renamed(p: Projection, e: Event) -> None:

@@ -92,6 +92,40 @@ METRICS = TableSchema(
     doc="Every metric point; a step logged again with a higher sequence replaces the earlier value.",
 )
 
+RUN_BRANCHES = TableSchema(
+    "run_branches",
+    (
+        ("run_id", Kind.STR),
+        ("kind", Kind.LABEL),  # 'fork' (run_forked) or 'rewind' (run_rewound)
+        ("parent_run_id", Kind.STR),  # the run forked from; '' for a rewind
+        ("step", Kind.INT),  # the fork step, or the step rewound to
+        ("inherited_points", Kind.UINT),
+        ("team", Kind.LABEL),
+        ("project", Kind.STR),
+        ("actor", Kind.STR),
+        *_ORDER,
+    ),
+    identity=("run_id", "event_id"),
+    doc="Forks (where a run started from another's history) and rewinds (where it went back).",
+)
+
+METRIC_ATTEMPTS = TableSchema(
+    "metric_attempts",
+    (
+        ("run_id", Kind.STR),
+        ("rewind_sequence", Kind.UINT),  # the sequence of the rewind that abandoned the point
+        ("rewind_to_step", Kind.INT),
+        ("key", Kind.LABEL),
+        ("step", Kind.INT),
+        ("timestamp", Kind.TIME),
+        ("value", Kind.FLOAT),
+        ("sequence", Kind.UINT),
+    ),
+    identity=("run_id", "rewind_sequence", "key", "step"),
+    version="sequence",
+    doc="Metric points a rewind abandoned (steps after it, logged before it): earlier attempts.",
+)
+
 SYSTEM_METRICS = TableSchema(
     "system_metrics",
     (
@@ -580,6 +614,8 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     METRICS,
     SYSTEM_METRICS,
     HISTOGRAMS,
+    RUN_BRANCHES,
+    METRIC_ATTEMPTS,
     RUN_FIELDS,
     PARAMS,
     TAGS,

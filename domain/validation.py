@@ -258,6 +258,8 @@ class BatchValidator:
         self._walk(payload, ppath, now)
         if event_type == "lineage_edge_recorded":
             cross_field.check_lineage_source(event, ppath)
+        if event_type == "run_forked":
+            cross_field.check_fork_parent(event, ppath)
         return 0
 
     def _check_metric_batch(self, batch: metrics_pb2.MetricBatch, path: str, now: int) -> int:

@@ -180,6 +180,8 @@ def authorize_identity(batch: events_pb2.EventBatch, registry: IdentityRegistry)
 def ownership_error(index: int, violation: Violation) -> CairnError:
     """The error for an event that breaks the aggregate-ownership rule (domain/ownership.py)."""
     field = f"events[{index}].envelope.aggregate_id"
+    if violation.refusal is Refusal.FORK_SOURCE:
+        field = f"events[{index}].run_forked.parent_run_id"
     text = f"{field}: {violation.message} (rule {violation.refusal})"
     if violation.refusal is Refusal.EXISTS:
         return AlreadyExistsError(text, field=field, rule=violation.refusal.value)

@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from domain.ownership import Owner
 from domain.projections import Projection
-from query import ownership
+from query import branches, ownership
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +53,14 @@ class ProjectionWriter:
     def write(self, projection: Projection) -> int:
         """Insert every non-empty table of ``projection`` (blocking). Returns rows written."""
         client = self._get_client()
+        done: list[tuple[str, int, int]] = []
+        for run_id, to_step, sequence in projection.rewinds:
+            # Before the insert: the batch's re-logged steps would replace the abandoned values.
+            earlier = [(t, s) for r, t, s in done if r == run_id]
+            branches.snapshot_abandoned(
+                client, self.database, run_id, to_step, sequence, earlier=earlier
+            )
+            done.append((run_id, to_step, sequence))
         rows = 0
         for name, buffer in projection.nonempty().items():
             client.insert(

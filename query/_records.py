@@ -187,7 +187,7 @@ def metric_summaries(
     sql = (
         "SELECT run_id, key, argMaxMerge(last_value) AS last, min(min_value) AS min,"
         " max(max_value) AS max, max(last_step) AS last_step, groupBitmapMerge(steps) AS count"
-        f" FROM {vis.table('metric_summaries')} WHERE run_id IN {{ids:Array(String)}}"
+        f" FROM {vis.table('metric_summaries_current')} WHERE run_id IN {{ids:Array(String)}}"
         " GROUP BY run_id, key"
     )
     out: dict[str, dict[str, MetricSummary]] = {}

@@ -101,7 +101,7 @@ def trial_frames(
         "run_fields": vis.table("run_fields"),
         "tags": vis.table("tags"),
         "params": vis.table("params"),
-        "metric_summaries": vis.table("metric_summaries"),
+        "metric_summaries": vis.table("metric_summaries_current"),
     }
     visible = vis.visible_runs(f"run_id IN ({children})")
     param_keys = sorted({s.name for d in definitions.values() for s in d.space})

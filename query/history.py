@@ -2,11 +2,12 @@
 bucket's min, max and last value, for many runs and keys in one call; and the bulk export of a
 set of runs' points.
 
-Every point (:func:`point_batches`) is read from ``metrics`` with ``FINAL``, so a step logged
+Every point (:func:`point_batches`) is read from ``metric_points`` (``metrics`` with ``FINAL``,
+without the points a rewind abandoned: query/branches_schema.py), so a step logged
 again (or redelivered) appears once with its latest value, and streams out as Arrow record
 batches straight from ClickHouse: the server holds one block at a time, never the whole result.
 
-Buckets (:func:`buckets`): the step range of each series (from ``metric_bounds``) is cut into at
+Buckets (:func:`buckets`): the step range of each series (from ``metric_bounds_current``) is cut into at
 most ``samples`` equal buckets; each bucket gives its highest step with that step's time and
 value (``value``, the bucket's last), the lowest and highest value in it (``min``, ``max``) and
 how many points it holds (``count``). A series with at most ``samples`` steps comes back with one
@@ -176,7 +177,7 @@ def _bucket_plan(
 ) -> _BucketPlan | None:
     """Which path each visible series takes, with its buckets' origin and width."""
     sql = _BUCKET_BOUNDS_SQL.format(
-        bounds=vis.table("metric_bounds"),
+        bounds=vis.table("metric_bounds_current"),
         visible=vis.visible_runs("run_id IN {ids:Array(String)}"),
         keys=_key_filter(keys),
     )
@@ -298,7 +299,7 @@ def point_batches(
         return
     sql = f"""
 SELECT run_id, toString(key) AS key, step, timestamp, value
-FROM {vis.table("metrics")} FINAL
+FROM {vis.table("metric_points")}
 WHERE run_id IN {{ids:Array(String)}}{_key_filter(keys)}
 ORDER BY run_id, key, step
 """

@@ -325,14 +325,44 @@ WHERE NOT (h.kind = 'stage' AND h.name = 'none' AND h.reason = 'registered')
     "and time; the latest per (model, alias) is what cairn_reporting.models shows.",
 )
 
+# Migration 8 (query/branches_schema.py): forks, rewinds and the points rewinds abandoned.
+RUN_BRANCHES_REPORT = ReportingView(
+    "run_branches",
+    """
+SELECT run_id, CAST(any(team) AS String) AS team, any(project) AS project,
+    CAST(kind AS String) AS kind, any(parent_run_id) AS parent_run_id, any(step) AS step,
+    any(inherited_points) AS inherited_points, any(actor) AS actor,
+    any(occurred_at) AS occurred_at, any(sequence) AS sequence, event_id
+FROM {db}.run_branches
+GROUP BY run_id, kind, event_id
+""",
+    "Forks (kind 'fork': the run started from parent_run_id's history up to step) and rewinds "
+    "(kind 'rewind': the run went back to step; later points logged before it are abandoned).",
+)
+
+METRIC_EARLIER_ATTEMPTS = ReportingView(
+    "metric_earlier_attempts",
+    f"""
+SELECT a.run_id AS run_id, r.team AS team, r.project AS project, a.rewind_sequence AS rewind_sequence,
+    a.rewind_to_step AS rewind_to_step, CAST(a.key AS String) AS key, a.step AS step,
+    a.timestamp AS timestamp, a.value AS value
+FROM {{db}}.metric_attempts AS a FINAL
+INNER JOIN {_RUN_SCOPE} AS r ON r.run_id = a.run_id
+""",
+    "Metric points a rewind abandoned, per rewind (rewind_sequence orders them): the run's "
+    "earlier attempts, which `metrics` no longer shows.",
+)
+
 REPORTING_VIEWS: tuple[ReportingView, ...] = (
     RUNS,
     METRICS,
     METRIC_SUMMARIES,
+    METRIC_EARLIER_ATTEMPTS,
     HISTOGRAMS,
     PARAMS,
     TAGS,
     LINEAGE,
+    RUN_BRANCHES_REPORT,
     DATASETS,
     MODELS,
     MODEL_ALIAS_HISTORY,

@@ -107,7 +107,7 @@ def recorded_run(
 
 def _points(client: Client, vis: Visibility, run_id: str) -> dict[str, list[tuple[int, float]]]:
     sql = (
-        f"SELECT key, step, argMax(value, sequence) AS value FROM {vis.table('metrics')}"
+        f"SELECT key, step, argMax(value, sequence) AS value FROM {vis.table('metric_points')}"
         " WHERE run_id = {id:String} GROUP BY key, step ORDER BY key, step"
     )
     out: dict[str, list[tuple[int, float]]] = {}

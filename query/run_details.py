@@ -123,7 +123,7 @@ def metric_lasts(
 ) -> dict[str, dict[str, float]]:
     sql = (
         "SELECT run_id, key, argMaxMerge(last_value) AS last"
-        f" FROM {vis.table('metric_summaries')} WHERE run_id IN {{ids:Array(String)}}"
+        f" FROM {vis.table('metric_summaries_current')} WHERE run_id IN {{ids:Array(String)}}"
         " GROUP BY run_id, key"
     )
     out: dict[str, dict[str, float]] = {}

@@ -173,7 +173,7 @@ class RunColumns:
         table = {
             Namespace.PARAMS: "params",
             Namespace.TAGS: "tags",
-            Namespace.METRICS: "metric_summaries",
+            Namespace.METRICS: "metric_summaries_current",
         }[namespace]
         return (
             f"SELECT run_id, {', '.join(columns)} FROM {vis.table(table)}"
@@ -299,7 +299,7 @@ def known_keys(
     """the param, tag or metric keys (``namespace`` =
     params / tags / metrics) of runs the caller may see, most used first: the column chooser's
     choices. ``project`` = (team, project) narrows to one project."""
-    table = {"params": "params", "tags": "tags", "metrics": "metric_summaries"}[namespace]
+    table = {"params": "params", "tags": "tags", "metrics": "metric_summaries_current"}[namespace]
     vis = Visibility.load(client, caller, database)
     scope = "1"
     params: dict[str, Any] = {**vis.parameters, "limit": min(max(limit, 1), MAX_KEYS)}

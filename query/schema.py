@@ -21,8 +21,10 @@ from domain.tables import (
     ALL_TABLES,
     AUTOMATION_TABLES,
     HISTOGRAMS,
+    METRIC_ATTEMPTS,
     MODEL_VERSION_EDITS,
     MODEL_VERSION_LOG,
+    RUN_BRANCHES,
     Kind,
     TableSchema,
 )
@@ -65,6 +67,8 @@ _LATER_TABLES = frozenset(
         *(t.name for t in AUTOMATION_TABLES),
         MODEL_VERSION_LOG.name,
         MODEL_VERSION_EDITS.name,
+        RUN_BRANCHES.name,
+        METRIC_ATTEMPTS.name,
     }
 )
 

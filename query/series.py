@@ -184,7 +184,7 @@ def _plan(
 ) -> _Plan | None:
     """Each visible series' path, origin and width; None if no series is visible."""
     sql = _BOUNDS_SQL.format(
-        bounds=vis.table("metric_bounds"),
+        bounds=vis.table("metric_bounds_current"),
         visible=vis.visible_runs("run_id IN {runs:Array(String)}"),
     )
     found = _execute.rows(client, sql, {"runs": runs, "keys": keys, **vis.parameters})
@@ -328,7 +328,7 @@ def metric_keys_of_runs(
     sorted; cheap (the per-run summaries), so a chart can be requested before the comparison."""
     vis = Visibility.load(client, caller, database)
     sql = f"""
-SELECT DISTINCT key FROM {vis.table("metric_summaries")}
+SELECT DISTINCT key FROM {vis.table("metric_summaries_current")}
 WHERE run_id IN ({vis.visible_runs("run_id IN {runs:Array(String)}")})
 ORDER BY key
 """

@@ -132,6 +132,12 @@ def _payloads() -> dict[str, tuple[envelope_pb2.AggregateKind.ValueType, str, ob
         "run_description_set": (_RUN, RUN_ID, runs_pb2.RunDescriptionSet(description="# Notes")),
         "run_archived": (_RUN, RUN_ID, runs_pb2.RunArchived(reason="superseded")),
         "run_unarchived": (_RUN, RUN_ID, runs_pb2.RunUnarchived(reason="needed again")),
+        "run_forked": (
+            _RUN,
+            RUN_ID,
+            runs_pb2.RunForked(parent_run_id="run-0000", fork_step=20_000, inherited_points=3),
+        ),
+        "run_rewound": (_RUN, RUN_ID, runs_pb2.RunRewound(to_step=1_000)),
         "params_set": (
             _RUN,
             RUN_ID,

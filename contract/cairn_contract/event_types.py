@@ -68,6 +68,8 @@ EVENT_TYPES: Mapping[str, EventType] = _types(
     _run("run_description_set"),
     _run("run_archived"),
     _run("run_unarchived"),
+    _run("run_forked"),
+    _run("run_rewound"),
     _run("params_set"),
     _run("tags_set"),
     _run("tags_removed"),

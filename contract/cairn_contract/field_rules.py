@@ -118,6 +118,7 @@ STRING_RULES: Mapping[str, Mapping[str, TextRule]] = {
     },
     "cairn.v1.RunStatusChanged": {"reason": TEXT, "traceback": MARKDOWN},
     "cairn.v1.RunResumed": {"host": NAME, "command_line": TEXT},
+    "cairn.v1.RunForked": {"parent_run_id": ID},
     "cairn.v1.RunRenamed": {"name": NAME},
     "cairn.v1.RunDescriptionSet": {"description": MARKDOWN},
     "cairn.v1.RunArchived": {"reason": TEXT},
@@ -213,6 +214,7 @@ STRING_RULES: Mapping[str, Mapping[str, TextRule]] = {
 REQUIRED: Mapping[str, tuple[str, ...]] = {
     "cairn.v1.RunStatusChanged": ("status",),
     "cairn.v1.RunRenamed": ("name",),
+    "cairn.v1.RunForked": ("parent_run_id",),
     "cairn.v1.ParamsSet": ("params",),
     "cairn.v1.Param": ("key", "value"),
     "cairn.v1.ParamValue": ("kind",),

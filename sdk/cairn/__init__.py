@@ -86,6 +86,9 @@ def init(
     resume: str | None = None,
     run_id: str | None = None,
     sweep_id: str | None = None,
+    fork_from: str | None = None,
+    fork_step: int | None = None,
+    rewind_to: int | None = None,
     mode: str | None = None,
     capture: bool | Mapping[str, bool] | Capture | None = None,
     ingest_url: str | None = None,
@@ -104,6 +107,10 @@ def init(
     (default), ``"offline"`` (spool only; upload with ``cairn sync``) or ``"disabled"``.
     ``capture`` switches automatic capture off (``False``) or in part (``{"diff": False}``).
     ``sweep_id`` records the run as a trial of that sweep run (``cairn.sweep`` sets it).
+    ``fork_from`` and ``fork_step`` start a new run from another run's history: its points up
+    to and including ``fork_step`` and its params (``config`` overrides them), with the lineage
+    edge ``forked_from``; logging continues at ``fork_step + 1``. ``resume`` with ``rewind_to``
+    continues a run from that step: its later points stay only as earlier attempts.
     When the variable ``CAIRN_RESUME`` holds a run id, the first ``init`` of the process that
     names neither ``resume``, ``run_id`` nor ``parent`` continues that run (``cairn sweep``
     starts a trial's command that way). Under ``cairn reproduce`` (``CAIRN_REPRODUCTION``), the
@@ -117,7 +124,7 @@ def init(
 
     inherited = _inherited_run()
     reproduction = _inherited_reproduction()
-    if resume is None and run_id is None and parent is None:
+    if resume is None and run_id is None and parent is None and fork_from is None:
         resume = inherited
         if reproduction is not None and resume is None:
             from cairn.reproduce._record import TAG_REPRODUCES
@@ -152,6 +159,9 @@ def init(
         settings=settings,
         overrides=overrides,
         sweep_id=sweep_id,
+        fork_from=fork_from,
+        fork_step=fork_step,
+        rewind_to=rewind_to,
     )
     run.config = copy.deepcopy(dict(config)) if config is not None else {}
     if reproduction is not None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cairn import _capture, _checks, _lifecycle
+from cairn._branching import check_branching, read_fork_source
 from cairn._buffer import Buffer, Payload
 from cairn._flatten import flatten
 from cairn._ids import uuid7
@@ -164,7 +165,13 @@ def start_run(
     settings: Settings | None,
     overrides: Mapping[str, Any],
     sweep_id: str | None = None,
+    fork_from: str | None = None,
+    fork_step: int | None = None,
+    rewind_to: int | None = None,
 ) -> Run:
+    fork_parent, fork_at, rewind_at = check_branching(
+        fork_from, fork_step, resume, rewind_to, run_id
+    )
     explicit = {"project": project, "team": team, "mode": mode, "capture": capture, **overrides}
     if settings is not None and any(v is not None for v in explicit.values()):
         raise ConfigError(
@@ -182,6 +189,10 @@ def start_run(
     _check_settings(settings)
     team_slug = settings.team
     flat_config = flatten(config, "config") if config is not None else {}
+    fork = None
+    if fork_parent is not None and fork_at is not None and settings.mode is not Mode.DISABLED:
+        fork = read_fork_source(settings, fork_parent, fork_at)
+        flat_config = {**fork.params, **flat_config}  # the parent's params, then the overrides
     tag_message = tags_set(tags) if tags is not None else None
     if description is not None:
         _checks.check_text(description, "description", _checks.MAX_MARKDOWN_CHARS)
@@ -207,6 +218,10 @@ def start_run(
     first_step = 0
     if settings.mode is not Mode.DISABLED:
         first_step = _assemble(settings, parts, identifier, resume is not None, team_slug)
+        if fork is not None:
+            first_step = fork.step + 1
+        if rewind_at is not None:
+            first_step = rewind_at + 1
         now = time.time_ns()
         command = _capture.command_line() if settings.capture.command else []
         if resume is not None:
@@ -214,6 +229,9 @@ def start_run(
                 host=_capture.hostname(), command_line=command, resumed_at_ns=now
             )
             buffer.put(Payload("run_resumed", resumed, now))
+            if rewind_at is not None:
+                rewound = runs_pb2.RunRewound(to_step=rewind_at)
+                buffer.put(Payload("run_rewound", rewound, now))
         else:
             created = runs_pb2.RunCreated(
                 name=label,
@@ -225,10 +243,19 @@ def start_run(
                 description=description or "",
             )
             buffer.put(Payload("run_created", created, now))
+            if fork is not None:
+                forked = runs_pb2.RunForked(
+                    parent_run_id=fork.parent_run_id,
+                    fork_step=fork.step,
+                    inherited_points=fork.points,
+                )
+                buffer.put(Payload("run_forked", forked, now))
         if flat_config:
             buffer.put(Payload("params_set", params_set(flat_config), now))
         if tag_message is not None and tag_message.tags:
             buffer.put(Payload("tags_set", tag_message, now))
+        for series in fork.series if fork is not None else ():
+            buffer.put(series)  # the parent's points up to the fork step, as this run's own
         _start_threads(settings, parts, identifier)
     else:
         buffer.put = _discard

@@ -1,4 +1,4 @@
-"""Aggregate ownership at ingest (docs/permissions.md, rows W1-W10), over real gRPC and Kafka.
+"""Aggregate ownership at ingest (docs/permissions.md, rows W1-W10, W16), over real gRPC and Kafka.
 
 Team alpha attacks team beta's run with every event type there is: each attempt is refused
 with PERMISSION_DENIED naming ``events[i].envelope.aggregate_id`` before anything reaches Kafka;
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cairn_contract.v1 import envelope_pb2
+from cairn_contract.v1 import envelope_pb2, events_pb2
 from tests.event_samples import all_event_types, sample_event
 from tests.integration.test_ingest_server import read_topic
 from tests.security.ingest_stack import (
@@ -84,9 +84,35 @@ async def test_run_created_existing_id(teams: TwoTeams) -> None:
 async def test_run_events_of_foreign_run(teams: TwoTeams, event_type: str) -> None:
     run = await beta_run(teams)
     assert_foreign(await teams.refused(teams.key("alpha"), event_for(event_type, "alpha", run)))
-    if event_type != "run_created":
+    if event_type not in ("run_created", "run_forked"):  # a fork is a new run: see below
         ack = await teams.send(teams.key("beta"), event_for(event_type, "beta", run))
         assert ack.accepted_events == 1
+
+
+def _fork(team: str, parent: str) -> list[events_pb2.Event]:
+    """A new run of ``team`` and its ``run_forked`` naming ``parent``."""
+    created = new_run(team)
+    forked = event_for("run_forked", team, created.envelope.aggregate_id)
+    forked.run_forked.parent_run_id = parent
+    return [created, forked]
+
+
+async def test_fork_needs_a_parent_of_the_writers_team(teams: TwoTeams) -> None:
+    own = new_run("alpha")
+    await teams.send(teams.key("alpha"), own)
+    ack = await teams.send(teams.key("alpha"), *_fork("alpha", own.envelope.aggregate_id))
+    assert ack.accepted_events == 2
+
+    field = "events[1].run_forked.parent_run_id"
+    for parent in (await beta_run(teams), f"run-{uuid.uuid4().hex[:12]}"):  # foreign, unknown
+        error = await teams.refused(teams.key("alpha"), *_fork("alpha", parent))
+        assert error.code is DENIED, error
+        assert [(v[0], v[1]) for v in error.violations] == [(field, "fork_source")]
+        assert parent in error.message
+    # Nothing of a refused batch was recorded; beta may fork its own run.
+    beta_parent = await beta_run(teams)
+    ack = await teams.send(teams.key("beta"), *_fork("beta", beta_parent))
+    assert ack.accepted_events == 2
 
 
 async def test_foreign_event_hidden_in_a_batch_refuses_the_whole_batch(teams: TwoTeams) -> None:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/v1/lineage.proto\x12\x08\x63\x61irn.v1\"a\n\x0bLineageNode\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.cairn.v1.LineageNodeKind\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12\x0c\n\x04name\x18\x04 \x01(\t\"\x90\x01\n\x13LineageEdgeRecorded\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.cairn.v1.LineageNode\x12+\n\x08relation\x18\x02 \x01(\x0e\x32\x19.cairn.v1.LineageRelation\x12%\n\x06target\x18\x03 \x01(\x0b\x32\x15.cairn.v1.LineageNode*\xb3\x01\n\x0fLineageNodeKind\x12!\n\x1dLINEAGE_NODE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15LINEAGE_NODE_KIND_RUN\x10\x01\x12\x1d\n\x19LINEAGE_NODE_KIND_DATASET\x10\x02\x12\x1e\n\x1aLINEAGE_NODE_KIND_ARTIFACT\x10\x03\x12#\n\x1fLINEAGE_NODE_KIND_MODEL_VERSION\x10\x04*\xad\x01\n\x0fLineageRelation\x12 \n\x1cLINEAGE_RELATION_UNSPECIFIED\x10\x00\x12\x19\n\x15LINEAGE_RELATION_USED\x10\x01\x12\x1d\n\x19LINEAGE_RELATION_PRODUCED\x10\x02\x12\x1d\n\x19LINEAGE_RELATION_BUILT_BY\x10\x03\x12\x1f\n\x1bLINEAGE_RELATION_REPRODUCES\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/v1/lineage.proto\x12\x08\x63\x61irn.v1\"a\n\x0bLineageNode\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.cairn.v1.LineageNodeKind\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12\x0c\n\x04name\x18\x04 \x01(\t\"\x90\x01\n\x13LineageEdgeRecorded\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.cairn.v1.LineageNode\x12+\n\x08relation\x18\x02 \x01(\x0e\x32\x19.cairn.v1.LineageRelation\x12%\n\x06target\x18\x03 \x01(\x0b\x32\x15.cairn.v1.LineageNode*\xb3\x01\n\x0fLineageNodeKind\x12!\n\x1dLINEAGE_NODE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15LINEAGE_NODE_KIND_RUN\x10\x01\x12\x1d\n\x19LINEAGE_NODE_KIND_DATASET\x10\x02\x12\x1e\n\x1aLINEAGE_NODE_KIND_ARTIFACT\x10\x03\x12#\n\x1fLINEAGE_NODE_KIND_MODEL_VERSION\x10\x04*\xcf\x01\n\x0fLineageRelation\x12 \n\x1cLINEAGE_RELATION_UNSPECIFIED\x10\x00\x12\x19\n\x15LINEAGE_RELATION_USED\x10\x01\x12\x1d\n\x19LINEAGE_RELATION_PRODUCED\x10\x02\x12\x1d\n\x19LINEAGE_RELATION_BUILT_BY\x10\x03\x12\x1f\n\x1bLINEAGE_RELATION_REPRODUCES\x10\x04\x12 \n\x1cLINEAGE_RELATION_FORKED_FROM\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LINEAGENODEKIND']._serialized_start=283
   _globals['_LINEAGENODEKIND']._serialized_end=462
   _globals['_LINEAGERELATION']._serialized_start=465
-  _globals['_LINEAGERELATION']._serialized_end=638
+  _globals['_LINEAGERELATION']._serialized_end=672
   _globals['_LINEAGENODE']._serialized_start=36
   _globals['_LINEAGENODE']._serialized_end=133
   _globals['_LINEAGEEDGERECORDED']._serialized_start=136

@@ -64,6 +64,10 @@ class _LineageRelationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Linea
     """source model version was built by target run"""
     LINEAGE_RELATION_REPRODUCES: _LineageRelation.ValueType  # 4
     """source run re-ran target run's recorded code, environment and data"""
+    LINEAGE_RELATION_FORKED_FROM: _LineageRelation.ValueType  # 5
+    """source run was forked from target run at a step (the edge's target version is the fork
+    step); projected from RunForked, not sent as a LineageEdgeRecorded
+    """
 
 class LineageRelation(_LineageRelation, metaclass=_LineageRelationEnumTypeWrapper): ...
 
@@ -76,6 +80,10 @@ LINEAGE_RELATION_BUILT_BY: LineageRelation.ValueType  # 3
 """source model version was built by target run"""
 LINEAGE_RELATION_REPRODUCES: LineageRelation.ValueType  # 4
 """source run re-ran target run's recorded code, environment and data"""
+LINEAGE_RELATION_FORKED_FROM: LineageRelation.ValueType  # 5
+"""source run was forked from target run at a step (the edge's target version is the fork
+step); projected from RunForked, not sent as a LineageEdgeRecorded
+"""
 Global___LineageRelation: _TypeAlias = LineageRelation  # noqa: Y015
 
 @_typing.final

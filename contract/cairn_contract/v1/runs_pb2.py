@@ -25,39 +25,43 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x63\x61irn/v1/runs.proto\x12\x08\x63\x61irn.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa2\x01\n\nRunCreated\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x15\n\rparent_run_id\x18\x03 \x01(\t\x12\x10\n\x08sweep_id\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12\x14\n\x0c\x63ommand_line\x18\x06 \x03(\t\x12\x15\n\rstarted_at_ns\x18\x07 \x01(\x03\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\"m\n\x10RunStatusChanged\x12#\n\x06status\x18\x01 \x01(\x0e\x32\x13.cairn.v1.RunStatus\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x11\n\ttraceback\x18\x04 \x01(\t\"G\n\nRunResumed\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommand_line\x18\x02 \x03(\t\x12\x15\n\rresumed_at_ns\x18\x03 \x01(\x03\"\x1a\n\nRunRenamed\x12\x0c\n\x04name\x18\x01 \x01(\t\"(\n\x11RunDescriptionSet\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\"\x1d\n\x0bRunArchived\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1f\n\rRunUnarchived\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xa1\x01\n\nParamValue\x12\x16\n\x0c\x64ouble_value\x18\x01 \x01(\x01H\x00\x12\x13\n\tint_value\x18\x02 \x01(\x03H\x00\x12\x14\n\nbool_value\x18\x03 \x01(\x08H\x00\x12\x16\n\x0cstring_value\x18\x04 \x01(\tH\x00\x12\x30\n\nnull_value\x18\x05 \x01(\x0e\x32\x1a.google.protobuf.NullValueH\x00\x42\x06\n\x04kind\"9\n\x05Param\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.cairn.v1.ParamValue\",\n\tParamsSet\x12\x1f\n\x06params\x18\x01 \x03(\x0b\x32\x0f.cairn.v1.Param\"!\n\x03Tag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"&\n\x07TagsSet\x12\x1b\n\x04tags\x18\x01 \x03(\x0b\x32\r.cairn.v1.Tag\"\x1b\n\x0bTagsRemoved\x12\x0c\n\x04keys\x18\x01 \x03(\t*\x86\x01\n\tRunStatus\x12\x1a\n\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12RUN_STATUS_RUNNING\x10\x01\x12\x17\n\x13RUN_STATUS_FINISHED\x10\x02\x12\x15\n\x11RUN_STATUS_FAILED\x10\x03\x12\x15\n\x11RUN_STATUS_KILLED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x63\x61irn/v1/runs.proto\x12\x08\x63\x61irn.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa2\x01\n\nRunCreated\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x15\n\rparent_run_id\x18\x03 \x01(\t\x12\x10\n\x08sweep_id\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12\x14\n\x0c\x63ommand_line\x18\x06 \x03(\t\x12\x15\n\rstarted_at_ns\x18\x07 \x01(\x03\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\"m\n\x10RunStatusChanged\x12#\n\x06status\x18\x01 \x01(\x0e\x32\x13.cairn.v1.RunStatus\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x11\n\ttraceback\x18\x04 \x01(\t\"G\n\nRunResumed\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommand_line\x18\x02 \x03(\t\x12\x15\n\rresumed_at_ns\x18\x03 \x01(\x03\"O\n\tRunForked\x12\x15\n\rparent_run_id\x18\x01 \x01(\t\x12\x11\n\tfork_step\x18\x02 \x01(\x03\x12\x18\n\x10inherited_points\x18\x03 \x01(\x04\"\x1d\n\nRunRewound\x12\x0f\n\x07to_step\x18\x01 \x01(\x03\"\x1a\n\nRunRenamed\x12\x0c\n\x04name\x18\x01 \x01(\t\"(\n\x11RunDescriptionSet\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\"\x1d\n\x0bRunArchived\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1f\n\rRunUnarchived\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xa1\x01\n\nParamValue\x12\x16\n\x0c\x64ouble_value\x18\x01 \x01(\x01H\x00\x12\x13\n\tint_value\x18\x02 \x01(\x03H\x00\x12\x14\n\nbool_value\x18\x03 \x01(\x08H\x00\x12\x16\n\x0cstring_value\x18\x04 \x01(\tH\x00\x12\x30\n\nnull_value\x18\x05 \x01(\x0e\x32\x1a.google.protobuf.NullValueH\x00\x42\x06\n\x04kind\"9\n\x05Param\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.cairn.v1.ParamValue\",\n\tParamsSet\x12\x1f\n\x06params\x18\x01 \x03(\x0b\x32\x0f.cairn.v1.Param\"!\n\x03Tag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"&\n\x07TagsSet\x12\x1b\n\x04tags\x18\x01 \x03(\x0b\x32\r.cairn.v1.Tag\"\x1b\n\x0bTagsRemoved\x12\x0c\n\x04keys\x18\x01 \x03(\t*\x86\x01\n\tRunStatus\x12\x1a\n\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12RUN_STATUS_RUNNING\x10\x01\x12\x17\n\x13RUN_STATUS_FINISHED\x10\x02\x12\x15\n\x11RUN_STATUS_FAILED\x10\x03\x12\x15\n\x11RUN_STATUS_KILLED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn_contract.v1.runs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RUNSTATUS']._serialized_start=920
-  _globals['_RUNSTATUS']._serialized_end=1054
+  _globals['_RUNSTATUS']._serialized_start=1032
+  _globals['_RUNSTATUS']._serialized_end=1166
   _globals['_RUNCREATED']._serialized_start=64
   _globals['_RUNCREATED']._serialized_end=226
   _globals['_RUNSTATUSCHANGED']._serialized_start=228
   _globals['_RUNSTATUSCHANGED']._serialized_end=337
   _globals['_RUNRESUMED']._serialized_start=339
   _globals['_RUNRESUMED']._serialized_end=410
-  _globals['_RUNRENAMED']._serialized_start=412
-  _globals['_RUNRENAMED']._serialized_end=438
-  _globals['_RUNDESCRIPTIONSET']._serialized_start=440
-  _globals['_RUNDESCRIPTIONSET']._serialized_end=480
-  _globals['_RUNARCHIVED']._serialized_start=482
-  _globals['_RUNARCHIVED']._serialized_end=511
-  _globals['_RUNUNARCHIVED']._serialized_start=513
-  _globals['_RUNUNARCHIVED']._serialized_end=544
-  _globals['_PARAMVALUE']._serialized_start=547
-  _globals['_PARAMVALUE']._serialized_end=708
-  _globals['_PARAM']._serialized_start=710
-  _globals['_PARAM']._serialized_end=767
-  _globals['_PARAMSSET']._serialized_start=769
-  _globals['_PARAMSSET']._serialized_end=813
-  _globals['_TAG']._serialized_start=815
-  _globals['_TAG']._serialized_end=848
-  _globals['_TAGSSET']._serialized_start=850
-  _globals['_TAGSSET']._serialized_end=888
-  _globals['_TAGSREMOVED']._serialized_start=890
-  _globals['_TAGSREMOVED']._serialized_end=917
+  _globals['_RUNFORKED']._serialized_start=412
+  _globals['_RUNFORKED']._serialized_end=491
+  _globals['_RUNREWOUND']._serialized_start=493
+  _globals['_RUNREWOUND']._serialized_end=522
+  _globals['_RUNRENAMED']._serialized_start=524
+  _globals['_RUNRENAMED']._serialized_end=550
+  _globals['_RUNDESCRIPTIONSET']._serialized_start=552
+  _globals['_RUNDESCRIPTIONSET']._serialized_end=592
+  _globals['_RUNARCHIVED']._serialized_start=594
+  _globals['_RUNARCHIVED']._serialized_end=623
+  _globals['_RUNUNARCHIVED']._serialized_start=625
+  _globals['_RUNUNARCHIVED']._serialized_end=656
+  _globals['_PARAMVALUE']._serialized_start=659
+  _globals['_PARAMVALUE']._serialized_end=820
+  _globals['_PARAM']._serialized_start=822
+  _globals['_PARAM']._serialized_end=879
+  _globals['_PARAMSSET']._serialized_start=881
+  _globals['_PARAMSSET']._serialized_end=925
+  _globals['_TAG']._serialized_start=927
+  _globals['_TAG']._serialized_end=960
+  _globals['_TAGSSET']._serialized_start=962
+  _globals['_TAGSSET']._serialized_end=1000
+  _globals['_TAGSREMOVED']._serialized_start=1002
+  _globals['_TAGSREMOVED']._serialized_end=1029
 # @@protoc_insertion_point(module_scope)

@@ -152,6 +152,67 @@ class RunResumed(_message.Message):
 Global___RunResumed: _TypeAlias = RunResumed  # noqa: Y015
 
 @_typing.final
+class RunForked(_message.Message):
+    """A new run that starts from another run's history (`cairn.init(fork_from=, fork_step=)`),
+    recorded on the new run right after its RunCreated. Its metric history up to and including
+    `fork_step` reads as its own: the SDK copies the parent's points at steps <= fork_step into the
+    new run's own MetricBatch events (docs/sdk.md, "Fork and rewind", says why a copy), and its
+    params start from the parent's. Projected as the lineage edge `forked_from` (run, step).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_RUN_ID_FIELD_NUMBER: _builtins.int
+    FORK_STEP_FIELD_NUMBER: _builtins.int
+    INHERITED_POINTS_FIELD_NUMBER: _builtins.int
+    parent_run_id: _builtins.str
+    """The run forked from; the caller must be able to read it."""
+    fork_step: _builtins.int
+    """The last step taken over from the parent (>= 0)."""
+    inherited_points: _builtins.int
+    """How many metric points were taken over (informational, for the portal and reports)."""
+    def __init__(
+        self,
+        *,
+        parent_run_id: _builtins.str = ...,
+        fork_step: _builtins.int = ...,
+        inherited_points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fork_step", b"fork_step", "inherited_points", b"inherited_points", "parent_run_id", b"parent_run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunForked: _TypeAlias = RunForked  # noqa: Y015
+
+@_typing.final
+class RunRewound(_message.Message):
+    """The run continues from `to_step` (`cairn.init(resume=, rewind_to=)`): metric points at steps
+    after `to_step` that were logged before this event (a lower sequence) are abandoned. They stay
+    in the event log and in the "earlier attempts" view; reads, summaries and SQL `metrics` show
+    only the current branch. Recorded on the run itself, so only the run's team may rewind it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TO_STEP_FIELD_NUMBER: _builtins.int
+    to_step: _builtins.int
+    """The last step kept (>= 0); the next logged step continues after it."""
+    def __init__(
+        self,
+        *,
+        to_step: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["to_step", b"to_step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunRewound: _TypeAlias = RunRewound  # noqa: Y015
+
+@_typing.final
 class RunRenamed(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
