@@ -100,3 +100,45 @@ ORDER BY version DESC
         VersionRow(**{**row, "aliases": tuple(row["aliases"] or ()), "stage": row["stage"] or ""})
         for row in rows
     )
+
+
+@dataclass(frozen=True)
+class RunModelVersions:
+    """The model versions a run built (registered from its artifacts) and the ones it used
+    (``cairn.use_model`` inside the run), each as ``VersionRow``; only visible ones."""
+
+    built: tuple[VersionRow, ...]
+    used: tuple[VersionRow, ...]
+
+
+def run_model_versions(
+    client: Client, caller: Caller, run_id: str, *, database: str | None = None
+) -> RunModelVersions:
+    """The visible model versions ``run_id`` built and used (empty for a run the caller may not
+    see: the versions' visibility is checked, the run's through its edges' team)."""
+    vis = Visibility.load(client, caller, database)
+    visible = vis.predicate("v.team", "v.project", kind="'model'", object_id="v.model_id")
+    edge_visible = vis.predicate("team", "project", kind="'run'", object_id="source_id")
+    sql = f"""
+SELECT v.model_id AS model_id, v.version AS version, v.run_id AS run_id, v.stage AS stage,
+    v.aliases AS aliases, v.artifact_name AS artifact_name, v.artifact_uri AS artifact_uri,
+    v.artifact_sha256 AS artifact_sha256, v.description AS description,
+    v.created_by AS created_by, v.created_at AS created_at,
+    if(v.run_id = {{run_id:String}}, 'built', 'used') AS relation
+FROM {vis.table("model_versions_current")} AS v
+WHERE {visible} AND (v.run_id = {{run_id:String}} OR (v.model_id, v.version) IN (
+    SELECT target_id, target_version FROM {vis.table("lineage")}
+    WHERE source_kind = 'run' AND source_id = {{run_id:String}} AND relation = 'used'
+        AND target_kind = 'model_version' AND {edge_visible}
+))
+ORDER BY v.model_id, v.version DESC
+"""
+    rows = _execute.rows(client, sql, {"run_id": run_id, **vis.parameters})
+    found: dict[str, list[VersionRow]] = {"built": [], "used": []}
+    for row in rows:
+        relation = row.pop("relation")
+        version = VersionRow(
+            **{**row, "aliases": tuple(row["aliases"] or ()), "stage": row["stage"] or ""}
+        )
+        found[relation].append(version)
+    return RunModelVersions(tuple(found["built"]), tuple(found["used"]))

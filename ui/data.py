@@ -24,6 +24,7 @@ from query import (
     compare,
     diffs,
     lineage,
+    model_registry,
     provenance,
     reproduction,
     run_details,
@@ -211,6 +212,16 @@ def models(caller: Caller) -> tuple[model_reads.ModelSummary, ...]:
 @st.cache_data(ttl=15, show_spinner=False)
 def model_versions(caller: Caller, model_id: str) -> tuple[model_reads.VersionRow, ...]:
     return model_reads.model_versions(context.client(), caller, model_id)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def model_alias_history(caller: Caller, model_id: str) -> tuple[model_registry.AliasMove, ...]:
+    return tuple(model_registry.alias_history(context.client(), caller, model_id))
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def run_model_versions(caller: Caller, run_id: str) -> model_reads.RunModelVersions:
+    return model_reads.run_model_versions(context.client(), caller, run_id)
 
 
 @st.cache_data(ttl=15, show_spinner=False)

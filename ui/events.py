@@ -1,4 +1,5 @@
-"""The events the portal emits on people's behalf: comments, decisions, shares, ownership, notes.
+"""The events the portal emits on people's behalf: comments, decisions, shares, ownership, notes,
+model registrations and alias moves.
 
 The portal changes nothing directly; everything a person does in it becomes an event appended
 through ingest (:mod:`ui.ingest_writer`), exactly like the SDK's. Each builder here is pure: it returns
@@ -24,7 +25,7 @@ from enum import StrEnum
 
 from cairn_contract.envelopes import new_envelope
 from cairn_contract.ids import new_uuid7
-from cairn_contract.v1 import collaboration_pb2, envelope_pb2, events_pb2
+from cairn_contract.v1 import collaboration_pb2, envelope_pb2, events_pb2, lineage_pb2, models_pb2
 
 _MENTION = re.compile(r"(?<![\w@`])@([A-Za-z0-9][A-Za-z0-9._:+\-]*[A-Za-z0-9]|[A-Za-z0-9])")
 
@@ -230,4 +231,67 @@ def resource_unshared(
     event = events_pb2.Event(envelope=envelope(target, person, sequence=sequence))
     event.resource_unshared.grantee.kind = _PRINCIPAL[grantee_kind]
     event.resource_unshared.grantee.id = grantee_id
+    return event
+
+
+def model_registered(target: Target, person: str, description: str = "") -> events_pb2.Event:
+    """The model ``target.id`` (its name) now exists in ``target``'s team and project."""
+    event = events_pb2.Event(envelope=envelope(target, person))
+    event.model_registered.name = target.id
+    event.model_registered.description = description
+    return event
+
+
+def model_version_created(
+    target: Target,
+    person: str,
+    run_id: str,
+    artifact_name: str,
+    artifact_uri: str,
+    artifact_sha256: str,
+    description: str = "",
+) -> events_pb2.Event:
+    """A new version of model ``target.id`` from an artifact ``run_id`` logged. No number: the
+    registry numbers versions in the order they reach the model's log (docs/models.md)."""
+    event = events_pb2.Event(envelope=envelope(target, person))
+    created = event.model_version_created
+    created.run_id = run_id
+    created.artifact_name = artifact_name
+    created.artifact_uri = artifact_uri
+    created.artifact_sha256 = artifact_sha256
+    created.description = description
+    return event
+
+
+def model_version_built_by(
+    target: Target, person: str, version: int, run_id: str
+) -> events_pb2.Event:
+    """The lineage edge "version ``version`` of model ``target.id`` was built by ``run_id``" (as
+    the SDK records it once the version has its number)."""
+    event = events_pb2.Event(envelope=envelope(target, person))
+    edge = event.lineage_edge_recorded
+    edge.source.kind = lineage_pb2.LINEAGE_NODE_KIND_MODEL_VERSION
+    edge.source.id = target.id
+    edge.source.version = version
+    edge.relation = lineage_pb2.LINEAGE_RELATION_BUILT_BY
+    edge.target.kind = lineage_pb2.LINEAGE_NODE_KIND_RUN
+    edge.target.id = run_id
+    return event
+
+
+def model_alias_set(
+    target: Target, person: str, alias: str, version: int, reason: str
+) -> events_pb2.Event:
+    """``alias`` of model ``target.id`` now points at ``version`` (moved from wherever it was)."""
+    event = events_pb2.Event(envelope=envelope(target, person))
+    event.model_alias_set.CopyFrom(
+        models_pb2.ModelAliasSet(alias=alias, version=version, reason=reason)
+    )
+    return event
+
+
+def model_alias_removed(target: Target, person: str, alias: str, reason: str) -> events_pb2.Event:
+    """Model ``target.id`` no longer has ``alias``."""
+    event = events_pb2.Event(envelope=envelope(target, person))
+    event.model_alias_removed.CopyFrom(models_pb2.ModelAliasRemoved(alias=alias, reason=reason))
     return event

@@ -12,7 +12,7 @@ from query.compare import RunComparison
 from reports.format import size
 
 SECTIONS = (
-    "Charts", "Params", "System", "Artifacts", "Datasets", "Environment", "Code", "Lineage",
+    "Charts", "Params", "System", "Artifacts", "Models", "Datasets", "Environment", "Code", "Lineage",
     "Reproduce", "Discussion",
 )  # fmt: skip
 DEFAULT_KEYS = 4

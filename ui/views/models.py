@@ -1,4 +1,5 @@
-"""Models: registered models, their versions and stage history, and how each version was built."""
+"""Models: registered models, their versions and alias history, how each version was built; and
+the registry's actions (register a version, move or remove an alias, compare, download)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ from reports.provenance_report import (
     provenance_markdown,
     report_fragment,
 )
-from ui import context, data, discussion, links
+from ui import context, data, discussion, links, registry_view
 from ui.events import Target, TargetKind
 
 caller = context.caller()
 people = data.people()
 st.title("Models")
 
+registry_view.show_flash()
 models = data.models(caller)
+wanted_name = st.query_params.get("model", models[0].model_id if models else "")
+registry_view.register_section(caller, models, wanted_name)
 if not models:
-    st.info("No registered models yet.")
+    st.info("No registered models yet: register a version from a run's artifact above.")
     st.stop()
 overview = pd.DataFrame(
     [{"model": m.name, "project": f"{m.team}/{m.project}", "owner": people.name(m.owner),
@@ -32,9 +36,8 @@ overview = pd.DataFrame(
 st.dataframe(overview, hide_index=True)
 
 by_id = {m.model_id: m for m in models}
-wanted = st.query_params.get("model", models[0].model_id)
 model_id = st.selectbox(
-    "Model", list(by_id), index=list(by_id).index(wanted) if wanted in by_id else 0,
+    "Model", list(by_id), index=list(by_id).index(wanted_name) if wanted_name in by_id else 0,
     format_func=lambda i: f"{by_id[i].name} ({by_id[i].team}/{by_id[i].project})", key="models.model",
 )  # fmt: skip
 model = by_id[model_id]
@@ -50,16 +53,27 @@ version = st.radio(
 )  # fmt: skip
 st.query_params.update({"model": model_id, "version": str(version)})
 if model.description:
-    st.caption(model.description)
+    st.caption(md(model.description))
 
 st.dataframe(
     pd.DataFrame(
         [{"version": f"v{v.version}", "stage": v.stage, "aliases": ", ".join(v.aliases), "run": short(v.run_id, 12),
-          "artifact": v.artifact_name, "sha256": short(v.artifact_sha256, 12),
+          "artifact": v.artifact_name, "sha256": short(v.artifact_sha256, 12), "description": v.description,
           "registered": when(v.created_at), "by": people.name(v.created_by)} for v in versions]
     ),
     hide_index=True,
 )  # fmt: skip
+
+row = next((v for v in versions if v.version == version), None)
+if row is not None:
+    registry_view.download_button(model, row)
+aliases_tab, history_tab, compare_tab = st.tabs(["Aliases", "Alias history", "Compare versions"])
+with aliases_tab:
+    registry_view.alias_section(model, versions, int(version))
+with history_tab:
+    registry_view.alias_history(caller, model, people)
+with compare_tab:
+    registry_view.compare_section(caller, versions)
 
 try:
     report = data.model_provenance(caller, model_id, int(version))

@@ -16,6 +16,7 @@ from ui import (
     discussion,
     histograms_view,
     links,
+    registry_view,
     reproduce_view,
     threads,
 )
@@ -166,6 +167,7 @@ elif section == "System":
         st.plotly_chart(charts.system_figure(samples, metric), key=f"run.system.{metric}")
 
 elif section == "Artifacts":
+    registry_view.show_flash()
     found = data.artifacts(caller, run_id)
     if not found:
         st.caption("No artifacts were logged.")
@@ -190,6 +192,11 @@ elif section == "Artifacts":
                     key=f"run.download.{item.sha256}",
                     icon=":material/download:",
                 )
+            with action:
+                registry_view.register_popover(caller, run_id, run.team, run.project, item)
+
+elif section == "Models":
+    registry_view.run_models(caller, run_id, people)
 
 elif section == "Datasets":
     st.dataframe(

@@ -1,7 +1,9 @@
 """The running portal for browser tests: a fresh local stack with the demo, and Chromium.
 
 Set ``CAIRN_E2E_PORTAL_URL`` and ``CAIRN_E2E_CLICKHOUSE_URL`` to run the tests against a portal
-that is already up (with the demo seeded) instead of starting a stack: handy while iterating.
+that is already up (with the demo seeded) instead of starting a stack: handy while iterating
+(``CAIRN_E2E_INGEST_URL`` and ``CAIRN_E2E_HOME``, the stack's ``CAIRN_HOME``, let tests that write
+with the SDK reach it too).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -24,6 +27,8 @@ from tests.ui.stack import demo_stack
 class Portal:
     url: str
     clickhouse_url: str
+    ingest_url: str = ""  # for tests that also write with the SDK
+    home: Path | None = None  # the stack's CAIRN_HOME (the demo's keys files)
 
     def run_id(self, name: str) -> str:
         found = search_runs(
@@ -40,10 +45,13 @@ def portal() -> Iterator[Portal]:
     """The portal of a local stack seeded with the demo."""
     url, store = os.environ.get("CAIRN_E2E_PORTAL_URL"), os.environ.get("CAIRN_E2E_CLICKHOUSE_URL")
     if url and store:
-        yield Portal(url.rstrip("/"), store)
+        home = os.environ.get("CAIRN_E2E_HOME")
+        ingest = os.environ.get("CAIRN_E2E_INGEST_URL", "")
+        yield Portal(url.rstrip("/"), store, ingest, Path(home) if home else None)
         return
     with demo_stack() as stack:
-        yield Portal(stack.portal_url, stack.clickhouse_url)
+        ingest = f"127.0.0.1:{stack.env['CAIRN_INGEST_PORT']}"
+        yield Portal(stack.portal_url, stack.clickhouse_url, ingest, stack.home)
 
 
 @pytest.fixture(scope="module")

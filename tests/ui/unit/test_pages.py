@@ -245,7 +245,11 @@ def test_models_page_explains_how_the_production_version_was_built(pages: PageHa
     app = pages.open("views/models.py", ALICE)
     assert not app.exception
     downloads = app.get("download_button")
-    assert [d.proto.label for d in downloads[:2]] == ["Download Markdown", "Download HTML"]
+    assert [d.proto.label for d in downloads[:3]] == [
+        "Download v2",  # the version's artifact (Models page, registry actions)
+        "Download Markdown",
+        "Download HTML",
+    ]
     report = _texts(app)
     assert "How churn-classifier v2 was built" in report
     assert "Ship xgb-lr0.1-d6 as churn-classifier v2" in report  # the decision, quoted
