@@ -58,7 +58,10 @@ class AliasMove:
     occurred_at: datetime
 
 
-def _versions_sql(vis: Visibility, condition: str) -> str:
+def versions_sql(vis: Visibility, condition: str) -> str:
+    """The one read of model versions (each as :class:`RegistryVersion` columns), visible to the
+    caller and matching ``condition`` (SQL over ``v`` = ``model_versions_current`` and ``n.name``),
+    newest version first per model."""
     visible = vis.predicate("v.team", "v.project", kind="'model'", object_id="v.model_id")
     return f"""
 SELECT v.model_id AS model_id, if(n.name != '', n.name, v.model_id) AS name,
@@ -77,7 +80,7 @@ ORDER BY v.model_id, v.version DESC
 """
 
 
-def _version(row: dict[str, Any]) -> RegistryVersion:
+def version_from_row(row: dict[str, Any]) -> RegistryVersion:
     return RegistryVersion(
         **{**row, "aliases": tuple(sorted(row["aliases"] or ())), "tags": dict(row["tags"] or {})}
     )
@@ -88,8 +91,10 @@ def versions(
 ) -> tuple[RegistryVersion, ...]:
     """Every visible version of ``model`` (id or name), newest first; empty if none."""
     vis = Visibility.load(client, caller, database)
-    sql = _versions_sql(vis, "v.model_id = {model:String} OR n.name = {model:String}")
-    found = [_version(r) for r in _execute.rows(client, sql, {"model": model, **vis.parameters})]
+    sql = versions_sql(vis, "v.model_id = {model:String} OR n.name = {model:String}")
+    found = [
+        version_from_row(r) for r in _execute.rows(client, sql, {"model": model, **vis.parameters})
+    ]
     ids = {v.model_id for v in found}
     if len(ids) > 1:
         exact = [v for v in found if v.model_id == model]
@@ -108,9 +113,9 @@ def version_created_by(
 ) -> RegistryVersion | None:
     """The version a ``model_version_created`` event became, once it is in the store."""
     vis = Visibility.load(client, caller, database)
-    sql = _versions_sql(vis, "v.model_id = {model:String} AND v.created_event_id = {event:String}")
+    sql = versions_sql(vis, "v.model_id = {model:String} AND v.created_event_id = {event:String}")
     rows = _execute.rows(client, sql, {"model": model, "event": event_id, **vis.parameters})
-    return _version(rows[0]) if rows else None
+    return version_from_row(rows[0]) if rows else None
 
 
 def resolve(

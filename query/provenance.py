@@ -19,29 +19,12 @@ from clickhouse_connect.driver.client import Client
 from cairn_contract.errors import NotFoundError, ValidationError
 from domain.diffs import DatasetRecord
 from query import _execute, _records, collaboration
-from query._execute import LATEST
+from query import model_registry as registry
 from query._records import CodeVersion, Environment, MetricSummary, RunSummary
 from query.access import Caller, Visibility
 from query.collaboration import Activity, Comment, Decision
 from query.lineage import LineageGraph, Node, NodeKind, lineage
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    model_id: str
-    name: str
-    version: int
-    team: str
-    project: str
-    run_id: str
-    artifact_name: str
-    artifact_uri: str
-    artifact_sha256: str
-    description: str
-    created_by: str
-    created_at: datetime
-    stage: str
-    aliases: tuple[str, ...]
+from query.model_registry import RegistryVersion
 
 
 @dataclass(frozen=True)
@@ -57,7 +40,7 @@ class StageChange:
 
 @dataclass(frozen=True)
 class ModelProvenance:
-    model: ModelVersion
+    model: RegistryVersion
     run: RunSummary | None  # None if the building run is not visible to the caller
     params: dict[str, str]
     metrics: dict[str, MetricSummary]
@@ -75,27 +58,18 @@ class ModelProvenance:
     timeline: tuple[Activity, ...]  # the run's and the model's events, oldest first
 
 
-def _resolve(client: Client, vis: Visibility, model: str, version: int | str) -> ModelVersion:
-    """Find the version by model id or name, and by number, alias or stage."""
-    visible = vis.predicate("v.team", "v.project", kind="'model'", object_id="v.model_id")
-    sql = f"""
-SELECT v.model_id AS model_id, n.name AS name, v.version AS version, v.team AS team,
-    v.project AS project, v.run_id AS run_id, v.artifact_name AS artifact_name,
-    v.artifact_uri AS artifact_uri, v.artifact_sha256 AS artifact_sha256,
-    v.description AS description, v.created_by AS created_by, v.created_at AS created_at,
-    v.stage AS stage, v.aliases AS aliases
-FROM {vis.table("model_versions_current")} AS v
-LEFT JOIN (
-    SELECT model_id, argMax(name, {LATEST}) AS name FROM {vis.table("models")} GROUP BY model_id
-) AS n ON n.model_id = v.model_id
-WHERE (v.model_id = {{model:String}} OR n.name = {{model:String}}) AND {visible}
-ORDER BY v.model_id = {{model:String}} DESC, v.version DESC
-"""
-    found = [
-        row
-        for row in _execute.rows(client, sql, {"model": model, **vis.parameters})
-        if _matches(row, version)
-    ]
+def _resolve(client: Client, vis: Visibility, model: str, version: int | str) -> RegistryVersion:
+    """Find the version by model id or name, and by number, alias or stage (the registry's one
+    read of versions, :func:`query.model_registry.versions_sql`); an exact model id wins."""
+    sql = registry.versions_sql(vis, "v.model_id = {model:String} OR n.name = {model:String}")
+    found = sorted(
+        (
+            row
+            for row in _execute.rows(client, sql, {"model": model, **vis.parameters})
+            if _matches(row, version)
+        ),
+        key=lambda row: row["model_id"] != model,
+    )
     models = {row["model_id"] for row in found}
     if not found:
         raise NotFoundError(
@@ -107,8 +81,7 @@ ORDER BY v.model_id = {{model:String}} DESC, v.version DESC
             field="model",
             rule="ambiguous",
         )
-    row = found[0]
-    return ModelVersion(**{**row, "aliases": tuple(row["aliases"] or ()), "stage": row["stage"]})
+    return registry.version_from_row(found[0])
 
 
 def _matches(row: dict[str, Any], version: int | str) -> bool:
@@ -117,7 +90,7 @@ def _matches(row: dict[str, Any], version: int | str) -> bool:
     return version in (row["aliases"] or ()) or row["stage"] == version
 
 
-def _stage_history(client: Client, vis: Visibility, mv: ModelVersion) -> tuple[StageChange, ...]:
+def _stage_history(client: Client, vis: Visibility, mv: RegistryVersion) -> tuple[StageChange, ...]:
     sql = f"""
 SELECT kind, name, removed, reason, actor, occurred_at, version
 FROM (SELECT DISTINCT * FROM {vis.table("model_stages")} WHERE model_id = {{model:String}})

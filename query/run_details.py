@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -38,6 +39,7 @@ class ArtifactRecord:
     size_bytes: int
     role: str
     metadata: dict[str, str]
+    logged_at: datetime
 
 
 @dataclass(frozen=True)
@@ -204,9 +206,21 @@ def _artifacts(client: Client, vis: Visibility, run_id: str) -> tuple[ArtifactRe
             size_bytes=r["size_bytes"],
             role=r["role"],
             metadata=dict(r["metadata"]),
+            logged_at=r["logged_at"],
         )
         for r in _execute.rows(client, sql, {"run_id": run_id})
     )
+
+
+def run_artifacts(
+    client: Client, caller: Caller, run_id: str, *, database: str | None = None
+) -> tuple[ArtifactRecord, ...]:
+    """The artifacts a run logged or used (the portal's Artifacts list); none for a run the
+    caller may not see. The same rows :func:`run_details` returns as ``artifacts``."""
+    vis = Visibility.load(client, caller, database)
+    if run_id not in _records.visible_runs(client, vis, [run_id]):
+        return ()
+    return _artifacts(client, vis, run_id)
 
 
 def _command_line(text: str) -> tuple[str, ...]:

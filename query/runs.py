@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -282,7 +281,7 @@ def count_runs(
     return int(_execute.scalar(client, f"SELECT count() FROM ({plan.sql})", plan.parameters))
 
 
-# --- the portal's per-run reads: key choices, its artifacts -----------------------------------
+# --- the portal's per-run reads: key choices (its artifacts: query.run_details.run_artifacts) --
 
 MAX_KEYS = 500
 
@@ -313,32 +312,3 @@ WHERE run_id IN (SELECT run_id FROM ({vis.run_scope()}) WHERE {visible} AND {sco
 GROUP BY key ORDER BY runs DESC, key LIMIT {{limit:UInt32}}
 """
     return tuple(row["key"] for row in _execute.rows(client, sql, params))
-
-
-@dataclass(frozen=True)
-class ArtifactRecord:
-    name: str
-    kind: str
-    uri: str
-    sha256: str
-    size_bytes: int
-    role: str
-    metadata: dict[str, str]
-    logged_at: datetime
-
-
-def run_artifacts(
-    client: Client, caller: Caller, run_id: str, *, database: str | None = None
-) -> tuple[ArtifactRecord, ...]:
-    """the artifacts a visible run logged or used."""
-    vis = Visibility.load(client, caller, database)
-    visible = vis.visible_runs("run_id = {run_id:String}")
-    sql = f"""
-SELECT name, any(kind) AS kind, any(uri) AS uri, sha256, any(size_bytes) AS size_bytes,
-    any(role) AS role, any(metadata) AS metadata, min(occurred_at) AS logged_at
-FROM {vis.table("artifacts")}
-WHERE run_id = {{run_id:String}} AND run_id IN ({visible})
-GROUP BY name, sha256 ORDER BY logged_at, name
-"""
-    rows = _execute.rows(client, sql, {"run_id": run_id, **vis.parameters})
-    return tuple(ArtifactRecord(**{**row, "metadata": dict(row["metadata"])}) for row in rows)

@@ -153,8 +153,8 @@ def system_metrics(caller: Caller, run_id: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def artifacts(caller: Caller, run_id: str) -> tuple[runs.ArtifactRecord, ...]:
-    return runs.run_artifacts(context.client(), caller, run_id)
+def artifacts(caller: Caller, run_id: str) -> tuple[run_details.ArtifactRecord, ...]:
+    return run_details.run_artifacts(context.client(), caller, run_id)
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -8,14 +8,13 @@ test-cluster`."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.deploy.tools import REPO, tools
-from tests.docs.literate import sections
+from tests.docs.literate import Section, run_blocks, sections
 
 PAGE = REPO / "docs" / "deploy.md"
 PROFILE_SECTION = "The cluster profile on one machine"  # run by tests/cluster/test_profile.py
@@ -34,23 +33,7 @@ def test_the_page_has_runnable_and_shown_only_sections() -> None:
     [s for s in sections(PAGE) if s.runnable and s.title != PROFILE_SECTION],
     ids=lambda s: s.title,
 )
-def test_the_section_runs(section: object, tmp_path: Path) -> None:
+def test_the_section_runs(section: Section) -> None:
     tools()  # installed once, as the page's first block does
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    for block in section.blocks:  # type: ignore[attr-defined]
-        if not block.runs:
-            continue
-        script = tmp_path / "block.sh"
-        script.write_text("set -euo pipefail\n" + block.text)
-        result = subprocess.run(
-            ["bash", str(script)],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert result.returncode == 0, (
-            f"docs/deploy.md line {block.line}:\n{result.stdout}{result.stderr}"
-        )
+    run_blocks(section, REPO, env)

@@ -16,6 +16,9 @@ The convention (stated at the top of every page that uses it):
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,3 +158,74 @@ def output_mismatch(shown: tuple[str, ...], actual: str) -> str | None:
             return f"expected line {want!r} not found"
         position, free = found + 1, False
     return None
+
+
+# --- running a section: the one runner of every page (tests/docs/test_every_page.py and the
+# pages with a stack of their own: docs/api.md, docs/reproduce.md, docs/deploy.md) ------------
+
+# Commands a page gives for the developer's own machine, and what stands in for them here.
+STANDINS = {
+    # The stack is already up (this module's fixture): `make up` is `cairn up`, which finds it.
+    "make up": "cairn up",
+    "make demo": "cairn up --demo",
+}
+
+
+def _run(command: list[str], work: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=800)
+
+
+def _check(done: subprocess.CompletedProcess[str], where: str) -> None:
+    assert done.returncode == 0, (
+        f"{where} exited {done.returncode}\n"
+        f"--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
+    )
+
+
+def _standin(command: str) -> str:
+    for written, standin in STANDINS.items():
+        command = re.sub(rf"(?m)^(\s*){re.escape(written)}\b", rf"\g<1>{standin}", command)
+    # The pages run from the repository root; here the checkout's .venv/bin is first on PATH.
+    return re.sub(r"(?m)(^|\s)\.venv/bin/", r"\1", command)
+
+
+def run_block(block: Block, n: int, work: Path, env: dict[str, str], where: str) -> None:
+    if block.language == "python":
+        script = work / f"example_{n}.py"
+        script.write_text(block.text, encoding="utf-8")
+        _check(_run([sys.executable, str(script)], work, env), where)
+    elif block.language == "bash":
+        _check(_run(["bash", "-euo", "pipefail", "-c", _standin(block.text)], work, env), where)
+    elif block.language == "sql":
+        _check(_run(["cairn", "sql", block.text], work, env), where)
+    else:
+        assert block.language == "console", block.language
+        for command in console_commands(block):
+            # The store is filled a moment after a run ends: a reader typing the next command
+            # sees it; a script may be quicker, so a query whose answer is not there yet is
+            # repeated for a while before it counts as wrong.
+            deadline = time.monotonic() + 30
+            while True:
+                done = _run(["bash", "-euo", "pipefail", "-c", _standin(command.text)], work, env)
+                _check(done, f"{where}: $ {command.text}")
+                problem = output_mismatch(command.shown_output, done.stdout)
+                if problem is None or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            assert problem is None, (
+                f"{where}: $ {command.text}: {problem}\n--- shown\n"
+                + "\n".join(command.shown_output)
+                + f"\n--- actual\n{done.stdout[-3000:]}"
+            )
+
+
+def run_blocks(section: Section, work: Path, env: dict[str, str]) -> None:
+    """Every block of ``section`` in page order, in ``work``, with environment ``env``: file
+    blocks are written, runnable ones run (:func:`run_block`), shown ones skipped."""
+    for n, block in enumerate(section.blocks):
+        if block.file is not None:
+            target = work / block.file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(block.text, encoding="utf-8")
+        elif block.runs:
+            run_block(block, n, work, env, f"{section.page}:{block.line} ({section.title})")

@@ -4,13 +4,12 @@ directory) against the real write path with the query service: a broken example 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.docs.literate import Section, sections
+from tests.docs.literate import Section, run_blocks, sections
 from tests.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -36,22 +35,4 @@ def test_the_example_runs(section: Section, pipeline: Pipeline, tmp_path: Path) 
     }
     work = tmp_path / "example"
     work.mkdir()
-    for n, block in enumerate(section.blocks):
-        if block.file is not None:
-            (work / block.file).write_text(block.text, encoding="utf-8")
-            continue
-        if not block.runs:
-            continue
-        if block.language == "python":
-            script = work / f"example_{n}.py"
-            script.write_text(block.text, encoding="utf-8")
-            command = [sys.executable, str(script)]
-        else:
-            command = ["bash", "-euo", "pipefail", "-c", block.text]
-        done = subprocess.run(
-            command, cwd=work, env=env, capture_output=True, text=True, timeout=240, check=False
-        )
-        assert done.returncode == 0, (
-            f"docs/api.md:{block.line} ({section.title}) exited {done.returncode}\n"
-            f"--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
-        )
+    run_blocks(section, work, env)

@@ -31,10 +31,8 @@ from localstack.settings import StackSettings
 from query.client import connect
 from tests.docs.literate import (
     SHOWN,
-    Block,
     Section,
-    console_commands,
-    output_mismatch,
+    run_blocks,
     sections,
 )
 
@@ -64,12 +62,6 @@ FRAMEWORKS = {
     "optuna": "optuna",
 }
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.M)
-# Commands a page gives for the developer's own machine, and what stands in for them here.
-STANDINS = {
-    # The stack is already up (this module's fixture): `make up` is `cairn up`, which finds it.
-    "make up": "cairn up",
-    "make demo": "cairn up --demo",
-}
 
 
 def _all_sections() -> list[Section]:
@@ -153,54 +145,6 @@ def _missing_frameworks(section: Section) -> list[str]:
     )
 
 
-def _run(command: list[str], work: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=800)
-
-
-def _check(done: subprocess.CompletedProcess[str], where: str) -> None:
-    assert done.returncode == 0, (
-        f"{where} exited {done.returncode}\n"
-        f"--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
-    )
-
-
-def _standin(command: str) -> str:
-    for written, standin in STANDINS.items():
-        command = re.sub(rf"(?m)^(\s*){re.escape(written)}\b", rf"\g<1>{standin}", command)
-    # The pages run from the repository root; here the checkout's .venv/bin is first on PATH.
-    return re.sub(r"(?m)(^|\s)\.venv/bin/", r"\1", command)
-
-
-def run_block(block: Block, n: int, work: Path, env: dict[str, str], where: str) -> None:
-    if block.language == "python":
-        script = work / f"example_{n}.py"
-        script.write_text(block.text, encoding="utf-8")
-        _check(_run([sys.executable, str(script)], work, env), where)
-    elif block.language == "bash":
-        _check(_run(["bash", "-euo", "pipefail", "-c", _standin(block.text)], work, env), where)
-    elif block.language == "sql":
-        _check(_run(["cairn", "sql", block.text], work, env), where)
-    else:
-        assert block.language == "console", block.language
-        for command in console_commands(block):
-            # The store is filled a moment after a run ends: a reader typing the next command
-            # sees it; a script may be quicker, so a query whose answer is not there yet is
-            # repeated for a while before it counts as wrong.
-            deadline = time.monotonic() + 30
-            while True:
-                done = _run(["bash", "-euo", "pipefail", "-c", _standin(command.text)], work, env)
-                _check(done, f"{where}: $ {command.text}")
-                problem = output_mismatch(command.shown_output, done.stdout)
-                if problem is None or time.monotonic() > deadline:
-                    break
-                time.sleep(1)
-            assert problem is None, (
-                f"{where}: $ {command.text}: {problem}\n--- shown\n"
-                + "\n".join(command.shown_output)
-                + f"\n--- actual\n{done.stdout[-3000:]}"
-            )
-
-
 def run_section(section: Section, stack: RunningStack, tmp_path: Path) -> None:
     """Every block of ``section`` in page order, in a fresh directory, as a reader runs them."""
     missing = _missing_frameworks(section)
@@ -210,13 +154,7 @@ def run_section(section: Section, stack: RunningStack, tmp_path: Path) -> None:
     work.mkdir()
     env = _reader_env(stack, work)
     before = _runs(stack) if section.page in RECORDS_RUNS else 0
-    for n, block in enumerate(section.blocks):
-        if block.file is not None:
-            target = work / block.file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(block.text, encoding="utf-8")
-        elif block.runs:
-            run_block(block, n, work, env, f"{section.page}:{block.line} ({section.title})")
+    run_blocks(section, work, env)
     if section.page in RECORDS_RUNS:
         deadline = time.monotonic() + 90
         while _runs(stack) <= before:

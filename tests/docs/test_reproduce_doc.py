@@ -6,13 +6,12 @@ what the reader should see (the report's verdict, the override, the refusal)."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.docs.literate import Section, sections
+from tests.docs.literate import Section, run_blocks, sections
 from tests.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -41,22 +40,4 @@ def test_the_example_runs_as_written(section: Section, pipeline: Pipeline, tmp_p
     }
     work = tmp_path / "example"
     work.mkdir()
-    for n, block in enumerate(section.blocks):
-        if block.file is not None:
-            (work / block.file).write_text(block.text, encoding="utf-8")
-            continue
-        if not block.runs:
-            continue
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", block.text],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, (
-            f"docs/reproduce.md:{block.line} ({section.title}) block {n} exited"
-            f" {done.returncode}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n"
-            f"{done.stderr[-3000:]}"
-        )
+    run_blocks(section, work, env)
