@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
 
 from cairn_contract import sweep_record as record
 from cairn_contract.artifact_layout import blob_key
 from cairn_contract.envelopes import new_envelope
+from cairn_contract.errors import AuthenticationError, UnavailableError
 from cairn_contract.ids import new_uuid7
 from cairn_contract.v1 import (
     collaboration_pb2,
@@ -40,7 +40,6 @@ from cairn_contract.v1 import (
     envelope_pb2,
     events_pb2,
     identity_pb2,
-    ingest_pb2_grpc,
     lineage_pb2,
     metrics_pb2,
     models_pb2,
@@ -49,6 +48,7 @@ from cairn_contract.v1 import (
 )
 from localstack import secrets as local_secrets
 from localstack.settings import StackSettings
+from ui.ingest_writer import IngestWriter, KeyRing
 
 DEMO_PASSWORD = "cairn-demo"  # noqa: S105 (documented, demo users only)
 MARKER = "demo-seeded.json"
@@ -716,35 +716,37 @@ def write_users_file(path: Path) -> None:
     write_users(path, users.values())
 
 
+_BATCH = 200
+
+
 def _append_all(ingest_url: str, keys: dict[str, str], events: Sequence[events_pb2.Event]) -> None:
-    """Append in order, per team, in modest batches; waits (up to 30 s) for ingest to learn the
-    freshly issued keys from the identity topic."""
-    channel = grpc.insecure_channel(ingest_url)
-    stub = ingest_pb2_grpc.IngestStub(channel)
+    """Append in order through the portal's writer (:class:`ui.ingest_writer.IngestWriter`, one
+    admin key per team), a run of consecutive same-team events at a time; waits (up to 30 s) for
+    ingest to learn the freshly issued keys from the identity topic."""
+    writer = IngestWriter(ingest_url, KeyRing(configured=keys), timeout_s=60)
     try:
-        batch: list[events_pb2.Event] = []
+        same_team: list[events_pb2.Event] = []
         for event in [*events, None]:
-            if batch and (
-                event is None or event.envelope.team != batch[0].envelope.team or len(batch) >= 200
+            if same_team and (
+                event is None
+                or event.envelope.team != same_team[0].envelope.team
+                or len(same_team) >= _BATCH  # metric-heavy events: keep batches modest
             ):
-                _append(stub, keys[batch[0].envelope.team], events_pb2.EventBatch(events=batch))
-                batch = []
+                _append(writer, same_team)
+                same_team = []
             if event is not None:
-                batch.append(event)
+                same_team.append(event)
     finally:
-        channel.close()
+        writer.close()
 
 
-def _append(stub: ingest_pb2_grpc.IngestStub, key: str, batch: events_pb2.EventBatch) -> None:
+def _append(writer: IngestWriter, events: Sequence[events_pb2.Event]) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            stub.Append(batch, metadata=(("authorization", f"Bearer {key}"),), timeout=60)
+            writer.append(events)
             return
-        except grpc.RpcError as exc:
-            code = exc.code()
-            if code not in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNAVAILABLE):
-                raise
+        except (AuthenticationError, UnavailableError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)

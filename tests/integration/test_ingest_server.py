@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import ConsumerRecord
 
 from cairn.v1 import events_pb2, ingest_pb2_grpc
 from cairn_contract.limits import Limits
@@ -26,6 +24,7 @@ from ingest.settings import IngestSettings
 from servicekit import topics
 from tests.event_samples import batch_of, metric_event, sample_event
 from tests.ingest_client import append, key_metadata, raw_stub, read_all, rich_error
+from tests.support.kafka import read_topic
 from tests.validation_cases import CASES, LIMITS, Case
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -50,28 +49,6 @@ class Stack:
             metrics_port=None,
             **changes,  # type: ignore[arg-type]
         )
-
-
-async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of ``topic`` up to its current end, partition by partition."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, p) for p in await topics.partitions_of(bootstrap, topic)
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
 
 
 def run_id() -> str:
