@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from cairn_contract.errors import NotFoundError, UnavailableError, ValidationError
 from query import model_registry
 from query.models import ModelSummary
-from query.runs import ArtifactRecord
+from query.run_details import ArtifactRecord
 from ui import context, events
 from ui.actions import _check_team, append
 from ui.events import Target, TargetKind

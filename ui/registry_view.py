@@ -18,7 +18,7 @@ import streamlit as st
 from cairn_contract.errors import CairnError
 from query.access import Caller
 from query.models import ModelSummary, VersionRow
-from query.runs import ArtifactRecord
+from query.run_details import ArtifactRecord
 from reports.format import People, md, short, when
 from ui import actions, context, data, links, model_actions
 from ui.compare_view import labels, params_diff
