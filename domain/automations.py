@@ -15,6 +15,7 @@ log and receivers de-duplicate.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Mapping
@@ -70,6 +71,8 @@ def check_definition(message: Message, path: str) -> None:
     for i, action in enumerate(definition.actions):
         if action.WhichOneof("target") == "webhook":
             check_webhook_url(action.webhook.url, f"{path}.actions[{i}].webhook.url")
+            if not action.webhook.secret and not action.webhook.sealed_secret:
+                fail(f"{path}.actions[{i}].webhook.secret", "required", "is required")
         elif action.WhichOneof("target") == "email":
             address = action.email.address
             local, at, domain = address.rpartition("@")
@@ -92,23 +95,39 @@ def check_webhook_url(url: str, path: str) -> None:
         fail(path, "url_credentials", "must not carry a user name or password")
 
 
+def secret_bound_to(team: str, rule: str) -> str:
+    """What a rule's webhook secret is sealed for (ingest seals, the processors open with it)."""
+    return f"rule:{team}/{rule}"
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     kind: str  # webhook | email | inbox
     target: str  # URL, address or user id
-    secret: str = ""  # webhooks only; never shown in reads
+    # Webhooks only, never shown in reads. ``sealed``: the secret as ingest sealed it (base64;
+    # opened by the processors only when signing). ``secret``: a plain secret, only in rules
+    # written before ingest sealed secrets.
+    secret: str = ""
+    sealed: str = ""
 
     @classmethod
     def from_proto(cls, action: automations_pb2.RuleAction) -> Action:
         which = action.WhichOneof("target")
         if which == "webhook":
-            return cls("webhook", action.webhook.url, action.webhook.secret)
+            hook = action.webhook
+            sealed = base64.b64encode(hook.sealed_secret).decode() if hook.sealed_secret else ""
+            return cls("webhook", hook.url, hook.secret, sealed)
         if which == "email":
             return cls("email", action.email.address)
         return cls("inbox", action.inbox.user_id)
 
     def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "target": self.target, "secret": self.secret}
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "secret": self.secret,
+            "sealed": self.sealed,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +198,7 @@ class Notification:
         return json.dumps(self.body(), sort_keys=True, separators=(",", ":")).encode()
 
     def to_record(self) -> bytes:
-        """Serialized for the outbox topic (includes the action, so the secret: keep it there)."""
+        """Serialized for the outbox topic (with the action: a webhook's secret only sealed)."""
         record = {
             "delivery_id": self.delivery_id,
             "team": self.team,

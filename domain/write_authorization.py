@@ -82,6 +82,10 @@ def authorize_and_stamp(
             event.inbox_items_read.user_id = inbox_owner(event.envelope.actor, caller)
 
 
+# Events whose payload ingest changes after authorisation: always re-encoded, never kept as sent.
+_PAYLOAD_REWRITTEN = frozenset({"inbox_items_read", "rule_created", "rule_changed"})
+
+
 def stamp_bytes(event: events_pb2.Event) -> bytes | None:
     """The envelope fields :func:`authorize_and_stamp` set on ``event``, serialized on their own.
 
@@ -90,10 +94,12 @@ def stamp_bytes(event: events_pb2.Event) -> bytes | None:
     event reads exactly as the stamped one without re-encoding it. None when a stamped value is
     its field's default: proto3 does not serialize defaults, so it could not override the
     client's value and the caller must re-encode the event instead; None too for an inbox read
-    mark, whose ``user_id`` is stamped inside the payload. Keep it in step with
-    :func:`authorize_and_stamp` (tests/unit/test_validation.py checks every event type).
+    mark, whose ``user_id`` is stamped inside the payload, and for a rule definition, whose
+    webhook secrets ingest replaces by their sealed form (``ingest/webhook_rules.py``): the
+    client's bytes hold the plain secret, which no appended stamp could remove. Keep it in step
+    with :func:`authorize_and_stamp` (tests/unit/test_validation.py checks every event type).
     """
-    if event.WhichOneof("payload") == "inbox_items_read":
+    if event.WhichOneof("payload") in _PAYLOAD_REWRITTEN:
         return None
     env = event.envelope
     actor = env.actor

@@ -29,6 +29,7 @@ from cairn_contract.v1 import events_pb2, ingest_pb2
 from domain.identity import AuthenticatedKey, IdentityRegistry
 from domain.ownership import check_batch
 from domain.validation import BatchSummary, BatchValidator
+from domain.webhook_targets import TargetPolicy
 from domain.write_authorization import (
     authorize_and_stamp,
     authorize_identity,
@@ -41,6 +42,8 @@ from ingest.ownership_log import InMemoryOwnership, OwnershipStore
 from ingest.publisher import Publisher, records_for
 from ingest.settings import IngestSettings
 from ingest.status_codes import rejection, rich_status
+from ingest.webhook_rules import prepare_webhooks
+from servicekit.secret_box import box_from
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +88,8 @@ class IngestService:
         self._registry = registry or IdentityRegistry()
         self._ownership: OwnershipStore = ownership or InMemoryOwnership()
         self._validator = BatchValidator(settings.limits)
+        self._secret_box = box_from(settings.automations_secret_key)
+        self._webhook_policy = TargetPolicy.from_setting(settings.webhook_allowed_networks)
         self._publisher = publisher
         self._metrics = metrics
         self._clock = clock
@@ -160,6 +165,7 @@ class IngestService:
             authorize_and_stamp(batch, caller, now_ns=now)
             authorize_identity(batch, self._registry)
             await self._check_ownership(batch)
+            prepare_webhooks(batch, self._secret_box, self._webhook_policy)
             encoded = self._validator.encode(batch, received=request, stamp=stamp_bytes)
             records = records_for(
                 encoded,

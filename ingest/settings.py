@@ -45,6 +45,10 @@ class IngestSettings:
     # CAIRN_API_KEY_PEPPER: the secret API-key hashes are keyed with (domain/identity.py); the
     # same value must reach every tool that issues keys (cairn key, provision issue-key).
     api_key_pepper: str = field(default="", repr=False)
+    # Automations (docs/automations.md): the key webhook secrets are sealed with (base64, 32
+    # bytes; the processors hold the same) and the internal networks webhooks may reach.
+    automations_secret_key: str = field(default="", repr=False)
+    webhook_allowed_networks: str = ""
 
     @property
     def ownership_log_topic(self) -> str:
@@ -95,6 +99,8 @@ class IngestSettings:
             log_json=read_bool(env, "CAIRN_LOG_JSON", cls.log_json),
             clickhouse_url=read_str(env, "CAIRN_CLICKHOUSE_URL", cls.clickhouse_url),
             api_key_pepper=read_str(env, "CAIRN_API_KEY_PEPPER", ""),
+            automations_secret_key=read_str(env, "CAIRN_AUTOMATIONS_SECRET_KEY", ""),
+            webhook_allowed_networks=read_str(env, "CAIRN_WEBHOOK_ALLOWED_NETWORKS", ""),
         )
 
     @property

@@ -10,8 +10,10 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+from servicekit.secret_box import new_key
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class LocalSecrets:
     clickhouse_admin_password: str
     clickhouse_reporting_password: str
     admin_api_key: str = ""  # filled once the local admin key has been issued
+    # Seals webhook secrets in the event log (ingest seals, the processors open; never logged).
+    automations_secret_key: str = ""
 
     ADMIN_USER = "cairn"
     REPORTING_USER = "reporting"
@@ -48,10 +52,14 @@ def write_private_json(path: Path, data: Mapping[str, object]) -> None:
 def load_or_create(path: Path) -> LocalSecrets:
     existing = load(path)
     if existing is not None:
+        if not existing.automations_secret_key:  # a stack created before secrets were sealed
+            existing = replace(existing, automations_secret_key=new_key())
+            save(path, existing)
         return existing
     created = LocalSecrets(
         clickhouse_admin_password=secrets.token_urlsafe(18),
         clickhouse_reporting_password=secrets.token_urlsafe(18),
+        automations_secret_key=new_key(),
     )
     save(path, created)
     return created

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from domain.webhook_targets import LOOPBACK
 from localstack import health, kafka_broker, processes
 from localstack.secrets import LocalSecrets
 from localstack.settings import CLUSTER, StackSettings
@@ -60,7 +61,11 @@ def service_env(
         CAIRN_PROCESSORS_HOST=settings.host,
         CAIRN_PROCESSORS_DATA_DIR=str(settings.home / "processors"),
         CAIRN_PORTAL_URL=settings.portal_url,
+        CAIRN_AUTOMATIONS_SECRET_KEY=secrets.automations_secret_key,
     )
+    # A laptop's webhook receivers run on it: the local stack lets webhooks reach loopback
+    # (and nothing else internal) unless the caller says otherwise.
+    env.setdefault("CAIRN_WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)
     return env
 
 

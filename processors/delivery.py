@@ -13,14 +13,23 @@ Webhooks: an HTTP POST of :meth:`Notification.body_bytes` to the rule's URL, sig
 and redirects followed only within the same origin (scheme, host, port) and at most three times:
 a notification never goes anywhere the rule did not name. 2xx is success; anything else, a
 timeout or a connection error is a failed attempt.
+
+Every connection goes only to addresses :class:`~domain.webhook_targets.TargetPolicy` allows: an
+IP literal is checked before the request, a host name on the addresses it resolves to, by the
+resolver the connection then uses (so a name re-pointed at an internal address after the rule was
+created, DNS rebinding, is refused too). A refused target and a secret that does not open are
+permanent failures: dead at once, without retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,10 +40,15 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 import aiosmtplib
 import structlog
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
-from domain.automations import Notification
+from domain.automations import Notification, secret_bound_to
 from domain.projections import Projection
+from domain.webhook_targets import RULE as TARGET_RULE
+from domain.webhook_targets import TargetPolicy
 from processors.settings import ProcessorsSettings
+from servicekit.secret_box import SealError, SecretBox, box_from
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +67,32 @@ class Outcome:
     ok: bool
     http_status: int = 0
     error: str = ""
+    permanent: bool = False  # retrying cannot help (a refused target, an unopenable secret)
+
+
+class InternalTargetError(OSError):
+    """The webhook's host resolved to an address the policy refuses."""
+
+
+class CheckedResolver(AbstractResolver):
+    """aiohttp's resolver, refusing names that resolve to any internal address the policy does
+    not allow; the connection uses exactly the addresses checked here."""
+
+    def __init__(self, policy: TargetPolicy) -> None:
+        self._inner = DefaultResolver()
+        self._policy = policy
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        why = self._policy.check_addresses(host, [r["host"] for r in found])
+        if why:
+            raise InternalTargetError(why)
+        return found
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 @dataclass(frozen=True)
@@ -70,18 +110,45 @@ class DeliveryStore(Protocol):
 
 
 class WebhookSender:
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        *,
+        box: SecretBox | None = None,
+        policy: TargetPolicy | None = None,
+    ) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        self._box = box
+        self._policy = policy or TargetPolicy()
+
+    def signing_secret(self, note: Notification) -> str:
+        """The rule's secret: opened from its sealed form (bound to the rule), or a plain secret
+        of a rule written before secrets were sealed."""
+        action = note.action
+        if not action.sealed:
+            return action.secret
+        if self._box is None:
+            raise SealError("the processors have no CAIRN_AUTOMATIONS_SECRET_KEY to open it")
+        return self._box.open(
+            base64.b64decode(action.sealed), secret_bound_to(note.team, note.rule)
+        )
 
     async def send(self, note: Notification) -> Outcome:
+        try:
+            secret = self.signing_secret(note)
+        except SealError as exc:
+            return Outcome(False, 0, f"webhook secret: {exc}", permanent=True)
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            connector = aiohttp.TCPConnector(
+                resolver=CheckedResolver(self._policy), use_dns_cache=False
+            )
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         body = note.body_bytes()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "cairn-automations/1",
-            SIGNATURE_HEADER: sign(body, note.action.secret),
+            SIGNATURE_HEADER: sign(body, secret),
             "X-Cairn-Delivery": note.delivery_id,
             "X-Cairn-Trigger": note.trigger,
         }
@@ -89,6 +156,9 @@ class WebhookSender:
         origin = _origin(url)
         try:
             for _ in range(MAX_REDIRECTS + 1):
+                refused = self._literal_refusal(url)
+                if refused is not None:
+                    return refused
                 async with self._session.post(
                     url, data=body, headers=headers, allow_redirects=False
                 ) as response:
@@ -108,12 +178,29 @@ class WebhookSender:
             return Outcome(False, 0, f"more than {MAX_REDIRECTS} redirects")
         except TimeoutError:
             return Outcome(False, 0, f"timed out after {self._timeout.total:g} s")
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, InternalTargetError):
+                return _refused(str(exc.os_error))
+            return Outcome(False, 0, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
         except aiohttp.ClientError as exc:
             return Outcome(False, 0, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
+
+    def _literal_refusal(self, url: str) -> Outcome | None:
+        host = (urlsplit(url).hostname or "").strip("[]")
+        try:
+            ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return None  # a name: the resolver checks what it resolves to
+        why = self._policy.refusal(host)
+        return _refused(why) if why else None
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _refused(why: str) -> Outcome:
+    return Outcome(False, 0, f"webhook.url refused: {why} (rule {TARGET_RULE})", permanent=True)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -170,7 +257,11 @@ class Deliverer:
         self.settings = settings
         self.store = store
         self.dead_letter = dead_letter
-        self.webhook = webhook or WebhookSender(settings.delivery_timeout_s)
+        self.webhook = webhook or WebhookSender(
+            settings.delivery_timeout_s,
+            box=box_from(settings.automations_secret_key),
+            policy=TargetPolicy.from_setting(settings.webhook_allowed_networks),
+        )
         self.email = email or EmailSender(settings)
         # One delivery at a time per id: a notification evaluated twice (after a restart) and
         # queued twice is delivered by the first and skipped by the second.
@@ -202,7 +293,7 @@ class Deliverer:
             outcome = await self._attempt(note)
             if outcome.ok:
                 status = "delivered"
-            elif attempt >= self.settings.delivery_attempts:
+            elif outcome.permanent or attempt >= self.settings.delivery_attempts:
                 status = "dead"
             else:
                 status = "retrying"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from servicekit.envconfig import read_bool, read_float, read_int, read_path, read_str
@@ -37,6 +37,9 @@ class ProcessorsSettings:
     delivery_timeout_s: float = 10.0  # per webhook request or SMTP conversation
     delivery_concurrency: int = 4  # notifications delivered at once per worker
     stall_check_interval_s: float = 15.0  # how often run.stalled rules look at running runs
+    # How often each worker re-reads the rules from the store: a rule event reaches only the
+    # worker that owns its partition, every worker needs every rule.
+    rules_reload_interval_s: float = 10.0
     smtp_host: str = ""  # email actions fail (and are retried) until this is set
     smtp_port: int = 25
     smtp_user: str = ""
@@ -44,6 +47,10 @@ class ProcessorsSettings:
     smtp_from: str = "cairn@localhost"
     smtp_starttls: bool = False
     smtp_ssl: bool = False
+    # Opens the webhook secrets ingest sealed (CAIRN_AUTOMATIONS_SECRET_KEY, the same key).
+    automations_secret_key: str = field(default="", repr=False)
+    # Internal networks webhooks may reach (CIDRs; docs/automations.md): none by default.
+    webhook_allowed_networks: str = ""
 
     def __post_init__(self) -> None:
         base = self.events_topic
@@ -98,6 +105,9 @@ class ProcessorsSettings:
             stall_check_interval_s=read_float(
                 env, "CAIRN_STALL_CHECK_INTERVAL_S", defaults.stall_check_interval_s
             ),
+            rules_reload_interval_s=read_float(
+                env, "CAIRN_RULES_RELOAD_INTERVAL_S", defaults.rules_reload_interval_s
+            ),
             smtp_host=read_str(env, "CAIRN_SMTP_HOST", defaults.smtp_host),
             smtp_port=read_int(env, "CAIRN_SMTP_PORT", defaults.smtp_port, minimum=1),
             smtp_user=read_str(env, "CAIRN_SMTP_USER", defaults.smtp_user),
@@ -105,4 +115,6 @@ class ProcessorsSettings:
             smtp_from=read_str(env, "CAIRN_SMTP_FROM", defaults.smtp_from),
             smtp_starttls=read_bool(env, "CAIRN_SMTP_STARTTLS", defaults.smtp_starttls),
             smtp_ssl=read_bool(env, "CAIRN_SMTP_SSL", defaults.smtp_ssl),
+            automations_secret_key=read_str(env, "CAIRN_AUTOMATIONS_SECRET_KEY", ""),
+            webhook_allowed_networks=read_str(env, "CAIRN_WEBHOOK_ALLOWED_NETWORKS", ""),
         )

@@ -252,7 +252,7 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
     "cairn.v1.RuleChanged": ("definition",),
     "cairn.v1.RuleDefinition": ("trigger", "actions"),
     "cairn.v1.RuleAction": ("target",),
-    "cairn.v1.WebhookAction": ("url", "secret"),
+    "cairn.v1.WebhookAction": ("url",),  # and a secret, plain or sealed (domain/automations.py)
     "cairn.v1.EmailAction": ("address",),
     "cairn.v1.InboxAction": ("user_id",),
     "cairn.v1.InboxItemsRead": ("user_id", "item_ids"),

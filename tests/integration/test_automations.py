@@ -8,6 +8,7 @@ well under a minute once the stack is up.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import hmac
 import io
@@ -34,7 +35,7 @@ import grpc
 import pytest
 from aiosmtpd.controller import Controller
 
-from cairn_contract.errors import AuthenticationError, PermissionDeniedError
+from cairn_contract.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from cairn_contract.ids import new_uuid7
 from cairn_contract.v1 import (
     collaboration_pb2,
@@ -42,21 +43,26 @@ from cairn_contract.v1 import (
     events_pb2,
     ingest_pb2_grpc,
     models_pb2,
+    runs_pb2,
 )
 from domain.automations import inbox_read_event
+from domain.webhook_targets import LOOPBACK
 from ingest.keys import issue_key_directly
 from localstack import automations_cli, processes
 from query import automations as automation_reads
 from query.access import Caller
 from query.migrations import apply_migrations, drop_database
+from query.reporting_schema import reporting_database
+from servicekit.secret_box import new_key
 from tests.docs.literate import sections
 from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 from tests.integration.processors_harness import REPO_ROOT, Topics, Worker, create_topics, store
-from tests.sdk.integration.conftest import TEAM, IngestProcess, Stack
+from tests.sdk.integration.conftest import TEAM, IngestProcess, Stack, _read_topic
 
 pytestmark = pytest.mark.integration
 
 SECRET = "receiver-secret"  # the rules' webhook signing secret in these tests
+SECRET_KEY = new_key()  # the operator's key that seals webhook secrets (ingest and processors)
 
 
 @dataclass
@@ -224,7 +230,6 @@ def setup(
     clickhouse_endpoint: ClickHouseEndpoint,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Setup]:
-    import asyncio
 
     names = Topics.unique()
     home = tmp_path_factory.mktemp("automations")
@@ -244,7 +249,14 @@ def setup(
     smtp = Controller(mailbox, hostname="127.0.0.1", port=processes.free_port())
     smtp.start()
     receiver = _receiver()
-    server = stack.ingest(home, clickhouse_url=url).start()  # serves the query service too
+    # The receivers run on 127.0.0.1: this stack allows loopback webhooks (nothing else internal).
+    automations_env = {
+        "CAIRN_AUTOMATIONS_SECRET_KEY": SECRET_KEY,
+        "CAIRN_WEBHOOK_ALLOWED_NETWORKS": LOOPBACK,
+    }
+    server = stack.ingest(home, clickhouse_url=url)  # serves the query service too
+    server.extra_env = automations_env
+    server.start()
     worker = Worker(kafka_bootstrap, url, names, home, f"g-{database}")
     worker.env |= {
         "CAIRN_DELIVERY_BACKOFF_S": "0.2",
@@ -254,6 +266,7 @@ def setup(
         "CAIRN_SMTP_HOST": "127.0.0.1",
         "CAIRN_SMTP_PORT": str(smtp.port),
         "CAIRN_SMTP_FROM": "cairn@example.com",
+        **automations_env,
     }
     worker.start()
     try:
@@ -480,7 +493,6 @@ def test_a_mention_lands_in_the_inbox_and_email(setup: Setup) -> None:
         assert set(kinds) <= {"mention", "rule", "alias"}  # alias moves of the team's models
         assert not any(i.read for i in items)
         assert automation_reads.unread_count(client, bo) == len(items)
-        import asyncio
 
         bo_key = asyncio.run(
             issue_key_directly(
@@ -593,7 +605,6 @@ def test_cli_reads_show_only_the_keys_teams_through_the_query_service(setup: Set
     key sees none of this team's rules and is refused this team's by name."""
     setup.add_rule("--name", "team-only", "--on", "run.killed", "--inbox", "bo")
     assert "team-only" in setup.cli("ls")
-    import asyncio
 
     other = asyncio.run(
         issue_key_directly(
@@ -618,6 +629,78 @@ def _quiet_cli(setup: Setup, env: dict[str, str], *args: str) -> str:
         return setup.cli(*args, **env) or "(empty)"
     except AuthenticationError:
         return ""
+
+
+def test_webhook_secrets_are_sealed_in_the_log_and_in_no_table_or_view(setup: Setup) -> None:
+    """The secret reaches the receiver's signature, but neither Kafka nor the ClickHouse archive
+    (``events.payload``, what admin SQL reads) nor any table or view holds it."""
+    secret = f"sealed-{uuid.uuid4().hex}"
+    setup.add_rule(
+        "--name", "sealed", "--on", "run.killed", "--project", "sealed",
+        "--webhook", setup.receiver.url("/sealed"), "--secret", secret,
+    )  # fmt: skip
+    rule_events = [
+        e
+        for e in asyncio.run(_read_topic(setup.stack.bootstrap, setup.stack.events_topic))
+        if e.WhichOneof("payload") == "rule_created" and e.envelope.aggregate_id == "sealed"
+    ]
+    (created,) = rule_events
+    hook = created.rule_created.definition.actions[0].webhook
+    assert hook.secret == ""
+    assert len(hook.sealed_secret) > len(secret)
+    assert secret.encode() not in hook.sealed_secret
+    assert setup.rows(
+        "SELECT count() FROM events WHERE event_type = 'rule_created' AND aggregate_id = 'sealed'"
+    ) == [(1,)]
+    # Every text column of every table and view, the SQL users' reporting views included.
+    database = setup.url.rsplit("/", 1)[1]
+    text_columns: dict[tuple[str, str], list[str]] = {}
+    for db, table, column in setup.rows(
+        "SELECT database, table, name FROM system.columns"
+        " WHERE database IN ({db:String}, {reporting:String}) AND type LIKE '%String%'",
+        db=database,
+        reporting=reporting_database(database),
+    ):
+        text_columns.setdefault((db, table), []).append(column)
+    tables = {table for _, table in text_columns}
+    assert {"events", "rules_current", "delivery_log", "automation_rules"} <= tables
+    for (db, table), columns in text_columns.items():
+        listed = ", ".join(f"`{c}`" for c in columns)
+        everything = setup.rows(f"SELECT {listed} FROM `{db}`.`{table}`")
+        assert secret not in repr(everything), f"{db}.{table}"
+    assert setup.rows(
+        "SELECT count() FROM events WHERE position(payload, {s:String}) > 0", s=secret
+    ) == [(0,)]
+    # ... and the processors still sign with it.
+    run = _event(
+        "run_created", envelope_pb2.AGGREGATE_KIND_RUN, f"r-{uuid.uuid4().hex[:8]}", "sealed"
+    )
+    run.run_created.name = "to-kill"
+    killed = _event(
+        "run_status_changed", envelope_pb2.AGGREGATE_KIND_RUN, run.envelope.aggregate_id, "sealed"
+    )
+    killed.run_status_changed.status = runs_pb2.RUN_STATUS_KILLED
+    setup.append(run, killed)
+    (request,) = wait_for(lambda: setup.receiver.at("/sealed"), what="run.killed POST")
+    expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(request.headers["X-Cairn-Signature"], expected)
+
+
+def test_internal_webhook_targets_are_refused_at_creation(setup: Setup) -> None:
+    """Loopback is allowed on this stack (CAIRN_WEBHOOK_ALLOWED_NETWORKS); the cloud metadata
+    address, private and link-local ranges are not, whatever the URL's spelling."""
+    for url in (
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.7:8080/hook",
+        "https://[fd00::1]/hook",
+        "http://[::ffff:192.168.1.1]/hook",
+    ):
+        with pytest.raises(ValidationError) as refused:
+            setup.cli("add", "--name", "inside", "--on", "run.failed", "--webhook", url)
+        assert refused.value.field == "events[0].rule_created.definition.actions[0].webhook.url"
+        assert refused.value.rule == "webhook_internal_target"
+        assert "CAIRN_WEBHOOK_ALLOWED_NETWORKS" in refused.value.message
+    assert "inside" not in setup.cli("ls")
 
 
 DOC = REPO_ROOT / "docs" / "automations.md"

@@ -18,8 +18,11 @@ from ingest.keys import append_identity_events, issue_key_directly, operator_act
 from ingest.server import IngestServer
 from ingest.settings import IngestSettings
 from servicekit import topics
+from servicekit.secret_box import new_key
 from tests.event_samples import batch_of, sample_event
 from tests.ingest_client import RichError, append, rich_error
+
+SECRET_KEY = new_key()  # seals webhook secrets of rule events (ingest refuses them without one)
 
 
 @dataclass
@@ -38,6 +41,7 @@ class TwoTeams:
             events_topic=self.events_topic,
             identity_topic=self.identity_topic,
             metrics_port=None,
+            automations_secret_key=SECRET_KEY,
         )
 
     def key(self, team: str, role: str = "writer") -> str:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61irn/v1/automations.proto\x12\x08\x63\x61irn.v1\",\n\rWebhookAction\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1e\n\x0b\x45mailAction\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x1e\n\x0bInboxAction\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x92\x01\n\nRuleAction\x12*\n\x07webhook\x18\x01 \x01(\x0b\x32\x17.cairn.v1.WebhookActionH\x00\x12&\n\x05\x65mail\x18\x02 \x01(\x0b\x32\x15.cairn.v1.EmailActionH\x00\x12&\n\x05inbox\x18\x03 \x01(\x0b\x32\x15.cairn.v1.InboxActionH\x00\x42\x08\n\x06target\"\x85\x01\n\x0eRuleDefinition\x12\x0f\n\x07trigger\x18\x01 \x01(\t\x12\x11\n\tcondition\x18\x02 \x01(\t\x12\x0f\n\x07project\x18\x03 \x01(\t\x12\x17\n\x0fstalled_after_s\x18\x04 \x01(\x01\x12%\n\x07\x61\x63tions\x18\x05 \x03(\x0b\x32\x14.cairn.v1.RuleAction\";\n\x0bRuleCreated\x12,\n\ndefinition\x18\x01 \x01(\x0b\x32\x18.cairn.v1.RuleDefinition\";\n\x0bRuleChanged\x12,\n\ndefinition\x18\x01 \x01(\x0b\x32\x18.cairn.v1.RuleDefinition\"\x1c\n\nRulePaused\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1d\n\x0bRuleResumed\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1d\n\x0bRuleDeleted\x12\x0e\n\x06reason\x18\x01 \x01(\t\"3\n\x0eInboxItemsRead\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61irn/v1/automations.proto\x12\x08\x63\x61irn.v1\"C\n\rWebhookAction\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12\x15\n\rsealed_secret\x18\x03 \x01(\x0c\"\x1e\n\x0b\x45mailAction\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x1e\n\x0bInboxAction\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x92\x01\n\nRuleAction\x12*\n\x07webhook\x18\x01 \x01(\x0b\x32\x17.cairn.v1.WebhookActionH\x00\x12&\n\x05\x65mail\x18\x02 \x01(\x0b\x32\x15.cairn.v1.EmailActionH\x00\x12&\n\x05inbox\x18\x03 \x01(\x0b\x32\x15.cairn.v1.InboxActionH\x00\x42\x08\n\x06target\"\x85\x01\n\x0eRuleDefinition\x12\x0f\n\x07trigger\x18\x01 \x01(\t\x12\x11\n\tcondition\x18\x02 \x01(\t\x12\x0f\n\x07project\x18\x03 \x01(\t\x12\x17\n\x0fstalled_after_s\x18\x04 \x01(\x01\x12%\n\x07\x61\x63tions\x18\x05 \x03(\x0b\x32\x14.cairn.v1.RuleAction\";\n\x0bRuleCreated\x12,\n\ndefinition\x18\x01 \x01(\x0b\x32\x18.cairn.v1.RuleDefinition\";\n\x0bRuleChanged\x12,\n\ndefinition\x18\x01 \x01(\x0b\x32\x18.cairn.v1.RuleDefinition\"\x1c\n\nRulePaused\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1d\n\x0bRuleResumed\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1d\n\x0bRuleDeleted\x12\x0e\n\x06reason\x18\x01 \x01(\t\"3\n\x0eInboxItemsRead\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,25 +32,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn_contract.v1.automatio
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_WEBHOOKACTION']._serialized_start=40
-  _globals['_WEBHOOKACTION']._serialized_end=84
-  _globals['_EMAILACTION']._serialized_start=86
-  _globals['_EMAILACTION']._serialized_end=116
-  _globals['_INBOXACTION']._serialized_start=118
-  _globals['_INBOXACTION']._serialized_end=148
-  _globals['_RULEACTION']._serialized_start=151
-  _globals['_RULEACTION']._serialized_end=297
-  _globals['_RULEDEFINITION']._serialized_start=300
-  _globals['_RULEDEFINITION']._serialized_end=433
-  _globals['_RULECREATED']._serialized_start=435
-  _globals['_RULECREATED']._serialized_end=494
-  _globals['_RULECHANGED']._serialized_start=496
-  _globals['_RULECHANGED']._serialized_end=555
-  _globals['_RULEPAUSED']._serialized_start=557
-  _globals['_RULEPAUSED']._serialized_end=585
-  _globals['_RULERESUMED']._serialized_start=587
-  _globals['_RULERESUMED']._serialized_end=616
-  _globals['_RULEDELETED']._serialized_start=618
-  _globals['_RULEDELETED']._serialized_end=647
-  _globals['_INBOXITEMSREAD']._serialized_start=649
-  _globals['_INBOXITEMSREAD']._serialized_end=700
+  _globals['_WEBHOOKACTION']._serialized_end=107
+  _globals['_EMAILACTION']._serialized_start=109
+  _globals['_EMAILACTION']._serialized_end=139
+  _globals['_INBOXACTION']._serialized_start=141
+  _globals['_INBOXACTION']._serialized_end=171
+  _globals['_RULEACTION']._serialized_start=174
+  _globals['_RULEACTION']._serialized_end=320
+  _globals['_RULEDEFINITION']._serialized_start=323
+  _globals['_RULEDEFINITION']._serialized_end=456
+  _globals['_RULECREATED']._serialized_start=458
+  _globals['_RULECREATED']._serialized_end=517
+  _globals['_RULECHANGED']._serialized_start=519
+  _globals['_RULECHANGED']._serialized_end=578
+  _globals['_RULEPAUSED']._serialized_start=580
+  _globals['_RULEPAUSED']._serialized_end=608
+  _globals['_RULERESUMED']._serialized_start=610
+  _globals['_RULERESUMED']._serialized_end=639
+  _globals['_RULEDELETED']._serialized_start=641
+  _globals['_RULEDELETED']._serialized_end=670
+  _globals['_INBOXITEMSREAD']._serialized_start=672
+  _globals['_INBOXITEMSREAD']._serialized_end=723
 # @@protoc_insertion_point(module_scope)

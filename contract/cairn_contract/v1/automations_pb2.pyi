@@ -24,25 +24,32 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class WebhookAction(_message.Message):
-    """POST a JSON body (docs/automations.md) to `url`, signed with `secret`:
+    """POST a JSON body (docs/automations.md) to `url`, signed with the rule's secret:
     header `X-Cairn-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>`.
+    Clients send `secret`; ingest replaces it by `sealed_secret` before the event is written, so
+    the event log, the archive and every view hold only the sealed form (AES-256-GCM under the
+    operator's CAIRN_AUTOMATIONS_SECRET_KEY, bound to the rule's team and name), which only the
+    processors open when they sign.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     URL_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
+    SEALED_SECRET_FIELD_NUMBER: _builtins.int
     url: _builtins.str
     secret: _builtins.str
+    sealed_secret: _builtins.bytes
     def __init__(
         self,
         *,
         url: _builtins.str = ...,
         secret: _builtins.str = ...,
+        sealed_secret: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sealed_secret", b"sealed_secret", "secret", b"secret", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

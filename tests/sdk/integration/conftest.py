@@ -38,6 +38,7 @@ class IngestProcess:
     identity_topic: str
     log_path: Path
     clickhouse_url: str = ""  # set: it also serves the query service over this database
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. automations settings
     port: int = field(default_factory=processes.free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -55,6 +56,7 @@ class IngestProcess:
             "CAIRN_INGEST_METRICS_PORT": "-1",
             "CAIRN_INGEST_SHUTDOWN_GRACE_S": "2",
             "CAIRN_CLICKHOUSE_URL": self.clickhouse_url,
+            **self.extra_env,
         }
         self.process = processes.start_process(
             [sys.executable, "-m", "ingest"], log_path=self.log_path, env=env, cwd=REPO_ROOT
