@@ -19,6 +19,13 @@ Firing rules (docs/automations.md):
 - ``model.alias_set``, ``comment.mention``, ``share.received``, ``handover.received``: the event
   itself; conditions see ``tags.alias``/``tags.model``/``tags.version`` for alias moves and
   ``tags.user`` for mentions, shares and handovers.
+
+After a restart (or on a worker that does not own a run's partition) the book learns live runs
+from the store (:meth:`RuleBook.restore`, marked ``restored``), with which of their
+``metric.threshold`` and ``run.stalled`` notifications were already attempted
+(:meth:`RuleBook.restore_marks`), so a silent run still stalls and a crossing is not notified
+twice. A restored run that looks silent is confirmed with the store before it is notified
+(:meth:`RuleBook.stall_suspects`, :meth:`RuleBook.refresh`): another worker may be seeing it.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ class RunState:
     last_event_id: str = ""
     fired: set[str] = field(default_factory=set)  # rule ids whose metric.threshold fired
     stall_noticed: set[str] = field(default_factory=set)  # rule ids notified of this silence
+    restored: bool = False  # learnt from the store, no event of it seen by this book yet
 
     def lookup(self, f: Field) -> Value | None:
         if f.namespace is Namespace.ATTRIBUTE:
@@ -179,6 +187,7 @@ class RuleBook:
             self.runs[env.aggregate_id] = run
         run.last_seen_ns = max(run.last_seen_ns, env.received_at_ns or env.occurred_at_ns)
         run.last_event_id = env.event_id
+        run.restored = False
         run.stall_noticed.clear()  # a new silence starts now
         if kind == "run_created":
             c = event.run_created
@@ -252,6 +261,83 @@ class RuleBook:
                     due += _notify(rule, event.envelope.event_id, event, text, subject)
         del self.runs[run.run_id]  # ended: nothing more to watch (a resume starts a new state)
         return due
+
+    # -- state from the store (after a restart) ---------------------------------------------------
+
+    def restore(self, state: RunState) -> None:
+        """Add a live run learnt from the store; a run the stream already showed keeps its state
+        and only gains the fields it lacks (its ``run_created`` came before the restart)."""
+        current = self.runs.get(state.run_id)
+        if current is None:
+            state.restored = True
+            self.runs[state.run_id] = state
+            return
+        for mine, theirs in (
+            (current.attributes, state.attributes),
+            (current.params, state.params),
+            (current.tags, state.tags),
+            (current.metrics, state.metrics),
+        ):
+            for key, value in theirs.items():
+                mine.setdefault(key, value)  # type: ignore[arg-type]
+
+    def restore_candidates(self) -> list[str]:
+        """Delivery ids whose attempts the store must confirm for :meth:`restore_marks`."""
+        return [note_id for note_id, _, _, _ in self._marks()]
+
+    def restore_marks(self, attempted: set[str]) -> None:
+        """Mark thresholds already crossed and silences already notified, from the delivery log."""
+        for note_id, run, rule, kind in self._marks():
+            if note_id in attempted:
+                (run.fired if kind == "metric.threshold" else run.stall_noticed).add(rule.rule_id)
+
+    def _marks(self) -> list[tuple[str, RunState, Rule, str]]:
+        found = []
+        for run in self.runs.values():
+            for rule in self.rules.values():
+                if rule.trigger not in ("metric.threshold", "run.stalled"):
+                    continue
+                if run.team != rule.team or (rule.project and rule.project != run.project):
+                    continue
+                key = run.run_id if rule.trigger == "metric.threshold" else run.last_event_id
+                for i in range(len(rule.actions)):
+                    found.append((delivery_id(rule.rule_id, key, i), run, rule, rule.trigger))
+        return found
+
+    def stall_suspects(self, now_ns: int) -> list[str]:
+        """Restored runs that would stall now: confirm them with the store first."""
+        limits = [
+            (r.team, r.project, int(r.stalled_after_s * 1e9))
+            for r in self.rules.values()
+            if r.trigger == "run.stalled" and not r.paused
+        ]
+        return [
+            run.run_id
+            for run in self.runs.values()
+            if run.restored
+            and not run.stall_noticed
+            and any(
+                run.team == team
+                and (not project or project == run.project)
+                and now_ns - run.last_seen_ns >= limit
+                for team, project, limit in limits
+            )
+        ]
+
+    def refresh(self, run_id: str, state: RunState | None) -> None:
+        """What the store says now about a restored run: gone or ended, or seen since."""
+        run = self.runs.get(run_id)
+        if run is None or not run.restored:
+            return
+        if state is None or state.status != "running":
+            del self.runs[run_id]
+            return
+        if state.last_seen_ns > run.last_seen_ns:
+            run.last_seen_ns = state.last_seen_ns
+            if state.last_event_id != run.last_event_id:
+                run.last_event_id = state.last_event_id
+                run.stall_noticed.clear()
+        run.metrics.update(state.metrics)
 
     def stalled(self, now_ns: int) -> list[Notification]:
         """``run.stalled`` notifications for running runs silent for longer than a rule allows."""

@@ -284,3 +284,97 @@ def unread_count(client: Client, caller: Caller, *, database: str | None = None)
     return sum(
         1 for item in inbox(client, caller, limit=MAX_ROWS, database=database) if not item.read
     )
+
+
+# --- per-run state for the automation agent after a restart --------------------------------
+
+# Events about a run written by people, not by its process (domain.rule_book): no sign of life.
+_NOT_FROM_THE_RUN = (
+    "comment_added",
+    "comment_edited",
+    "comment_deleted",
+    "decision_recorded",
+    "resource_shared",
+    "resource_unshared",
+    "ownership_transferred",
+)
+
+
+@dataclass(frozen=True)
+class RunActivity:
+    """What the rule book needs of a run it did not see start: its fields, latest values and
+    the last event its process sent (log order within the run's partition)."""
+
+    run_id: str
+    team: str
+    project: str
+    status: str
+    attributes: dict[str, str]
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    last_seen_ns: int
+    last_event_id: str
+
+
+def run_activity(
+    client: Client,
+    *,
+    run_ids: list[str] | None = None,
+    database: str | None = None,
+) -> list[RunActivity]:
+    """Running runs (or the given runs, whatever their status) with their last sign of life."""
+    db = _db(client, database)
+    where = "r.status = 'running'" if run_ids is None else "r.run_id IN {ids:Array(String)}"
+    sql = f"""
+SELECT r.run_id AS run_id, r.team AS team, r.project AS project, r.status AS status,
+    r.name AS name, r.owner AS owner, r.created_by AS created_by, r.host AS host,
+    r.parent_run_id AS parent_run_id, r.sweep_id AS sweep_id,
+    r.params AS params, r.tags AS tags, r.metrics_last AS metrics,
+    a.last_seen_ns AS last_seen_ns, a.last_event_id AS last_event_id
+FROM {q(db)}.runs AS r
+INNER JOIN (
+    SELECT aggregate_id AS run_id,
+        toUnixTimestamp64Nano(max(received_at)) AS last_seen_ns,
+        argMax(event_id, (source_offset, received_at)) AS last_event_id
+    FROM {q(db)}.events
+    WHERE aggregate_kind = 'run' AND event_type NOT IN {{people:Array(String)}}
+    GROUP BY aggregate_id
+) AS a ON a.run_id = r.run_id
+WHERE {where}
+LIMIT 100000
+"""
+    params: dict[str, Any] = {"people": list(_NOT_FROM_THE_RUN)}
+    if run_ids is not None:
+        params["ids"] = run_ids
+    return [
+        RunActivity(
+            run_id=r["run_id"],
+            team=r["team"],
+            project=r["project"],
+            status=r["status"],
+            attributes={
+                k: r[k]
+                for k in ("name", "owner", "created_by", "host", "parent_run_id", "sweep_id")
+            },
+            params=dict(r["params"] or {}),
+            tags=dict(r["tags"] or {}),
+            metrics={k: float(v) for k, v in (r["metrics"] or {}).items()},
+            last_seen_ns=int(r["last_seen_ns"]),
+            last_event_id=r["last_event_id"],
+        )
+        for r in _execute.rows(client, sql, params)
+    ]
+
+
+def notified_ids(
+    client: Client, delivery_ids: list[str], *, database: str | None = None
+) -> set[str]:
+    """Which of these deliveries were ever attempted (the book's once-per-run/silence marks)."""
+    if not delivery_ids:
+        return set()
+    db = _db(client, database)
+    sql = f"""
+SELECT DISTINCT delivery_id FROM {q(db)}.deliveries WHERE delivery_id IN {{ids:Array(String)}}
+"""
+    return {r["delivery_id"] for r in _execute.rows(client, sql, {"ids": delivery_ids})}

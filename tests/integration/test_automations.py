@@ -33,6 +33,7 @@ from unittest import mock
 
 import grpc
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiosmtpd.controller import Controller
 
 from cairn_contract.errors import AuthenticationError, PermissionDeniedError, ValidationError
@@ -53,6 +54,7 @@ from query import automations as automation_reads
 from query.access import Caller
 from query.migrations import apply_migrations, drop_database
 from query.reporting_schema import reporting_database
+from servicekit import topics
 from servicekit.secret_box import new_key
 from tests.docs.literate import sections
 from tests.integration.conftest_clickhouse import ClickHouseEndpoint
@@ -263,6 +265,7 @@ def setup(
         "CAIRN_DELIVERY_ATTEMPTS": "5",
         "CAIRN_DELIVERY_TIMEOUT_S": "10",
         "CAIRN_STALL_CHECK_INTERVAL_S": "0.5",
+        "CAIRN_RULES_RELOAD_INTERVAL_S": "0.5",
         "CAIRN_SMTP_HOST": "127.0.0.1",
         "CAIRN_SMTP_PORT": str(smtp.port),
         "CAIRN_SMTP_FROM": "cairn@example.com",
@@ -701,6 +704,136 @@ def test_internal_webhook_targets_are_refused_at_creation(setup: Setup) -> None:
         assert refused.value.rule == "webhook_internal_target"
         assert "CAIRN_WEBHOOK_ALLOWED_NETWORKS" in refused.value.message
     assert "inside" not in setup.cli("ls")
+
+
+async def _outbox_keys(bootstrap: str, topic: str) -> list[str]:
+    """Every key on the automation outbox topic (one per due notification), in no set order."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in await topics.partitions_of(bootstrap, topic)
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        keys: list[str] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                keys.extend(r.key.decode() for r in records if r.key)
+        return keys
+    finally:
+        await consumer.stop()
+
+
+def _outbox(setup: Setup) -> list[str]:
+    topic = setup.worker.env["CAIRN_EVENTS_TOPIC"].replace("events", "automations", 1)
+    return asyncio.run(_outbox_keys(setup.stack.bootstrap, topic))
+
+
+def test_a_restart_keeps_stall_timers_and_threshold_crossings(setup: Setup) -> None:
+    """Per-run state survives a processors restart: a run that went silent before the restart
+    still stalls (exactly one POST), and a threshold crossed before it is not due again (exactly
+    one POST and one outbox record) although the run keeps logging NaN afterwards."""
+    setup.add_rule(
+        "--name", "restart-stall", "--on", "run.stalled", "--project", "restart",
+        "--minutes", "0.5", "--webhook", setup.receiver.url("/restart-stall"), "--secret", SECRET,
+    )  # fmt: skip
+    setup.add_rule(
+        "--name", "restart-nan", "--on", "metric.threshold", "--project", "restart",
+        "--where", "isnan(metrics.loss)", "--webhook", setup.receiver.url("/restart-nan"),
+        "--secret", SECRET,
+    )  # fmt: skip
+    script = (
+        "import cairn, math, sys, time\nrun = cairn.init(name='quiet')\n"
+        "run.log({'loss': math.nan}, step=0)\nprint('logged', flush=True)\n"
+        "sys.stdin.readline()\nrun.log({'loss': math.nan}, step=1)\n"
+        "print('again', flush=True)\ntime.sleep(600)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], env=setup.env("restart"), stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"logged"
+        wait_for(
+            lambda: setup.rows(
+                "SELECT 1 FROM metric_points p JOIN runs r USING run_id WHERE r.project = 'restart'"
+            ),
+            what="the run's first point in the store",
+        )
+        os.killpg(process.pid, signal.SIGSTOP)  # no heartbeats either: the run is silent
+        (first,) = wait_for(lambda: setup.receiver.at("/restart-nan"), what="threshold POST")
+        nan_id = verified(first)["delivery_id"]
+        time.sleep(4.0)  # the worker commits its offsets: the restart does not replay the run
+        setup.worker.kill()
+        setup.worker.start()
+        # The run was silent across the restart: the new worker knows it only from the store.
+        (stalled,) = wait_for(
+            lambda: setup.receiver.at("/restart-stall"), timeout=120, what="stall after restart"
+        )
+        assert verified(stalled)["subject"]["name"] == "quiet"
+        # A new NaN point after the restart: the crossing is remembered, nothing new is due.
+        os.killpg(process.pid, signal.SIGCONT)
+        process.stdin.write(b"go\n")
+        process.stdin.flush()
+        assert process.stdout.readline().strip() == b"again"
+        wait_for(
+            lambda: setup.rows(
+                "SELECT 1 FROM metric_points p JOIN runs r USING run_id"
+                " WHERE r.project = 'restart' AND p.step = 1"
+            ),
+            what="the second point in the store",
+        )
+        time.sleep(2.0)
+        assert len(setup.receiver.at("/restart-nan")) == 1
+        assert _outbox(setup).count(nan_id) == 1
+        assert len(setup.receiver.at("/restart-stall")) == 1
+    finally:
+        setup.cli("pause", "restart-stall")  # the killed run would stall again later
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_rules_reach_every_worker_of_the_group(setup: Setup) -> None:
+    """With two workers sharing the events topic's partitions, a rule created while both run
+    notifies about runs on every partition: exactly one POST per run."""
+    env = setup.worker.env
+    names = Topics(
+        env["CAIRN_EVENTS_TOPIC"], env["CAIRN_IDENTITY_TOPIC"], env["CAIRN_DEAD_LETTER_TOPIC"]
+    )
+    home = setup.home / "second-worker"
+    home.mkdir()
+    second = Worker(setup.stack.bootstrap, setup.url, names, home, env["CAIRN_PROCESSORS_GROUP"])
+    own = ("CAIRN_PROCESSORS_PORT", "CAIRN_PROCESSORS_DATA_DIR")
+    second.env |= {k: v for k, v in env.items() if k.startswith("CAIRN_") and k not in own}
+    second.start()
+    try:
+        time.sleep(8.0)  # the group rebalances: each worker owns some of the 3 partitions
+        setup.add_rule(
+            "--name", "spread", "--on", "run.killed", "--project", "spread",
+            "--webhook", setup.receiver.url("/spread"), "--secret", SECRET,
+        )  # fmt: skip
+        time.sleep(2.0)  # both workers re-read the rules (every 0.5 s here)
+        runs = [f"spread-{i}-{uuid.uuid4().hex[:6]}" for i in range(9)]
+        for run_id in runs:
+            created = _event("run_created", envelope_pb2.AGGREGATE_KIND_RUN, run_id, "spread")
+            created.run_created.name = run_id
+            killed = _event("run_status_changed", envelope_pb2.AGGREGATE_KIND_RUN, run_id, "spread")
+            killed.run_status_changed.status = runs_pb2.RUN_STATUS_KILLED
+            setup.append(created, killed)
+        wait_for(lambda: len(setup.receiver.at("/spread")) >= len(runs), timeout=60, what="9 POSTs")
+        time.sleep(2.0)
+        bodies = [verified(r) for r in setup.receiver.at("/spread")]
+        assert sorted(b["subject"]["run_id"] for b in bodies) == sorted(runs)
+        assert len({b["delivery_id"] for b in bodies}) == len(runs)
+    finally:
+        second.stop()
 
 
 DOC = REPO_ROOT / "docs" / "automations.md"

@@ -22,7 +22,7 @@ from domain._condition_eval import evaluate
 from domain.automations import Notification, delivery_id
 from domain.filters import FilterError, parse_filter
 from domain.projections import LogPosition, Projection
-from domain.rule_book import RuleBook
+from domain.rule_book import RuleBook, RunState
 from domain.validation import BatchValidator
 from tests.builders import event
 
@@ -312,3 +312,69 @@ def test_the_cli_offers_exactly_the_contract_triggers() -> None:
     from localstack.automations_cli import TRIGGERS as CLI_TRIGGERS
 
     assert tuple(TRIGGERS) == CLI_TRIGGERS
+
+
+# --- state restored from the store after a restart ----------------------------------------------
+
+
+def _restored(
+    run_id: str, last_seen_ns: int, *, status: str = "running", nan: bool = False
+) -> RunState:
+    return RunState(
+        run_id,
+        "risk",
+        "churn",
+        attributes={"name": "quiet", "owner": "ana"},
+        metrics={"loss": math.nan if nan else 1.0},
+        status=status,
+        last_seen_ns=last_seen_ns,
+        last_event_id=f"{run_id}-last",
+    )
+
+
+def test_a_restored_silent_run_stalls_once_the_store_confirms_the_silence() -> None:
+    book = RuleBook()
+    book.apply(rule_event("stuck", "run.stalled", stalled_after_s=2.0))
+    t0 = time.time_ns()
+    book.restore(_restored("r1", t0))
+    book.restore(_restored("r2", t0))
+    later = t0 + 3_000_000_000
+    assert sorted(book.stall_suspects(later)) == ["r1", "r2"]
+    book.refresh("r1", _restored("r1", t0))  # still silent in the store
+    book.refresh("r2", _restored("r2", later - 1_000_000_000))  # another worker saw it since
+    (note,) = book.stalled(later)
+    assert note.subject["run_id"] == "r1"
+    assert note.subject["name"] == "quiet"
+    assert note.delivery_id == delivery_id(book.rules[("risk", "stuck")].rule_id, "r1-last", 0)
+    book.refresh("r2", _restored("r2", t0, status="finished"))
+    assert "r2" not in book.runs  # ended elsewhere: forgotten
+
+
+def test_restored_marks_keep_a_crossing_and_a_silence_from_being_notified_again() -> None:
+    book = RuleBook()
+    book.apply(rule_event("nan", "metric.threshold", condition="isnan(metrics.loss)"))
+    book.apply(rule_event("stuck", "run.stalled", stalled_after_s=2.0))
+    t0 = time.time_ns()
+    book.restore(_restored("r1", t0, nan=True))
+    candidates = book.restore_candidates()
+    assert len(candidates) == 2
+    book.restore_marks(set(candidates))  # both were attempted before the restart
+    assert book.stall_suspects(t0 + 3_000_000_000) == []  # this silence was notified
+    assert book.stalled(t0 + 3_000_000_000) == []
+    assert book.apply(loss("r1", math.nan)) == []  # the run goes on: no second crossing
+    fresh = RuleBook()
+    fresh.apply(rule_event("nan", "metric.threshold", condition="isnan(metrics.loss)"))
+    fresh.restore(_restored("r1", t0, nan=True))
+    fresh.restore_marks(set())  # never attempted: due at the next point
+    assert len(fresh.apply(loss("r1", math.nan))) == 1
+
+
+def test_a_run_the_stream_already_showed_keeps_its_state_and_gains_what_it_lacks() -> None:
+    book = RuleBook()
+    t0 = time.time_ns()
+    book.apply(loss("r1", 0.5))  # after the restart, before any run_created of it
+    book.restore(_restored("r1", t0 - 10_000_000_000))
+    run = book.runs["r1"]
+    assert not run.restored
+    assert run.metrics["loss"] == 0.5  # the stream's value wins
+    assert run.attributes["name"] == "quiet"  # the store fills in the name
