@@ -383,6 +383,7 @@ def load(client: Client, database: str, shape: Shape, log: Callable[[str], None]
         "metric_summaries",
         "metric_bounds",
         "metric_rollup",
+        "metric_rollup_ends",
         "run_fields",
         "params",
         "lineage",
@@ -535,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(url: str, args: argparse.Namespace, shape: Shape) -> int:
-    admin = connect(f"{url}/default")
+    admin = connect(f"{url}/default", timeout_s=3600)  # OPTIMIZE of 55 M points
     print(f"store: {shape.runs:,} runs, {shape.big_runs} long ones, {shape.points:,} points")
     if args.reuse and loaded(admin, args.database, shape):
         print(f"reusing the store in {args.database}")

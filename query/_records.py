@@ -80,30 +80,41 @@ class RunSummary:
     git_branch: str
 
 
-def visible_runs(client: Client, vis: Visibility, run_ids: Sequence[str]) -> dict[str, RunSummary]:
-    """Summaries of the runs among ``run_ids`` that exist and the caller may see."""
-    if not run_ids:
-        return {}
+SUMMARY_COLUMNS = ("run_id", *_TEXT_FIELDS, "transferred_to")  # what summaries_sql returns
+
+
+def summaries_sql(vis: Visibility, ids: str) -> str:
+    """SQL of the summary rows (for :func:`summary`) of the visible runs whose id is ``IN``
+    ``ids``: a bound array (``{ids:Array(String)}``) or a subquery, shared by every caller so
+    the summary of a run is computed one way."""
     pivot = ", ".join(f"argMaxIf(value, {LATEST}, field = '{f}') AS {f}" for f in _TEXT_FIELDS)
     visible = vis.predicate("r.team", "r.project", kind="'run'", object_id="r.run_id")
-    sql = f"""
+    return f"""
 SELECT r.*, o.owner AS transferred_to
 FROM (
     SELECT run_id, {pivot} FROM {vis.table("run_fields")}
-    WHERE run_id IN {{ids:Array(String)}} GROUP BY run_id HAVING countIf(field = 'created_at') > 0
+    WHERE run_id IN {ids} GROUP BY run_id HAVING countIf(field = 'created_at') > 0
 ) AS r
 LEFT JOIN (
     SELECT target_id AS run_id, argMax(to_user, (occurred_at, event_id)) AS owner
-    FROM {vis.table("ownership")} WHERE target_kind = 'run' AND target_id IN {{ids:Array(String)}}
+    FROM {vis.table("ownership")} WHERE target_kind = 'run' AND target_id IN {ids}
     GROUP BY target_id
 ) AS o ON o.run_id = r.run_id
 WHERE {visible}
 """
+
+
+def visible_runs(client: Client, vis: Visibility, run_ids: Sequence[str]) -> dict[str, RunSummary]:
+    """Summaries of the runs among ``run_ids`` that exist and the caller may see."""
+    if not run_ids:
+        return {}
+    sql = summaries_sql(vis, "{ids:Array(String)}")
     found = _execute.rows(client, sql, {"ids": list(run_ids), **vis.parameters})
-    return {row["run_id"]: _summary(row) for row in found}
+    return {row["run_id"]: summary(row) for row in found}
 
 
-def _summary(row: dict[str, Any]) -> RunSummary:
+def summary(row: dict[str, Any]) -> RunSummary:
+    """A row of :func:`summaries_sql` as a :class:`RunSummary`."""
     started = to_time(row["started_at"])
     finished = to_time(row["finished_at"]) if row["finished_at"] else None
     duration = (

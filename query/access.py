@@ -67,6 +67,15 @@ class Visibility:
     database: str
     shared_projects: tuple[tuple[str, str], ...] = ()  # (team, project slug)
     shared_objects: tuple[tuple[str, str], ...] = ()  # (target kind, target id)
+    inline: bool = False  # shares read by subqueries inside each statement (see ``deferred``)
+
+    @classmethod
+    def deferred(cls, caller: Caller, database: str) -> Visibility:
+        """The same rule with no round trip of its own: the caller's shares are read by
+        subqueries of ``shares_current`` inside the statement that uses :meth:`predicate`
+        (ClickHouse builds each ``IN`` set once per statement). For functions that run a single
+        statement, where reading the shares first would double the round trips."""
+        return cls(caller, database, inline=not caller.admin)
 
     @classmethod
     def load(cls, client: Client, caller: Caller, database: str | None = None) -> Visibility:
@@ -84,6 +93,8 @@ class Visibility:
 
     @property
     def parameters(self) -> dict[str, Any]:
+        if self.inline:
+            return {CALLER_USER: self.caller.user_id, CALLER_TEAMS: sorted(self.caller.teams)}
         return {
             CALLER_TEAMS: sorted(self.caller.teams),
             SHARED_PROJECTS: list(self.shared_projects),
@@ -114,13 +125,20 @@ class Visibility:
         if self.caller.admin:
             return "1"
         parts = [f"has({{{CALLER_TEAMS}:Array(String)}}, {team})"]
+        pairs = list(objects)
+        if kind is not None and object_id is not None:
+            pairs.insert(0, (kind, object_id))
+        if self.inline:
+            shares = _SHARES_SQL.format(shares=self.table("shares_current"))
+            projects = f"SELECT team, target_id FROM ({shares}) WHERE target_kind = 'project'"
+            shared = f"SELECT target_kind, target_id FROM ({shares}) WHERE target_kind != 'project'"
+            parts.append(f"({team}, {project}) IN ({projects})")
+            parts += [f"({kind_sql}, {id_sql}) IN ({shared})" for kind_sql, id_sql in pairs]
+            return "(" + " OR ".join(parts) + ")"
         if self.shared_projects:
             parts.append(
                 f"({team}, {project}) IN {{{SHARED_PROJECTS}:Array(Tuple(String, String))}}"
             )
-        pairs = list(objects)
-        if kind is not None and object_id is not None:
-            pairs.insert(0, (kind, object_id))
         if self.shared_objects:
             parts += [
                 f"({kind_sql}, {id_sql}) IN {{{SHARED_OBJECTS}:Array(Tuple(String, String))}}"

@@ -49,10 +49,15 @@ class ClickHouseTarget:
         return f"{scheme}://{self.username}:***@{self.host}:{self.port}/{self.database}"
 
 
-def connect(url: str, *, database: str | None = None, **settings: Any) -> Client:
-    """An HTTP client for the URL (``database`` overrides the URL's)."""
+def connect(
+    url: str, *, database: str | None = None, timeout_s: float | None = None, **settings: Any
+) -> Client:
+    """An HTTP client for the URL (``database`` overrides the URL's; ``timeout_s`` the driver's
+    default wait of 300 s for a reply, for long maintenance statements)."""
     target = ClickHouseTarget.from_url(url)
+    extra: dict[str, Any] = {} if timeout_s is None else {"send_receive_timeout": timeout_s}
     return clickhouse_connect.get_client(
+        **extra,
         host=target.host,
         port=target.port,
         username=target.username,

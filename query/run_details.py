@@ -21,11 +21,12 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from domain.filters import parse_filter, parse_order_by
 from query import _execute, _records
 from query._execute import LATEST
 from query._records import CodeVersion, Environment, MetricSummary, RunSummary
 from query.access import Caller, Visibility
-from query.runs import search_runs
+from query.runs import page_sql
 
 ParamValue = float | int | bool | str | None
 
@@ -265,6 +266,40 @@ def run_details(
     )
 
 
+# The rows of a search page, every part read for the page's ids in one statement and joined in
+# page order. SUMMARIES, SUMMARY_COLUMNS and the table names are filled in by search_page.
+_SEARCH_PAGE_SQL = """
+WITH {page_ids:Array(String)} AS page_ids
+SELECT pg.pos AS pos, SUMMARY_COLUMNS, p.params AS params, t.tags AS tags, m.metrics AS metrics,
+    e.last_sequence AS last_sequence
+FROM (SELECT arrayJoin(arrayEnumerate(page_ids)) AS pos, page_ids[pos] AS run_id) AS pg
+INNER JOIN (SUMMARIES) AS s ON s.run_id = pg.run_id
+LEFT JOIN (
+    SELECT run_id, groupArray((key, latest.1, latest.2)) AS params FROM (
+        SELECT run_id, key, argMax(tuple(value_type, value), LATEST) AS latest
+        FROM PARAMS WHERE run_id IN page_ids GROUP BY run_id, key
+    ) GROUP BY run_id
+) AS p ON p.run_id = pg.run_id
+LEFT JOIN (
+    SELECT run_id, groupArray((key, value)) AS tags FROM (
+        SELECT run_id, key, argMax(value, LATEST) AS value, argMax(removed, LATEST) AS removed
+        FROM TAGS WHERE run_id IN page_ids GROUP BY run_id, key HAVING NOT removed
+    ) GROUP BY run_id
+) AS t ON t.run_id = pg.run_id
+LEFT JOIN (
+    SELECT run_id, groupArray((key, last)) AS metrics FROM (
+        SELECT run_id, key, argMaxMerge(last_value) AS last
+        FROM METRICS WHERE run_id IN page_ids GROUP BY run_id, key
+    ) GROUP BY run_id
+) AS m ON m.run_id = pg.run_id
+LEFT JOIN (
+    SELECT aggregate_id AS run_id, max(sequence) AS last_sequence FROM EVENTS
+    WHERE aggregate_kind = 'run' AND aggregate_id IN page_ids GROUP BY aggregate_id
+) AS e ON e.run_id = pg.run_id
+ORDER BY pos
+"""
+
+
 def search_page(
     client: Client,
     caller: Caller,
@@ -276,41 +311,40 @@ def search_page(
     database: str | None = None,
 ) -> tuple[list[RunRow], bool]:
     """One page of :func:`query.runs.search_runs` with each run's parameters, tags and metrics'
-    last values, and whether more runs follow it."""
-    page = search_runs(
-        client,
-        caller,
-        filter,
-        order_by,
-        limit=limit + 1,
-        offset=offset,
-        columns=["run_id"],
-        database=database,
-    )
-    ids = [str(run_id) for run_id in page["run_id"]]
-    more = len(ids) > limit
-    ids = ids[:limit]
+    last values, and whether more runs follow it.
+
+    Two statements, whatever the page holds: the page's ids (with the caller's shares read
+    inside it, :meth:`Visibility.deferred`), then everything about those runs in one statement.
+    Folding the first into the second was measured slower: ClickHouse evaluates a scalar
+    ``WITH`` subquery once per reference (7x the page's cost), and a materialized CTE still
+    doubled it (docs/benchmarks.md)."""
+    parse_filter(filter)  # malformed specs fail before any I/O
+    parse_order_by(order_by)
+    vis = Visibility.deferred(caller, str(database or client.database or "default"))
+    page, parameters = page_sql(vis, filter, order_by, limit + 1, offset)
+    ids = [str(row["c0"]) for row in _execute.rows(client, page, parameters)]
     if not ids:
         return [], False
-    vis = Visibility.load(client, caller, database)
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        summaries_job = pool.submit(_records.visible_runs, client, vis, ids)
-        params_job = pool.submit(typed_params, client, vis, ids)
-        tags_job = pool.submit(_records.tags, client, vis, ids)
-        metrics_job = pool.submit(metric_lasts, client, vis, ids)
-        sequences_job = pool.submit(last_sequences, client, vis, ids)
-        summaries = summaries_job.result()
-        params, tags = params_job.result(), tags_job.result()
-        metrics, sequences = metrics_job.result(), sequences_job.result()
+    sql = (
+        _SEARCH_PAGE_SQL.replace(
+            "SUMMARY_COLUMNS", ", ".join(f"s.{c} AS {c}" for c in _records.SUMMARY_COLUMNS)
+        )
+        .replace("SUMMARIES", _records.summaries_sql(vis, "page_ids"))
+        .replace("LATEST", LATEST)
+        .replace("PARAMS", vis.table("params"))
+        .replace("TAGS", vis.table("tags"))
+        .replace("METRICS", vis.table("metric_summaries"))
+        .replace("EVENTS", vis.table("events"))
+    )
+    found = _execute.rows(client, sql, {**vis.parameters, "page_ids": ids[:limit]})
     rows = [
         RunRow(
-            summary=summaries[run_id],
-            last_sequence=sequences.get(run_id, 0),
-            params=params.get(run_id, {}),
-            tags=tags.get(run_id, {}),
-            metrics=metrics.get(run_id, {}),
+            summary=_records.summary(row),
+            last_sequence=int(row["last_sequence"] or 0),
+            params={key: typed_value(kind, text) for key, kind, text in row["params"]},
+            tags=dict(row["tags"]),
+            metrics={key: float(last) for key, last in row["metrics"]},
         )
-        for run_id in ids
-        if run_id in summaries
+        for row in found
     ]
-    return rows, more
+    return rows, len(ids) > limit

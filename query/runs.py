@@ -271,6 +271,20 @@ def search_runs(
     return df
 
 
+def page_sql(
+    vis: Visibility,
+    filter: str | None,
+    order_by: str | Sequence[str] | None,
+    limit: int,
+    offset: int,
+) -> tuple[str, dict[str, object]]:
+    """The SQL (and its parameters) of one page of :func:`search_runs`' run ids, in order, as
+    column ``c0``: for callers that fold the page into a statement of their own."""
+    _check_page(limit, offset)
+    plan = _plan(vis, filter, order_by, ["run_id"], limit, offset)
+    return plan.sql, plan.parameters
+
+
 def count_runs(
     client: Client, caller: Caller, filter: str | None = None, *, database: str | None = None
 ) -> int:

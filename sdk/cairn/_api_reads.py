@@ -7,7 +7,7 @@ size of the project.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,28 @@ def histories(
     frame["value"] = frame["value"].astype("float64")
     frame["timestamp"] = pandas.to_datetime(frame["timestamp"].astype("int64"), unit="ns", utc=True)
     return frame
+
+
+def scan_history(
+    client: QueryClient, run_ids: Sequence[str] | str, keys: Sequence[str] | str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every point as a dict (``run_id, key, step, timestamp, value``; ``timestamp`` a UTC
+    ``datetime``), ordered by run, key and step, as the stream delivers them: memory stays flat
+    whatever the length of the histories, and pandas is not needed."""
+    from datetime import UTC, datetime
+
+    wanted = [] if keys is None else ([keys] if isinstance(keys, str) else list(keys))
+    request = query_pb2.MetricHistoryRequest(run_ids=_ids(run_ids, "run_ids"), keys=wanted)
+    for chunk in client.stream("MetricHistory", request):
+        run_id, key = chunk.run_id, chunk.key
+        for step, ns, value in zip(chunk.steps, chunk.timestamps_ns, chunk.values, strict=True):
+            yield {
+                "run_id": run_id,
+                "key": key,
+                "step": step,
+                "timestamp": datetime.fromtimestamp(ns / 1e9, UTC),
+                "value": value,
+            }
 
 
 def compare(client: QueryClient, run_ids: Sequence[str]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ change this object's attributes; :meth:`ApiRun.refresh` reads the run again.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +150,15 @@ class ApiRun:
         from cairn._api_reads import histories
 
         return histories(self._client, [self.id], keys, samples)
+
+    def scan_history(self, keys: Sequence[str] | str | None = None) -> Iterator[dict[str, Any]]:
+        """Every point of this run at full resolution, streamed one dict at a time (``run_id,
+        key, step, timestamp, value``, by key then step), like W&B's ``scan_history()``: for
+        histories too long to hold in a DataFrame. ``history(samples=N)`` is the cheap overview.
+        """
+        from cairn._api_reads import scan_history
+
+        return scan_history(self._client, [self.id], keys)
 
     def refresh(self) -> ApiRun:
         """Read the run again (after edits have been projected); returns self."""

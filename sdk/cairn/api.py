@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cairn import _api_reads
 from cairn._api_reads import Progress, RunDiff
@@ -141,6 +141,14 @@ class Api:
         per series, each its last point plus ``min``, ``max`` and ``count`` of the bucket.
         ``keys`` None means every key. Runs the key may not see are left out."""
         return _api_reads.histories(self._client, run_ids, keys, samples)
+
+    def scan_histories(
+        self, run_ids: Sequence[str] | str, keys: Sequence[str] | str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every point of many runs at full resolution, streamed one dict at a time (``run_id,
+        key, step, timestamp, value``), like W&B's ``scan_history()``; ``histories(...,
+        samples=N)`` is the cheap, downsampled overview."""
+        return _api_reads.scan_history(self._client, run_ids, keys)
 
     def compare(self, run_ids: Sequence[str]) -> pd.DataFrame:
         """Runs side by side: one column per run, rows ``name, project, status, owner,

@@ -217,6 +217,17 @@ def test_history_every_point_and_downsampled_with_min_max_last(world: World) -> 
         assert hidden.empty != shared
 
 
+def test_scan_history_streams_every_point_as_dicts(world: World) -> None:
+    with world.api() as api:
+        points = list(api.run(world.runs[0]).scan_history(keys="loss"))
+        both = list(api.scan_histories(list(world.runs[:2]), ["loss", "acc"]))
+    assert [p["step"] for p in points] == list(range(STEPS))
+    assert [p["value"] for p in points] == pytest.approx([1.0 / (s + 1) for s in range(STEPS)])
+    assert {p["key"] for p in points} == {"loss"}
+    assert points[0]["timestamp"].tzinfo is not None
+    assert len(both) == 2 * 2 * STEPS
+
+
 def test_compare_puts_runs_side_by_side(world: World) -> None:
     with world.api() as api:
         table = api.compare(list(world.runs))

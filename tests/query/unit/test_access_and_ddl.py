@@ -46,6 +46,18 @@ def test_shares_add_set_lookups_against_bound_lists() -> None:
     assert vis.parameters["shared_projects"] == [("vision", "detector")]
 
 
+def test_deferred_visibility_reads_the_shares_inside_the_statement() -> None:
+    vis = Visibility.deferred(Caller("ann", frozenset({"risk"})), "db")
+    sql = vis.predicate("team", "project", kind="'run'", object_id="run_id")
+    assert "(team, project) IN (SELECT team, target_id FROM (" in sql
+    assert "('run', run_id) IN (SELECT target_kind, target_id FROM (" in sql
+    assert "`db`.`shares_current`" in sql
+    assert "ann" not in sql
+    assert "risk" not in sql
+    assert vis.parameters == {"caller_user": "ann", "caller_teams": ["risk"]}
+    assert Visibility.deferred(Caller("root", admin=True), "db").predicate("t", "p") == "1"
+
+
 def test_reporting_views_live_beside_their_projection_database() -> None:
     assert reporting_database("cairn") == "cairn_reporting"
     rendered = [sql for s in REPORTING_STATEMENTS for sql in s.render("t_1", Topology())]
