@@ -86,11 +86,38 @@ def diff(ctx: ReadContext, request: query_pb2.DiffRunsRequest) -> query_pb2.Diff
     return messages.difference(code, environment, datasets, compared)
 
 
+EXPORT_ROWS = 262_144  # rows per ExportChunk: fewer, larger messages cost less per point
+
+
+def _coalesced(
+    batches: Iterator[tuple[str, pa.RecordBatch]], rows: int
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Consecutive batches of the same table merged into batches of about ``rows`` rows (never
+    more than ``rows`` plus one batch), so a message carries many of ClickHouse's blocks."""
+    pending: list[pa.RecordBatch] = []
+    table = ""
+
+    def flush() -> pa.RecordBatch:
+        schema = pending[0].schema
+        merged = pa.Table.from_batches(pending, schema=schema).combine_chunks().to_batches()
+        pending.clear()
+        return merged[0] if merged else pa.RecordBatch.from_pylist([], schema=schema)
+
+    for name, batch in batches:
+        if pending and (name != table or sum(b.num_rows for b in pending) >= rows):
+            yield table, flush()
+        table = name
+        pending.append(batch)
+    if pending:
+        yield table, flush()
+
+
 def export(ctx: ReadContext, request: query_pb2.ExportRequest) -> Iterator[query_pb2.ExportChunk]:
     filter = project_filter(request.project, request.filter) or None
     ids = matching_run_ids(ctx.client, ctx.caller, filter, database=ctx.database)
     first = True
-    for table, batch in export_batches(ctx.client, ctx.caller, ids, database=ctx.database):
+    batches = export_batches(ctx.client, ctx.caller, ids, database=ctx.database)
+    for table, batch in _coalesced(batches, EXPORT_ROWS):
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, batch.schema) as writer:
             writer.write_batch(batch)
