@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
@@ -120,27 +119,28 @@ WHERE {widths:Array(Int64)}[series] > 0
 GROUP BY series, intDiv(step - {origins:Array(Int64)}[series], {widths:Array(Int64)}[series])
 """
 
+# Tuples are taken apart before aggregating: min/max over numbers is an order of magnitude
+# cheaper than over tuples (measured: 391,000 buckets in 3 s instead of 13-20 s).
 _ROLLUP_BUCKETS_SQL = """
-SELECT series, last.1 AS last_step, last.2 AS last_time, last.3 AS last_value,
-    low.1 AS low, high.1 AS high, points
+SELECT series, max(end_step) AS last_step, argMax(end_time, end_step) AS last_time,
+    argMax(end_value, end_step) AS last_value, minIf(lowest, side = 0) AS low,
+    maxIf(highest, side = 0) AS high, sum(block_points) AS points
 FROM (
-    SELECT series, minIf(low, side = 0) AS low, maxIf(high, side = 0) AS high,
-        maxIf(last, side = 1) AS last, sumIf(points, side = 1) AS points
-    FROM (
-        SELECT SERIES AS series, block, low, high,
-            (toInt64(0), toInt64(0), toFloat64(0)) AS last, toUInt64(0) AS points, 0 AS side
-        FROM ROLLUP
-        WHERE run_id IN {runs:Array(String)} AND key IN {keys:Array(String)}
-        UNION ALL
-        SELECT SERIES AS series, block, (toFloat64(0), toInt64(0), toInt64(0)) AS low,
-            (toFloat64(0), toInt64(0), toInt64(0)) AS high, last, points, 1 AS side
-        FROM ENDS
-        WHERE run_id IN {runs:Array(String)} AND key IN {keys:Array(String)}
-    )
-    WHERE {widths:Array(Int64)}[series] > 0
-    GROUP BY series,
-        intDiv(block * BLOCK - {origins:Array(Int64)}[series], {widths:Array(Int64)}[series])
+    SELECT SERIES AS series, block, low.1 AS lowest, high.1 AS highest,
+        toInt64(-9223372036854775808) AS end_step, toInt64(0) AS end_time,
+        toFloat64(0) AS end_value, toUInt64(0) AS block_points, 0 AS side
+    FROM ROLLUP
+    WHERE run_id IN {runs:Array(String)} AND key IN {keys:Array(String)}
+    UNION ALL
+    SELECT SERIES AS series, block, toFloat64(0) AS lowest, toFloat64(0) AS highest,
+        last.1 AS end_step, last.2 AS end_time, last.3 AS end_value, points AS block_points,
+        1 AS side
+    FROM ENDS
+    WHERE run_id IN {runs:Array(String)} AND key IN {keys:Array(String)}
 )
+WHERE {widths:Array(Int64)}[series] > 0
+GROUP BY series,
+    intDiv(block * BLOCK - {origins:Array(Int64)}[series], {widths:Array(Int64)}[series])
 """
 
 _BUCKET_COLUMNS = ("series", "last_step", "last_time", "last_value", "low", "high", "points")
@@ -231,7 +231,7 @@ def buckets(
     check_request(run_ids, keys, samples)
     vis = Visibility.load(client, caller, database)
     plan = _bucket_plan(client, vis, list(dict.fromkeys(run_ids)), list(keys), samples)
-    frames: list[pd.DataFrame] = []
+    tables: list[pa.Table] = []
     if plan is not None:
         jobs = [
             (_path_sql(template, vis), path)
@@ -242,11 +242,11 @@ def buckets(
             if any(path["widths"])
         ]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            frames = list(
-                pool.map(lambda job: _execute.frame(client, job[0], plan.parameters(job[1])), jobs)
+            tables = list(
+                pool.map(lambda job: _arrow(client, job[0], plan.parameters(job[1])), jobs)
             )
-    frames = [f for f in frames if len(f)]
-    if plan is None or not frames:
+    tables = [t for t in tables if t.num_rows]
+    if plan is None or not tables:
         empty = np.empty(0, dtype=np.int64)
         return Buckets(
             [],
@@ -257,9 +257,12 @@ def buckets(
             empty.astype(np.float64),
             empty.astype(np.uint64),
         )
-    found = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    series = found["series"].to_numpy(dtype=np.int64)
-    steps = found["last_step"].to_numpy(dtype=np.int64)
+
+    def column(name: str, dtype: type) -> np.ndarray[Any, Any]:
+        return np.concatenate([t.column(name).to_numpy().astype(dtype) for t in tables])
+
+    series = column("series", np.int64)
+    steps = column("last_step", np.int64)
     order = np.lexsort((steps, series))
     series = series[order]
     starts = np.flatnonzero(np.r_[True, series[1:] != series[:-1]])
@@ -271,12 +274,19 @@ def buckets(
     return Buckets(
         names,
         steps[order],
-        found["last_time"].to_numpy(dtype=np.int64)[order],
-        found["last_value"].to_numpy(dtype=np.float64)[order],
-        found["low"].to_numpy(dtype=np.float64)[order],
-        found["high"].to_numpy(dtype=np.float64)[order],
-        found["points"].to_numpy(dtype=np.uint64)[order],
+        column("last_time", np.int64)[order],
+        column("last_value", np.float64)[order],
+        column("low", np.float64)[order],
+        column("high", np.float64)[order],
+        column("points", np.uint64)[order],
     )
+
+
+def _arrow(client: Client, sql: str, parameters: dict[str, Any]) -> pa.Table:
+    """A small numeric result as Arrow: several times cheaper to decode than rows or a
+    DataFrame for hundreds of thousands of buckets."""
+    with _execute.translated():
+        return client.query_arrow(sql, parameters=parameters, settings={"session_id": ""})
 
 
 def point_batches(
