@@ -333,7 +333,7 @@ def search_page(
         .replace("LATEST", LATEST)
         .replace("PARAMS", vis.table("params"))
         .replace("TAGS", vis.table("tags"))
-        .replace("METRICS", vis.table("metric_summaries"))
+        .replace("METRICS", vis.table("metric_summaries_current"))
         .replace("EVENTS", vis.table("events"))
     )
     found = _execute.rows(client, sql, {**vis.parameters, "page_ids": ids[:limit]})
