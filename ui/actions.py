@@ -52,8 +52,9 @@ def _check_body(body: str) -> str:
 
 def append(batch: Sequence[events_pb2.Event]) -> WriteResult:
     """Sequence the run events of ``batch`` after their runs' own and append it."""
-    caller = context.caller()
-    events.assign_run_sequences(batch, lambda run_id: data.run_sequence(caller, run_id))
+    unsequenced = events.unsequenced_runs(batch)
+    highest = data.run_sequences(context.caller(), unsequenced) if unsequenced else {}
+    events.assign_run_sequences(batch, lambda run_id: highest[run_id])
     return context.sink().append(batch)
 
 

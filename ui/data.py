@@ -273,8 +273,9 @@ def shares(caller: Caller) -> tuple[sharing.ShareRow, ...]:
     return sharing.shares_involving(context.client(), caller)
 
 
-def run_sequence(caller: Caller, run_id: str) -> int:
-    return run_details.last_sequence(context.client(), caller, run_id)
+def run_sequences(caller: Caller, run_ids: Sequence[str]) -> dict[str, int]:
+    """Each run's highest event sequence, read once for a whole batch of portal writes."""
+    return run_details.visible_last_sequences(context.client(), caller, run_ids)
 
 
 def run_summaries(caller: Caller, run_ids: Sequence[str]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ an ``Event`` whose envelope carries
 - ``actor.on_behalf_of`` = the signed-in person. Ingest stamps ``actor.id``/``kind``/``key_id``
   from the portal's admin *service* key, and only such keys may name someone else, so the
   projections attribute the event to the person (docs/events.md, "Authentication and scope");
-- for run events, ``sequence`` = one above the highest the run has (``run_sequence``), so a
+- for run events, ``sequence`` = one above the highest the run has (``ui.data.run_sequences``), so a
   portal change to a run's state wins over the run's own earlier events (docs/schema.md,
   "Views that present the latest state"). Project and model events stay unsequenced (0):
   comments and transfers are ordered by time.
@@ -208,6 +208,16 @@ def resource_shared(
     shared.access = _ACCESS[access]
     shared.note = note
     return event
+
+
+def unsequenced_runs(events: Sequence[events_pb2.Event]) -> list[str]:
+    """The runs that :func:`assign_run_sequences` needs the highest sequence of, in order."""
+    runs = (
+        e.envelope.aggregate_id
+        for e in events
+        if e.envelope.aggregate_kind == envelope_pb2.AGGREGATE_KIND_RUN and not e.envelope.sequence
+    )
+    return list(dict.fromkeys(runs))
 
 
 def assign_run_sequences(events: Sequence[events_pb2.Event], highest: Callable[[str], int]) -> None:

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from cairn._registry import (
     AliasMove,
     ModelInfo,
     ModelVersion,
+    RegistryReads,
     append,
     model_event,
     reads_for,
@@ -170,6 +172,11 @@ def _register(
         )
         follow_up.append(model_event(settings, model, "model_alias_set", moved))
     append(settings, follow_up)
+    for alias in alias_list:  # as set_model_alias does: the next use_model("name@alias") sees it
+        _until_visible(
+            partial(_points_at, reads, model, alias, version.version),
+            f"{model}@{alias} -> {version.version}",
+        )
     return replace(
         version,
         aliases=tuple(sorted({*version.aliases, *alias_list})),
@@ -274,6 +281,10 @@ def register_model(
 
 def _emit(settings: Settings, model: str, field: str, payload: Any) -> None:
     append(settings, [model_event(settings, model, field, payload)])
+
+
+def _points_at(reads: RegistryReads, model: str, alias: str, version: int) -> bool:
+    return reads.resolve(model, alias).version == version
 
 
 def _until_visible(check: Callable[[], bool], what: str) -> None:

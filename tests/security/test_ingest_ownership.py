@@ -251,9 +251,18 @@ async def test_generated_batches_with_a_foreign_aggregate_are_never_accepted(
 ) -> None:
     run = await beta_run(teams)
     own = new_run("alpha")
+    # The writer's own events are valid (a fork of its own run is its own rule, tested above), so
+    # the one thing wrong with the batch is the foreign aggregate.
     events = [own] + [
-        event_for(t, "alpha", own.envelope.aggregate_id) for t in types if t != "run_created"
+        event_for(t, "alpha", own.envelope.aggregate_id)
+        for t in types
+        if t not in ("run_created", "run_forked")
     ]
     index = min(position, len(events))
-    events.insert(index, event_for(types[0], "alpha", run))
+    foreign = event_for(types[0], "alpha", run)
+    if types[0] == "run_forked":
+        parent = new_run("alpha")
+        await teams.send(teams.key("alpha"), parent)
+        foreign.run_forked.parent_run_id = parent.envelope.aggregate_id
+    events.insert(index, foreign)
     assert_foreign(await teams.refused(teams.key("alpha", role), *events), index=index)
