@@ -50,7 +50,17 @@ else:
     st.caption("No rules yet.")
 
 
-def definition_form(prefix: str, current: dict[str, str]) -> automations_pb2.RuleDefinition:
+def action_kind(prefix: str) -> str:
+    """The kind of action, chosen outside the form: a form reruns only on submit, so the target
+    field's label and the signing secret must follow this choice before the form is filled."""
+    return str(
+        st.radio("Action", ["webhook", "email", "inbox"], horizontal=True, key=f"{prefix}.kind")
+    )
+
+
+def definition_form(
+    prefix: str, current: dict[str, str], kind: str
+) -> automations_pb2.RuleDefinition:
     trigger = st.selectbox(
         "Trigger",
         list(TRIGGERS),
@@ -70,7 +80,6 @@ def definition_form(prefix: str, current: dict[str, str]) -> automations_pb2.Rul
     minutes = st.number_input(
         "run.stalled: minutes of silence", min_value=0.0, value=0.0, key=f"{prefix}.minutes"
     )
-    kind = st.radio("Action", ["webhook", "email", "inbox"], horizontal=True, key=f"{prefix}.kind")
     where = st.text_input(
         {"webhook": "URL", "email": "Email address", "inbox": "User"}[kind], key=f"{prefix}.target"
     )
@@ -93,9 +102,10 @@ def definition_form(prefix: str, current: dict[str, str]) -> automations_pb2.Rul
 
 
 st.header("New rule", divider="gray")
+new_kind = action_kind("automations.new")
 with st.form("automations.new"):
     name = st.text_input("Name (lowercase letters, digits, - and _)", key="automations.new.name")
-    new_definition = definition_form("automations.new", {})
+    new_definition = definition_form("automations.new", {}, new_kind)
     if st.form_submit_button("Create rule"):
         with actions.report_errors("creating the rule") as outcome:
             actions.create_rule(team, name, new_definition)
@@ -121,6 +131,7 @@ if rules:
                 actions.delete_rule(team, rule.name)
             if not outcome.failed:
                 st.success(f"Rule {rule.name!r} deleted")
+    edit_kind = action_kind("automations.edit")
     with st.form("automations.edit"):
         st.caption(
             "Replaces the rule's trigger, condition and action (a paused rule stays paused)."
@@ -128,6 +139,7 @@ if rules:
         changed = definition_form(
             "automations.edit",
             {"trigger": rule.trigger, "condition": rule.condition, "project": rule.project},
+            edit_kind,
         )
         if st.form_submit_button("Save changes"):
             with actions.report_errors("saving") as outcome:

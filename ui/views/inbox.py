@@ -45,7 +45,7 @@ table = pd.DataFrame(
 )
 st.dataframe(table, hide_index=True, width="stretch")
 
-choices = {i.item_id: f"{labels.get(i.kind, i.kind)}: {i.text[:80]}" for i in unread}
+choices = {i.item_id: f"{labels.get(i.kind, i.kind)}: {i.text}" for i in unread}
 chosen = st.multiselect(
     "Mark read", list(choices), format_func=lambda k: choices.get(k, k), key="inbox.chosen"
 )
