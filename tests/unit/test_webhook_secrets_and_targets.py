@@ -161,3 +161,71 @@ async def test_delivery_signs_with_the_opened_secret_and_refuses_internal_addres
         await allowed.close()
         await refusing.close()
         await asyncio.sleep(0)
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_redirects_stay_on_the_rules_origin_and_slow_receivers_time_out() -> None:
+    """Outbound requests go only where the rule says: a redirect on the same origin is followed,
+    one to another origin (here another port) is refused without a request to it, and a receiver
+    that does not answer within the timeout is a failed attempt (retried, not permanent)."""
+    hits: dict[str, int] = {"moved": 0, "final": 0, "elsewhere": 0, "slow": 0}
+    other_app = web.Application()
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        hits["elsewhere"] += 1
+        return web.Response(text="ok")
+
+    other_app.router.add_post("/elsewhere", elsewhere)
+    other, other_url = await _serve(other_app)
+
+    async def moved(request: web.Request) -> web.Response:
+        hits["moved"] += 1
+        raise web.HTTPTemporaryRedirect("/final")
+
+    async def final(request: web.Request) -> web.Response:
+        hits["final"] += 1
+        return web.Response(text="ok")
+
+    async def away(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(f"{other_url}/elsewhere")
+
+    async def slow(request: web.Request) -> web.Response:
+        hits["slow"] += 1
+        await asyncio.sleep(3.0)
+        return web.Response(text="late")
+
+    app = web.Application()
+    for path, handler in (("/moved", moved), ("/final", final), ("/away", away), ("/slow", slow)):
+        app.router.add_post(path, handler)
+    runner, url = await _serve(app)
+    box = SecretBox(KEY)
+    sealed = box.seal(SECRET, secret_bound_to("vision", "hook"))
+    sender = WebhookSender(0.5, box=box, policy=TargetPolicy.from_setting(LOOPBACK))
+    try:
+        same = await sender.send(_note(f"{url}/moved", sealed))
+        assert same.ok, same.error
+        assert (hits["moved"], hits["final"]) == (1, 1)
+
+        away_outcome = await sender.send(_note(f"{url}/away", sealed))
+        assert not away_outcome.ok
+        assert away_outcome.error == f"redirect to another host refused: {other_url}/elsewhere"
+        assert hits["elsewhere"] == 0
+
+        late = await sender.send(_note(f"{url}/slow", sealed))
+        assert not late.ok
+        assert not late.permanent
+        assert late.error == "timed out after 0.5 s"
+        assert hits["slow"] == 1
+    finally:
+        await sender.close()
+        await runner.cleanup()
+        await other.cleanup()
+        await asyncio.sleep(0)
