@@ -63,9 +63,13 @@ def replicated_topics(
     replication_factor: int, min_insync_replicas: int, events_partitions: int
 ) -> tuple[topics.TopicSpec, ...]:
     """Cairn's topics for a cluster: every topic replicated, ``min.insync.replicas`` set so an
-    acknowledged write (producers use ``acks=all``) survives the loss of a broker."""
+    acknowledged write (producers use ``acks=all``) survives the loss of a broker.
+
+    The automations outbox and its dead letters are included: the processors create them when
+    missing, but only with one replica, so a deployment creates them here first (the processors
+    then leave an existing topic as it is)."""
     specs = []
-    for spec in topics.ALL_TOPICS:
+    for spec in (*topics.ALL_TOPICS, topics.AUTOMATIONS, topics.AUTOMATIONS_DLQ):
         configs = tuple(
             (key, str(min_insync_replicas) if key == "min.insync.replicas" else value)
             for key, value in spec.configs

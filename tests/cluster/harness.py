@@ -40,11 +40,13 @@ def cluster_topics(names: Topics) -> list[topics.TopicSpec]:
         topics.DLQ_TOPIC: names.dead_letter,
         topics.OWNERSHIP_TOPIC: topics.ownership_topic_for(names.events),
     }
+    # The automation topics are left to the workers (created from the renamed events topic).
     return [
         s.renamed(renamed[s.name])
         for s in replicated_topics(
             kafka_cluster.REPLICATION_FACTOR, kafka_cluster.MIN_INSYNC_REPLICAS, PARTITIONS
         )
+        if s.name in renamed
     ]
 
 

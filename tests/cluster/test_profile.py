@@ -24,7 +24,7 @@ from localstack.ephemeral import RunningStack, cairn, stack_env
 from localstack.processes import pid_alive, port_open
 from localstack.settings import CLUSTER, StackSettings
 from query.client import connect
-from servicekit.topics import EVENTS_TOPIC, IDENTITY_TOPIC
+from servicekit.topics import AUTOMATIONS, EVENTS_TOPIC, IDENTITY_TOPIC
 from tests.cluster.harness import projection_snapshot
 from tests.deploy.test_deploy_doc import PAGE, PROFILE_SECTION
 from tests.docs.literate import sections
@@ -52,7 +52,7 @@ async def topic_layout(bootstrap: str) -> dict[str, tuple[int, set[int], str]]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        names = [EVENTS_TOPIC, IDENTITY_TOPIC]
+        names = [EVENTS_TOPIC, IDENTITY_TOPIC, AUTOMATIONS.name]
         described = await admin.describe_topics(names)
         configs = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
@@ -131,6 +131,7 @@ def test_the_cluster_profile_comes_up_logs_replays_and_goes_down(tmp_path: Path)
         layout = asyncio.run(topic_layout(settings.kafka_bootstrap))
         assert layout[EVENTS_TOPIC] == (12, {3}, "2")
         assert layout[IDENTITY_TOPIC] == (1, {3}, "2")
+        assert layout[AUTOMATIONS.name] == (3, {3}, "2")  # not the 1 replica the workers give
 
         trained = run_block(train_block.text, env, workdir)
         assert trained.returncode == 0, trained.stdout + trained.stderr

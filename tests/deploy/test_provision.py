@@ -12,13 +12,18 @@ from servicekit import topics
 
 def test_topics_are_replicated_with_min_insync_replicas() -> None:
     specs = {s.name: s for s in replicated_topics(3, 2, 24)}
-    assert set(specs) == {t.name for t in topics.ALL_TOPICS}
+    own = {topics.AUTOMATIONS.name, topics.AUTOMATIONS_DLQ.name}  # the processors' topics too
+    assert set(specs) == {t.name for t in topics.ALL_TOPICS} | own
     assert specs[topics.EVENTS_TOPIC].partitions == 24
     assert specs[topics.IDENTITY_TOPIC].partitions == 1  # one total order of identity events
     for spec in specs.values():
         assert spec.replication_factor == 3
         assert dict(spec.configs)["min.insync.replicas"] == "2"
-        assert dict(spec.configs)["retention.ms"] == "-1"
+    for name in (topics.EVENTS_TOPIC, topics.IDENTITY_TOPIC, topics.AUTOMATIONS_DLQ.name):
+        assert dict(specs[name].configs)["retention.ms"] == "-1"  # kept forever
+    assert specs[topics.AUTOMATIONS.name].configs == tuple(
+        (k, "2" if k == "min.insync.replicas" else v) for k, v in topics.AUTOMATIONS.configs
+    )  # the outbox keeps its month
 
 
 def test_min_insync_above_replication_is_refused_naming_the_field() -> None:
