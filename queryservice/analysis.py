@@ -87,29 +87,56 @@ def diff(ctx: ReadContext, request: query_pb2.DiffRunsRequest) -> query_pb2.Diff
 
 
 EXPORT_ROWS = 262_144  # rows per ExportChunk: fewer, larger messages cost less per point
+# Bytes of Arrow data per ExportChunk, whatever the rows: the server sends at most 4 MiB per
+# message (ingest/server.py) and gRPC clients in other languages receive at most 4 MiB by
+# default, so a chunk stays under that with room for the IPC framing.
+EXPORT_BYTES = 3 << 20
 
 
 def _coalesced(
-    batches: Iterator[tuple[str, pa.RecordBatch]], rows: int
+    batches: Iterator[tuple[str, pa.RecordBatch]], rows: int, max_bytes: int = EXPORT_BYTES
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
     """Consecutive batches of the same table merged into batches of about ``rows`` rows (never
-    more than ``rows`` plus one batch), so a message carries many of ClickHouse's blocks."""
+    more than ``rows`` plus one batch), so a message carries many of ClickHouse's blocks; and
+    never more than ``max_bytes`` of Arrow data (a larger block is cut into slices), so a
+    message always fits the gRPC message limit."""
     pending: list[pa.RecordBatch] = []
+    pending_bytes = 0
     table = ""
 
     def flush() -> pa.RecordBatch:
+        nonlocal pending_bytes
         schema = pending[0].schema
         merged = pa.Table.from_batches(pending, schema=schema).combine_chunks().to_batches()
         pending.clear()
+        pending_bytes = 0
         return merged[0] if merged else pa.RecordBatch.from_pylist([], schema=schema)
 
     for name, batch in batches:
-        if pending and (name != table or sum(b.num_rows for b in pending) >= rows):
-            yield table, flush()
-        table = name
-        pending.append(batch)
+        for piece in _slices(batch, max_bytes):
+            size = piece.nbytes
+            if pending and (
+                name != table
+                or sum(b.num_rows for b in pending) >= rows
+                or pending_bytes + size > max_bytes
+            ):
+                yield table, flush()
+            table = name
+            pending.append(piece)
+            pending_bytes += size
     if pending:
         yield table, flush()
+
+
+def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
+    """``batch`` cut into consecutive slices of at most ``max_bytes`` each (by the batch's mean
+    row size; a single row larger than that stays whole)."""
+    if batch.nbytes <= max_bytes or batch.num_rows <= 1:
+        yield batch
+        return
+    per_slice = max(1, batch.num_rows * max_bytes // batch.nbytes)
+    for start in range(0, batch.num_rows, per_slice):
+        yield batch.slice(start, per_slice)
 
 
 def export(ctx: ReadContext, request: query_pb2.ExportRequest) -> Iterator[query_pb2.ExportChunk]:

@@ -36,3 +36,18 @@ def test_batches_merge_within_a_table_up_to_the_budget_and_keep_every_row_in_ord
     ]
     assert metrics == list(range(15))
     assert all(batch.schema == SCHEMA for _, batch in out)
+
+
+def test_no_message_holds_more_than_the_byte_budget_and_no_row_is_lost() -> None:
+    """ClickHouse's blocks of a long history can be larger than a gRPC message may be (4 MiB):
+    a block is cut into slices and merged batches stop at the byte budget."""
+    big = pa.RecordBatch.from_pydict({"a": pa.array(range(10_000), pa.int64())})  # 80,000 bytes
+    source = [("metrics", big), ("metrics", _batch(10_000, 100)), ("tags", _batch(0, 2))]
+    out = list(_coalesced(iter(source), 1_000_000, max_bytes=16_000))
+    assert all(batch.nbytes <= 16_000 for _, batch in out)
+    assert [table for table, _ in out].count("tags") == 1
+    metrics = [
+        v for table, batch in out if table == "metrics" for v in batch.column("a").to_pylist()
+    ]
+    assert metrics == list(range(10_100))
+    assert len([t for t, _ in out if t == "metrics"]) == 6  # 80,800 bytes in 16,000-byte messages
