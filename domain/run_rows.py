@@ -79,15 +79,17 @@ def _branch(p: Projection, e: Event, kind: str, parent: str, step: int, inherite
 
 
 def run_forked(p: Projection, e: Event) -> None:
-    """A fork: its branch row and the lineage edge ``forked_from`` (run, step in the target's
-    version). Its inherited points arrive as its own metric events."""
+    """A fork: its branch row and the lineage edge ``forked_from`` to the parent run, the step
+    as the target's name (``step N``; a run node's version stays 0, so lineage walks on through
+    the parent: the provenance report's ancestor runs show the whole fork chain). Its inherited
+    points arrive as its own metric events."""
     f = e.run_forked
     _branch(p, e, "fork", f.parent_run_id, f.fork_step, f.inherited_points)
     relation = rows.enum_label(
         lineage_pb2.LineageRelation, lineage_pb2.LINEAGE_RELATION_FORKED_FROM
     )
     source = ("run", e.envelope.aggregate_id, 0, "")
-    rows.edge(p, e, source, relation, ("run", f.parent_run_id, f.fork_step, ""))
+    rows.edge(p, e, source, relation, ("run", f.parent_run_id, 0, f"step {f.fork_step}"))
 
 
 def run_rewound(p: Projection, e: Event) -> None:

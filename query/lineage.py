@@ -207,7 +207,9 @@ def _walk(client: Client, vis: Visibility, node: Node, direction: str, depth: in
                 row["recorded_by"],
                 row["recorded_at"],
             )
-            for end, name in ((source, row["source_label"]), (target, row["target_label"])):
+            # A forked_from edge's target label is the fork step ("step N"), not the run's name.
+            target_label = row["target_label"] if row["relation"] != "forked_from" else ""
+            for end, name in ((source, row["source_label"]), (target, target_label)):
                 if name:
                     names.setdefault(end, name)
                 if end not in depths:

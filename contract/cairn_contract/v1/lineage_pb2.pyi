@@ -65,8 +65,8 @@ class _LineageRelationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Linea
     LINEAGE_RELATION_REPRODUCES: _LineageRelation.ValueType  # 4
     """source run re-ran target run's recorded code, environment and data"""
     LINEAGE_RELATION_FORKED_FROM: _LineageRelation.ValueType  # 5
-    """source run was forked from target run at a step (the edge's target version is the fork
-    step); projected from RunForked, not sent as a LineageEdgeRecorded
+    """source run was forked from target run at a step (the edge's target name is "step N");
+    projected from RunForked, not sent as a LineageEdgeRecorded
     """
 
 class LineageRelation(_LineageRelation, metaclass=_LineageRelationEnumTypeWrapper): ...
@@ -81,8 +81,8 @@ LINEAGE_RELATION_BUILT_BY: LineageRelation.ValueType  # 3
 LINEAGE_RELATION_REPRODUCES: LineageRelation.ValueType  # 4
 """source run re-ran target run's recorded code, environment and data"""
 LINEAGE_RELATION_FORKED_FROM: LineageRelation.ValueType  # 5
-"""source run was forked from target run at a step (the edge's target version is the fork
-step); projected from RunForked, not sent as a LineageEdgeRecorded
+"""source run was forked from target run at a step (the edge's target name is "step N");
+projected from RunForked, not sent as a LineageEdgeRecorded
 """
 Global___LineageRelation: _TypeAlias = LineageRelation  # noqa: Y015
 
