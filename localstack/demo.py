@@ -484,6 +484,88 @@ def _churn(log: _Events, rng: np.random.Generator, store: Callable[[str, bytes],
             )  # fmt: skip
 
 
+FORK_NAME = (
+    "effnet-b3-lowlr"  # the demo's fork (and rewind): tests/ui (vision, so risk's counts stay)
+)
+
+
+def _fork_and_rewind(log: _Events, rng: np.random.Generator) -> None:
+    """Dave forked his EfficientNet run at step 1,000 to go on with a lower learning rate (the
+    parent's points up to 1,000 and its params copied as the fork's own, as
+    ``cairn.init(fork_from=...)`` does); the first attempt diverged after step 1,200, so he
+    resumed the run with ``rewind_to=1200``."""
+    parent_name, fork_step, rewind_step, last_step = "effnet-b3", 1000, 1200, 1500
+    parent = log.run_ids[parent_name]
+    mine = [e for e in log.events if e.envelope.aggregate_id == parent]
+    inherited = [
+        metrics_pb2.MetricSeries(
+            key=s.key,
+            steps=[x for x in s.steps if x <= fork_step],
+            values=[v for x, v in zip(s.steps, s.values, strict=True) if x <= fork_step],
+            timestamps_ns=[
+                t for x, t in zip(s.steps, s.timestamps_ns, strict=True) if x <= fork_step
+            ],
+        )
+        for e in mine
+        if e.WhichOneof("payload") == "metrics"
+        for s in e.metrics.series
+    ]
+    params = [
+        p for e in mine if e.WhichOneof("payload") == "params_set" for p in e.params_set.params
+    ]
+    params = [p for p in params if p.key != "lr"] + [_param("lr", 1e-4)]
+    start = log.ago(1)
+    run_id = new_uuid7(start)
+    log.run_ids[FORK_NAME] = run_id
+
+    def emit(at: int, field: str, message: object) -> None:
+        log.add(_RUN, run_id, "vision", "defects", "dave", at, field, message)
+
+    emit(start, "run_created", runs_pb2.RunCreated(
+        name=FORK_NAME, owner="dave", host="gpu-node-1", started_at_ns=start,
+        command_line=["python", "train.py", "--lr=0.0001"],
+        description="EfficientNet-B3 from step 1,000 with a ten times lower learning rate.",
+    ))  # fmt: skip
+    points = sum(len(s.steps) for s in inherited)
+    emit(start, "run_forked", runs_pb2.RunForked(
+        parent_run_id=parent, fork_step=fork_step, inherited_points=points
+    ))  # fmt: skip
+    emit(start + 1, "params_set", runs_pb2.ParamsSet(params=params))
+    emit(
+        start + 2, "tags_set", runs_pb2.TagsSet(tags=[runs_pb2.Tag(key="stage", value="finetune")])
+    )
+    emit(start + 3, "metrics", metrics_pb2.MetricBatch(series=inherited))
+    last = {s.key: s.values[-1] for s in inherited}
+
+    def value(key: str, base: float, step: int, diverging: bool) -> float:
+        """Slowly better from the fork step on; the first attempt blows up after the rewind
+        step (losses up, everything else down)."""
+        change = -0.00002 * (step - fork_step)
+        if diverging and step > rewind_step:
+            change += 0.002 * (step - rewind_step)
+        return base + change * (1 if "loss" in key else -1) + float(rng.normal(0, 0.002))
+
+    def segment(at: int, steps: range, diverging: bool) -> None:
+        times = [at + i * 10**9 for i in range(len(steps))]
+        emit(at, "metrics", metrics_pb2.MetricBatch(series=[
+            metrics_pb2.MetricSeries(
+                key=key, steps=list(steps), timestamps_ns=times,
+                values=[value(key, base, s, diverging) for s in steps],
+            )
+            for key, base in last.items() if key != "lr"
+        ]))  # fmt: skip
+
+    segment(start + HOUR, range(fork_step + 1, rewind_step + 101), True)  # diverges after 1,200
+    emit(start + 2 * HOUR, "run_status_changed", runs_pb2.RunStatusChanged(
+        status=runs_pb2.RUN_STATUS_KILLED, reason="loss diverged"))  # fmt: skip
+    again = start + 3 * HOUR
+    emit(again, "run_resumed", runs_pb2.RunResumed(host="gpu-node-1", resumed_at_ns=again))
+    emit(again, "run_rewound", runs_pb2.RunRewound(to_step=rewind_step))
+    segment(again + 1, range(rewind_step + 1, last_step + 1), False)
+    emit(again + 4 * HOUR, "run_status_changed",
+         runs_pb2.RunStatusChanged(status=runs_pb2.RUN_STATUS_FINISHED))  # fmt: skip
+
+
 def _fraud_and_vision(log: _Events, rng: np.random.Generator) -> None:
     code = _Code(
         "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678", remote="git@github.com:example/fraud.git"
@@ -655,6 +737,7 @@ def build_demo(now_ns: int, store: Callable[[str, bytes], _Stored]) -> _Events:
     _identity(log)
     _churn(log, rng, store)
     _fraud_and_vision(log, rng)
+    _fork_and_rewind(log, rng)
     _model(log, store)
     _talk(log)
     return log

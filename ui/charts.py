@@ -61,9 +61,13 @@ def metric_figure(
     smoothed: bool = False,
     anchors: Sequence[Comment] = (),
     names: Mapping[str, str] | None = None,
+    marks: Sequence[tuple[int, str]] = (),
+    attempts: pd.DataFrame | None = None,
 ) -> go.Figure:
     """One metric across runs: a line per run (labels by run id); with ``smoothed``, the EMA
-    line solid over the raw one faded. ``anchors`` are comments shaded on their step range."""
+    line solid over the raw one faded. ``anchors`` are comments shaded on their step range;
+    ``marks`` (step, label) are vertical lines (a fork step, rewind points); ``attempts`` (the
+    columns of ``query.branches.earlier_attempts``) are drawn dotted and grey, per attempt."""
     fig = go.Figure()
     series = points[points["key"] == key]
     x_column = "step" if x == "step" else "timestamp"
@@ -85,7 +89,23 @@ def metric_figure(
                     line={"color": color, "width": 2}, legendgroup=label,
                 )
             )  # fmt: skip
+    if x == "step" and attempts is not None and not attempts.empty:
+        mine = attempts[attempts["key"] == key]
+        for attempt, points in mine.groupby("attempt", sort=True):
+            fig.add_trace(
+                go.Scatter(
+                    x=points["step"], y=points["value"], mode="lines",
+                    name=f"earlier attempt {attempt}",
+                    line={"color": "#9AA0A6", "width": 1.2, "dash": "dot"},
+                )
+            )  # fmt: skip
     if x == "step":
+        for index, (step, label) in enumerate(marks):  # labels alternate sides: no overlap
+            fig.add_vline(
+                x=step, line_width=1, line_dash="dash", line_color="#5F6368",
+                annotation_text=label, annotation_font_size=11,
+                annotation_position="top left" if index % 2 == 0 else "top right",
+            )  # fmt: skip
         for comment in anchors:
             who = (names or {}).get(comment.author, comment.author)
             fig.add_vrect(

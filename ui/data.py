@@ -20,6 +20,7 @@ from cairn_contract.errors import CairnError
 from cairn_contract.reproduction import ReproductionReport, RunRecord
 from query import (
     automations,
+    branches,
     collaboration,
     compare,
     diffs,
@@ -192,6 +193,16 @@ def reproduction_report(
 @st.cache_data(ttl=30, show_spinner=False)
 def data_changed_since(caller: Caller, run_id: str) -> tuple[reproduction.DataSince, ...]:
     return reproduction.data_changed_since(context.client(), caller, run_id)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def run_branches(caller: Caller, run_id: str) -> branches.RunBranches:
+    return branches.run_branches(context.client(), caller, run_id)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def earlier_attempts(caller: Caller, run_id: str, keys: tuple[str, ...]) -> pd.DataFrame:
+    return branches.earlier_attempts(context.client(), caller, run_id, keys)
 
 
 @st.cache_data(ttl=15, show_spinner=False)

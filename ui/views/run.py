@@ -10,6 +10,7 @@ from query.lineage import Node, NodeKind
 from reports.format import duration, md, short, size, when
 from reports.markdown import to_html
 from ui import (
+    branches_view,
     charts,
     context,
     data,
@@ -102,6 +103,7 @@ if sweep_run := sweep_of(run.run_id, run.parent_run_id, comparison.tags[0]):
                  query_params={"sweep": sweep_run})  # fmt: skip
 if run.description:
     st.html(to_html(run.description))
+branches = branches_view.show(caller, run.run_id)
 
 histogram_keys = histograms_view.keys(caller, run_id)
 sections = histograms_view.sections(SECTIONS, histogram_keys)
@@ -128,6 +130,7 @@ if section == "Charts":
         caller, (run_id,), view.keys, 1000, "time" if x == "time" else "step", smoothing or None
     )
     anchored = data.comments(caller, "run", run_id)
+    attempts = data.earlier_attempts(caller, run_id, view.keys) if branches.rewinds else None
     names = {c.author: people.name(c.author) for c in anchored}
     for left, right in zip(view.keys[::2], [*view.keys[1::2], None], strict=False):
         for column, key in zip(st.columns(2), (left, right), strict=False):
@@ -135,6 +138,7 @@ if section == "Charts":
                 figure = charts.metric_figure(
                     points, key, {run_id: run.name}, x=x, log_y=log_y, smoothed=bool(smoothing),
                     anchors=threads.anchored(anchored, key), names=names,
+                    marks=branches_view.marks(branches), attempts=attempts,
                 )  # fmt: skip
                 column.plotly_chart(figure, key=f"run.chart.{key}")
     with st.popover("Permalink to this chart view", icon=":material/link:"):

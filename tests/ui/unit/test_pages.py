@@ -345,3 +345,28 @@ def test_visitors_must_sign_in_and_a_password_signs_them_in(
     _submit(app, "Sign in")
     assert app.session_state[IDENTITY_KEY].teams == frozenset({"vision", "local"})
     assert app.session_state[SINK_KEY] is not None
+
+
+def test_run_page_shows_the_fork_tree_rewinds_and_marks_them_on_the_charts(
+    pages: PageHarness, portal_store: PortalStore
+) -> None:
+    from localstack.demo import FORK_NAME
+
+    fork_id, parent_id = portal_store.run_ids[FORK_NAME], portal_store.run_ids["effnet-b3"]
+    app = pages.open("views/run.py", CAROL, {"id": fork_id, "keys": "val/loss"})
+    assert not app.exception
+    text = _texts(app)
+    assert "Fork tree" in text
+    assert "Rewound to step 1200" in text
+    labels = [link.proto.label for link in app.get("page_link")]
+    assert any("forked from effnet-b3 at step 1000" in label for label in labels), labels
+    spec = app.get("plotly_chart")[0].proto.spec
+    assert "forked at step 1000" in spec
+    assert "rewound to step 1200" in spec
+    assert "earlier attempt 1" in spec  # the abandoned points, dotted
+    parent = pages.open("views/run.py", CAROL, {"id": parent_id})
+    assert not parent.exception
+    assert "Forks of this run (1):" in _texts(parent)
+    hidden = pages.open("views/run.py", ALICE, {"id": fork_id})  # risk does not see vision's
+    assert "not visible to you" in hidden.error[0].value
+    assert "Fork tree" not in _texts(hidden)
