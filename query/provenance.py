@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from cairn_contract.errors import NotFoundError, ValidationError
 from domain.diffs import DatasetRecord
-from query import _execute, _records, collaboration
+from query import _execute, _records, branches, collaboration
 from query import model_registry as registry
 from query._records import CodeVersion, Environment, MetricSummary, RunSummary
 from query.access import Caller, Visibility
@@ -56,6 +56,9 @@ class ModelProvenance:
     comments: tuple[Comment, ...]  # on the run and on the model
     decisions: tuple[Decision, ...]  # naming the run, or on the model
     timeline: tuple[Activity, ...]  # the run's and the model's events, oldest first
+    # The building run's fork chain, nearest first (query.branches.run_branches: ends above the
+    # first parent the caller may not see); empty when the run was not forked or is not visible.
+    fork_chain: tuple[branches.Fork, ...] = ()
 
 
 def _resolve(client: Client, vis: Visibility, model: str, version: int | str) -> RegistryVersion:
@@ -125,6 +128,11 @@ def model_provenance(
     upstream_runs = [n.node.id for n in graph.nodes if n.node.kind == NodeKind.RUN]
     runs = _records.visible_runs(client, vis, list(dict.fromkeys([mv.run_id, *upstream_runs])))
     ids = [mv.run_id] if mv.run_id in runs else []
+    chain = (
+        branches.run_branches(client, caller, mv.run_id, database=vis.database).ancestors
+        if ids
+        else ()
+    )
     params = _records.params(client, vis, ids).get(mv.run_id, {}) if ids else {}
     metrics = _records.metric_summaries(client, vis, ids).get(mv.run_id, {}) if ids else {}
     tags = _records.tags(client, vis, ids).get(mv.run_id, {}) if ids else {}
@@ -170,6 +178,7 @@ def model_provenance(
             sorted((n.name, n.node.id) for n in graph.nodes if n.node.kind == NodeKind.DATASET)
         ),
         hidden_ancestors=sum(1 for r in upstream_runs if r not in runs),
+        fork_chain=chain,
         stage_history=_stage_history(client, vis, mv),
         comments=comments,
         decisions=tuple(sorted(decisions.values(), key=lambda d: (d.decided_at, d.decision_id))),

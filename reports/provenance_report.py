@@ -34,6 +34,17 @@ def _quote(markdown: str) -> list[str]:
     return [f"> {line}" if line else ">" for line in markdown.strip().splitlines()]
 
 
+def _fork_end(report: ModelProvenance, run_id: str, visible: bool = True) -> str:
+    """A run of the fork chain by name and id, or the fact that the reader cannot see it."""
+    if not visible:
+        return "a run not visible to you"
+    known = {
+        r.run_id: r.name for r in (*report.ancestor_runs, *([report.run] if report.run else []))
+    }
+    name = known.get(run_id, "")
+    return f"{name} (`{run_id}`)" if name else f"`{run_id}`"
+
+
 def provenance_markdown(
     report: ModelProvenance, names: Names, *, reader: str, now: datetime | None = None
 ) -> str:
@@ -157,6 +168,16 @@ def provenance_markdown(
         out += ["No other runs upstream.", ""]
     if report.hidden_ancestors:
         out += [f"{report.hidden_ancestors} upstream run(s) are not visible to you.", ""]
+    if report.fork_chain:
+        out += ["Fork chain (each run started from its parent's history up to the step):", ""]
+        out += _table(
+            ["run", "forked from", "at step", "points taken over"],
+            [
+                (_fork_end(report, f.run_id), _fork_end(report, f.parent_run_id, f.visible),
+                 f.step, f.inherited_points)
+                for f in report.fork_chain
+            ],
+        )  # fmt: skip
     out += ["## Stage and alias history", ""]
     out += _table(
         ["when", "change", "reason", "by"],

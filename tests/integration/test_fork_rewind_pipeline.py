@@ -97,8 +97,11 @@ def test_a_fork_reads_the_parents_first_points_plus_its_own_and_forks_of_forks_w
     ) == [(FORK_STEP + 6, 0, FORK_STEP + 5, sum(v for _, v in inherited + own))]
 
     # A fork of the fork, at a step of the fork's own: grandparent's points, the fork's, its own.
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(b"fine-tuned weights")
     with cairn.init(name="fork-of-fork", fork_from=fork.id, fork_step=FORK_STEP + 2) as grand:
         grand.log({"loss": 7.0})
+        grand.log_model(weights, "forked-model")
     _wait_points(pipeline, grand.id, (FORK_STEP + 1) + (FORK_STEP + 4))
     assert _history(grand.id) == inherited + own[:2] + [(FORK_STEP + 3, 7.0)]
 
@@ -114,6 +117,12 @@ def test_a_fork_reads_the_parents_first_points_plus_its_own_and_forks_of_forks_w
     assert [
         f.run_id for f in run_branches(pipeline.client(), pipeline.caller, parent).children
     ] == [fork.id]
+
+    # The provenance report of a model the fork of a fork built shows the whole chain.
+    report = cairn.model_report("forked-model:1")
+    chain = report.split("Fork chain", 1)[1]
+    assert f"| fork-of-fork (`{grand.id}`) | fork (`{fork.id}`) | {FORK_STEP + 2} |" in chain
+    assert f"| fork (`{fork.id}`) | parent (`{parent}`) | {FORK_STEP} |" in chain
 
 
 def test_a_fork_needs_a_parent_the_caller_can_read(
