@@ -45,18 +45,7 @@ def _to_record(
         project=summary.project,
         status=summary.status,
         command_line=command_line,
-        code=CodeRecord(
-            git_remote=code.git_remote,
-            commit=code.commit,
-            branch=code.branch,
-            dirty=code.dirty,
-            diff=code.diff,
-            diff_truncated=code.diff_truncated,
-            diff_sha256=code.diff_sha256,
-            entry_point=code.entry_point,
-        )
-        if code
-        else None,
+        code=CodeRecord.of(code) if code else None,
         python_version=env.python_version if env else "",
         packages=dict(env.packages) if env else {},
         container_image=env.container_image if env else "",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 TERMINAL_STATUSES = frozenset({"finished", "failed", "killed"})
 
@@ -34,6 +35,13 @@ class CodeRecord:
     diff_truncated: bool = False  # the SDK cut the patch at its size limit: not restorable
     diff_sha256: str = ""  # of the whole patch, truncated or not
     entry_point: str = ""  # the script, relative to the repository root
+
+    @classmethod
+    def of(cls, recorded: Any) -> CodeRecord:
+        """The record of any recorded code version with these fields as attributes (the query
+        layer's ``CodeVersion``, the query service's ``CodeVersion`` message): one mapping for
+        both readers of a run's record."""
+        return cls(**{f.name: getattr(recorded, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,18 +52,7 @@ def run_record(run: query_pb2.Run) -> RunRecord:
         project=run.info.project,
         status=run.info.status,
         command_line=tuple(run.command_line),
-        code=CodeRecord(
-            git_remote=code.git_remote,
-            commit=code.commit,
-            branch=code.branch,
-            dirty=code.dirty,
-            diff=code.diff,
-            diff_truncated=code.diff_truncated,
-            diff_sha256=code.diff_sha256,
-            entry_point=code.entry_point,
-        )
-        if code is not None
-        else None,
+        code=CodeRecord.of(code) if code is not None else None,
         python_version=env.python_version if env else "",
         packages={p.name: p.version for p in env.packages} if env else {},
         container_image=env.container_image if env else "",
