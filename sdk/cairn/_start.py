@@ -168,6 +168,7 @@ def start_run(
     fork_from: str | None = None,
     fork_step: int | None = None,
     rewind_to: int | None = None,
+    started_at_ns: int | None = None,
 ) -> Run:
     fork_parent, fork_at, rewind_at = check_branching(
         fork_from, fork_step, resume, rewind_to, run_id
@@ -239,7 +240,7 @@ def start_run(
                 sweep_id=sweep,
                 host=_capture.hostname(),
                 command_line=command,
-                started_at_ns=now,
+                started_at_ns=started_at_ns or now,
                 description=description or "",
             )
             buffer.put(Payload("run_created", created, now))

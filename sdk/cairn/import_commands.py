@@ -1,7 +1,9 @@
-"""``cairn import tensorboard LOGDIR``: bring runs recorded elsewhere into Cairn.
+"""``cairn import tensorboard|mlflow|neptune-export``: bring runs recorded elsewhere into Cairn.
 
-Registered through the ``cairn.cli`` entry-point group (``sdk/pyproject.toml``). The importer
-itself is imported when the command runs, so ``cairn --help`` works without TensorBoard.
+Registered through the ``cairn.cli`` entry-point group (``sdk/pyproject.toml``). Each importer is
+imported when its command runs, so ``cairn --help`` works without TensorBoard, MLflow or
+pyarrow. Every import is idempotent, draws a progress bar on stderr, prints a summary and
+takes ``--dry-run`` (read the source, send nothing, say what would be imported).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "import",
-        help="import runs recorded by other tools (TensorBoard event files)",
+        help="import runs recorded by other tools (TensorBoard, MLflow, Neptune exports)",
         description="Import runs recorded by other tools as Cairn runs.",
     )
     sources = parser.add_subparsers(dest="source", metavar="SOURCE", required=True)
@@ -32,6 +34,30 @@ def register(subparsers: Any) -> None:
     )
     tensorboard.set_defaults(func=cmd_import_tensorboard)
 
+    mlflow = sources.add_parser(
+        "mlflow",
+        help="import an MLflow tracking store (file store or a running mlflow server)",
+        description="Experiments become projects; runs keep their params, tags, every metric "
+        "point, status, start, parent and artifacts; registered models keep their versions and "
+        "aliases. Cairn run ids are derived from MLflow's (kept as the tag mlflow.run_id). "
+        "Importing again adds nothing.",
+    )
+    mlflow.add_argument(
+        "--tracking-uri",
+        required=True,
+        metavar="URI",
+        help="mlruns directory, file:///..., or http://host:port of an mlflow server",
+    )
+    mlflow.add_argument(
+        "--experiment",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="import only this experiment (repeatable; default: every active experiment)",
+    )
+    mlflow.add_argument("--dry-run", action="store_true", help="read only; say what would come")
+    mlflow.set_defaults(func=cmd_import_mlflow)
+
 
 def cmd_import_tensorboard(args: argparse.Namespace) -> int:
     try:
@@ -45,4 +71,16 @@ def cmd_import_tensorboard(args: argparse.Namespace) -> int:
         print(f"  {run.run_id}  {run.name}  {run.points} points  {run.params} params  {state}")
     if not imported:
         print(f"no TensorBoard event files under {args.logdir}")
+    return 0
+
+
+def cmd_import_mlflow(args: argparse.Namespace) -> int:
+    try:
+        from cairn.mlflow_import import import_mlflow
+    except ImportError as exc:
+        print(f"cairn import mlflow: {exc}", file=sys.stderr)
+        return 2
+    summary = import_mlflow(args.tracking_uri, experiments=args.experiment, dry_run=args.dry_run)
+    for line in summary.lines():
+        print(line)
     return 0

@@ -16,9 +16,10 @@ trying several settings) stay separate runs.
 
 Importing is idempotent. A run's id is derived from its relative path and its oldest event file's
 name (which holds the writer's start time, host and process), shaped as a UUIDv7 whose time is
-the run's first event: importing the same logdir again on this machine skips runs already
-imported, and importing it on another machine re-sends the same run id, whose second creation
-ingest refuses (the run already exists): the store keeps one copy of each run and its points.
+the run's first event: importing the same logdir again, from this machine or another, asks the
+query service whether each run id exists and skips those that do ("already imported"); a run
+sent moments ago that is not readable yet is caught by this machine's spool, and ingest refuses a
+second creation of a run id either way: the store keeps one copy of each run and its points.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from typing import Any
 import cairn
 from cairn._flatten import Scalar
 from cairn._framework_values import param_value, safe_key
-from cairn.config import Settings
+from cairn._importing import run_exists
+from cairn.config import Mode, Settings, resolve_settings
 from cairn.errors import AlreadyExistsError, NotFoundError
 
 try:
@@ -83,7 +85,7 @@ class ImportedRun:
     path: str
     points: int
     params: int
-    skipped: bool  # imported before, on this machine
+    skipped: bool  # imported before (the query service knows the run, or this machine sent it)
 
 
 def import_logdir(
@@ -209,6 +211,10 @@ def _record(
     tags = {SOURCE_TAG: "tensorboard", RUN_PATH_TAG: run.path}
     if settings is not None and project is not None:
         settings, project = replace(settings, project=project), None
+    target_settings = settings or resolve_settings({"project": project})
+    if target_settings.mode is Mode.ONLINE and run_exists(target_settings, run_id):
+        # Imported before (from any machine): ingest would refuse it as ALREADY_EXISTS.
+        return ImportedRun(run_id, name, run.path, run.points, len(run.hparams), skipped=True)
     try:
         target = cairn.init(
             project=project,
