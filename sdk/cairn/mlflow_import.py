@@ -24,12 +24,12 @@ already imported (the ``mlflow.version`` tag) and aliases already in place are n
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from cairn.run import Status
 
 try:
     from mlflow.entities import ViewType
+    from mlflow.environment_variables import MLFLOW_ALLOW_FILE_STORE
     from mlflow.tracking import MlflowClient
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("cairn import mlflow needs MLflow: pip install 'cairn-sdk[mlflow]'") from exc
@@ -92,10 +93,12 @@ def import_mlflow(
 ) -> ImportSummary:
     """Import the named experiments (all active ones when none are named) and every registered
     model whose versions came from their runs. Returns what was (or would be) imported."""
-    if "://" not in tracking_uri or tracking_uri.startswith("file:"):
-        # MLflow 3 refuses to open a file store (``mlruns/``) unless told to; reading one is
-        # exactly what an import of an older installation needs.
-        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    file_store = "://" not in tracking_uri or tracking_uri.startswith("file:")
+    if file_store and not MLFLOW_ALLOW_FILE_STORE.defined:
+        # MLflow 3 refuses to open a file store (``mlruns/``) unless its switch is on; reading
+        # one is exactly what an import of an older installation needs. (MLflow's own setting,
+        # set through its API; nothing of Cairn's is read from the environment here.)
+        MLFLOW_ALLOW_FILE_STORE.set("true")  # type: ignore[no-untyped-call]
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     base = settings or resolve_settings({})
     summary = ImportSummary(f"mlflow {tracking_uri}", dry_run=dry_run)
@@ -289,6 +292,11 @@ def _import_registry(
                     alias=alias, version=target, reason="imported from MLflow"
                 )
                 append(settings, [model_event(settings, registered.name, "model_alias_set", moved)])
+                # Return once the registry shows it, as cairn.set_model_alias does.
+                models._until_visible(
+                    partial(_alias_in_place, settings, registered.name, alias, target),
+                    f"{registered.name}@{alias} -> {target}",
+                )
 
 
 def _reads(settings: Settings) -> Any:
