@@ -58,6 +58,32 @@ def register(subparsers: Any) -> None:
     mlflow.add_argument("--dry-run", action="store_true", help="read only; say what would come")
     mlflow.set_defaults(func=cmd_import_mlflow)
 
+    neptune = sources.add_parser(
+        "neptune-export",
+        help="import what neptune-exporter wrote (Parquet runs plus downloaded files)",
+        description="Every run under DATA_PATH (neptune-exporter's --data-path) becomes a run: "
+        "single values become params, float series metrics (steps and timestamps kept), "
+        "histogram series histograms, files and file series artifacts read from FILES_PATH; "
+        "forks are recorded as the tags cairn.forked_from and cairn.fork_step. Importing "
+        "again adds nothing.",
+    )
+    neptune.add_argument("data_path", metavar="DATA_PATH", help="neptune-exporter's --data-path")
+    neptune.add_argument(
+        "--files",
+        required=True,
+        metavar="FILES_PATH",
+        help="neptune-exporter's --files-path (file attributes are read from there)",
+    )
+    neptune.add_argument(
+        "--step-multiplier",
+        type=int,
+        default=1,
+        metavar="N",
+        help="multiply Neptune's decimal steps by N to make them whole (default 1)",
+    )
+    neptune.add_argument("--dry-run", action="store_true", help="read only; say what would come")
+    neptune.set_defaults(func=cmd_import_neptune_export)
+
 
 def cmd_import_tensorboard(args: argparse.Namespace) -> int:
     try:
@@ -81,6 +107,20 @@ def cmd_import_mlflow(args: argparse.Namespace) -> int:
         print(f"cairn import mlflow: {exc}", file=sys.stderr)
         return 2
     summary = import_mlflow(args.tracking_uri, experiments=args.experiment, dry_run=args.dry_run)
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def cmd_import_neptune_export(args: argparse.Namespace) -> int:
+    try:
+        from cairn.neptune_import import import_neptune_export
+    except ImportError as exc:
+        print(f"cairn import neptune-export: {exc}", file=sys.stderr)
+        return 2
+    summary = import_neptune_export(
+        args.data_path, args.files, dry_run=args.dry_run, step_multiplier=args.step_multiplier
+    )
     for line in summary.lines():
         print(line)
     return 0
