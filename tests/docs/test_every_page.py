@@ -60,6 +60,8 @@ FRAMEWORKS = {
     "lightgbm": "lightgbm",
     "tensorboard": "tensorboard",
     "optuna": "optuna",
+    "mlflow": "mlflow",
+    "pyarrow": "pyarrow",
 }
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.M)
 
