@@ -41,7 +41,7 @@ from cairn_contract.errors import CairnError, ValidationError
 from domain.identity import IdentityRegistry
 from ingest.auth import current_caller
 from ingest.status_codes import rich_status
-from queryservice import analysis, automations, collaboration, models, runs
+from queryservice import analysis, automations, bundles, collaboration, models, runs
 from queryservice.callers import query_caller
 from queryservice.rpc import ReadContext, Rpc
 
@@ -56,6 +56,7 @@ ALL_RPCS: tuple[Rpc, ...] = (
     *models.RPCS,
     *collaboration.RPCS,
     *automations.RPCS,
+    *bundles.RPCS,
 )
 
 

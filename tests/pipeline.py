@@ -19,6 +19,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,12 @@ from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 from tests.integration.processors_harness import Topics, Worker, create_topics, store
 from tests.sdk.integration.conftest import TEAM, IngestProcess, Stack
 
-__all__ = ["TEAM", "Pipeline", "pipeline"]  # the fixture is registered in tests/conftest.py
+__all__ = [
+    "TEAM",
+    "Pipeline",
+    "open_pipeline",
+    "pipeline",
+]  # the fixture is registered in tests/conftest.py
 
 
 @dataclass
@@ -108,14 +114,13 @@ class Pipeline:
         )
 
 
-@pytest.fixture(scope="module")
-def pipeline(
-    kafka_bootstrap: str,
-    clickhouse_endpoint: ClickHouseEndpoint,
-    tmp_path_factory: pytest.TempPathFactory,
+@contextmanager
+def open_pipeline(
+    kafka_bootstrap: str, clickhouse_endpoint: ClickHouseEndpoint, home: Path
 ) -> Iterator[Pipeline]:
+    """A whole write path of its own (topics, identity, key, database, ingest, processors):
+    what the fixture yields; a test that needs two installations opens a second one."""
     names = Topics.unique()
-    home = tmp_path_factory.mktemp("pipeline")
 
     async def prepare() -> str:
         await create_topics(kafka_bootstrap, names)
@@ -135,3 +140,15 @@ def pipeline(
         worker.stop()
         server.stop()
         drop_database(store(f"{clickhouse_endpoint.url}/default"), database)
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    kafka_bootstrap: str,
+    clickhouse_endpoint: ClickHouseEndpoint,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Pipeline]:
+    with open_pipeline(
+        kafka_bootstrap, clickhouse_endpoint, tmp_path_factory.mktemp("pipeline")
+    ) as opened:
+        yield opened

@@ -1,4 +1,5 @@
-"""``cairn import tensorboard|mlflow|neptune-export``: bring runs recorded elsewhere into Cairn.
+"""``cairn import tensorboard|mlflow|neptune-export``: bring runs recorded elsewhere into Cairn;
+``cairn export-bundle`` / ``cairn import-bundle``: move a project between Cairn installations.
 
 Registered through the ``cairn.cli`` entry-point group (``sdk/pyproject.toml``). Each importer is
 imported when its command runs, so ``cairn --help`` works without TensorBoard, MLflow or
@@ -84,6 +85,36 @@ def register(subparsers: Any) -> None:
     neptune.add_argument("--dry-run", action="store_true", help="read only; say what would come")
     neptune.set_defaults(func=cmd_import_neptune_export)
 
+    export = subparsers.add_parser(
+        "export-bundle",
+        help="write a project's events and artifacts to a directory (for cairn import-bundle)",
+        description="Every event of the project, as the log holds it (ids, sequences, actors), "
+        "and the artifact files they name, written to DIR. Only a member of the project's team "
+        "exports it.",
+    )
+    export.add_argument("--project", required=True, metavar="P", help="the project to export")
+    export.add_argument("--out", required=True, metavar="DIR", help="the bundle directory")
+    export.add_argument("--team", default="", help="the project's team (default: the key's)")
+    export.add_argument("--dry-run", action="store_true", help="read only; say what would come")
+    export.set_defaults(func=cmd_export_bundle)
+
+    bundle = subparsers.add_parser(
+        "import-bundle",
+        help="replay a bundle from cairn export-bundle into this installation",
+        description="Replays the bundle's events through ingest with your key, keeping every "
+        "id, sequence and timestamp; the team is mapped by name (your key must be of the "
+        "bundle's team); runs this installation already has are skipped, so importing again "
+        "adds nothing. Artifacts are copied into this installation's artifact store.",
+    )
+    bundle.add_argument("directory", metavar="DIR", help="a directory cairn export-bundle wrote")
+    bundle.add_argument(
+        "--keep-people",
+        action="store_true",
+        help="record each event as acting on behalf of its original person (admin service key)",
+    )
+    bundle.add_argument("--dry-run", action="store_true", help="read only; say what would come")
+    bundle.set_defaults(func=cmd_import_bundle)
+
 
 def cmd_import_tensorboard(args: argparse.Namespace) -> int:
     try:
@@ -120,6 +151,41 @@ def cmd_import_neptune_export(args: argparse.Namespace) -> int:
         return 2
     summary = import_neptune_export(
         args.data_path, args.files, dry_run=args.dry_run, step_multiplier=args.step_multiplier
+    )
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def cmd_export_bundle(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cairn.bundles import export_bundle
+    from cairn.config import resolve_settings
+
+    summary = export_bundle(
+        resolve_settings({}),
+        project=args.project,
+        out=Path(args.out),
+        team=args.team,
+        dry_run=args.dry_run,
+    )
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def cmd_import_bundle(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cairn.bundles import import_bundle
+    from cairn.config import resolve_settings
+
+    summary = import_bundle(
+        resolve_settings({}),
+        Path(args.directory),
+        keep_people=args.keep_people,
+        dry_run=args.dry_run,
     )
     for line in summary.lines():
         print(line)

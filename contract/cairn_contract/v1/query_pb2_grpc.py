@@ -114,6 +114,11 @@ class QueryStub:
                 request_serializer=cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesRequest.SerializeToString,
                 response_deserializer=cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.ExportEvents = channel.unary_stream(
+                '/cairn.v1.Query/ExportEvents',
+                request_serializer=cairn_dot_v1_dot_query__pb2.ExportEventsRequest.SerializeToString,
+                response_deserializer=cairn_dot_v1_dot_query__pb2.EventsChunk.FromString,
+                _registered_method=True)
 
 
 class QueryServicer:
@@ -231,6 +236,13 @@ class QueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportEvents(self, request, context):
+        """Every event of one project of the caller's teams, as stored (cairn export-bundle).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -313,6 +325,11 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.ListAutomationDeliveries,
                     request_deserializer=cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesRequest.FromString,
                     response_serializer=cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesResponse.SerializeToString,
+            ),
+            'ExportEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportEvents,
+                    request_deserializer=cairn_dot_v1_dot_query__pb2.ExportEventsRequest.FromString,
+                    response_serializer=cairn_dot_v1_dot_query__pb2.EventsChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -747,6 +764,33 @@ class Query:
             '/cairn.v1.Query/ListAutomationDeliveries',
             cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesRequest.SerializeToString,
             cairn_dot_v1_dot_query__pb2.ListAutomationDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cairn.v1.Query/ExportEvents',
+            cairn_dot_v1_dot_query__pb2.ExportEventsRequest.SerializeToString,
+            cairn_dot_v1_dot_query__pb2.EventsChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,6 +76,8 @@ class QueryStub:
     """
     ListAutomationDeliveries: _grpc.UnaryUnaryMultiCallable[_query_pb2.ListAutomationDeliveriesRequest, _query_pb2.ListAutomationDeliveriesResponse]
     """The delivery log of the caller's teams' rules, newest first."""
+    ExportEvents: _grpc.UnaryStreamMultiCallable[_query_pb2.ExportEventsRequest, _query_pb2.EventsChunk]
+    """Every event of one project of the caller's teams, as stored (cairn export-bundle)."""
 
 @_typing.type_check_only
 class QueryAsyncStub(QueryStub):
@@ -115,6 +117,8 @@ class QueryAsyncStub(QueryStub):
     """
     ListAutomationDeliveries: _aio.UnaryUnaryMultiCallable[_query_pb2.ListAutomationDeliveriesRequest, _query_pb2.ListAutomationDeliveriesResponse]  # type: ignore[assignment]
     """The delivery log of the caller's teams' rules, newest first."""
+    ExportEvents: _aio.UnaryStreamMultiCallable[_query_pb2.ExportEventsRequest, _query_pb2.EventsChunk]  # type: ignore[assignment]
+    """Every event of one project of the caller's teams, as stored (cairn export-bundle)."""
 
 class QueryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -247,5 +251,13 @@ class QueryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_query_pb2.ListAutomationDeliveriesResponse, _abc.Awaitable[_query_pb2.ListAutomationDeliveriesResponse]]:
         """The delivery log of the caller's teams' rules, newest first."""
+
+    @_abc_1.abstractmethod
+    def ExportEvents(
+        self,
+        request: _query_pb2.ExportEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_query_pb2.EventsChunk], _abc.AsyncIterator[_query_pb2.EventsChunk]]:
+        """Every event of one project of the caller's teams, as stored (cairn export-bundle)."""
 
 def add_QueryServicer_to_server(servicer: QueryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
