@@ -109,6 +109,7 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.timeout(600)  # 10,000-step series imported twice, on a shared two-core machine
 def test_file_store_imports_runs_points_artifacts_and_registry_once(
     pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,6 +114,7 @@ def _write_project(first: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     first.wait_for_runs(project=PROJECT, count=3, status="finished")
 
 
+@pytest.mark.timeout(600)  # two installations, six processes, on a shared two-core machine
 def test_a_bundle_replays_into_another_installation_identically_and_once(
     pipeline: Pipeline, second: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
