@@ -223,18 +223,22 @@ class Engine:
         database: str | None,
         settings: Mapping[str, str],
         external: Sequence[ExternalTable] = (),
+        pinned: Sequence[str] = (),
     ) -> Iterator[Session]:
         """A fresh connection with the request's state applied, closed on exit.
 
         ``readonly`` is applied before the request's settings, so the engine itself refuses a
         read-only user's attempt to change it (or anything else, at level 1). External tables
-        are created first, since a read-only connection may not create them.
+        are created first, since a read-only connection may not create them, and ``pinned``
+        statements (the endpoint's own ``SET`` s, such as a team user's row filters) run before
+        ``readonly`` too, so the request cannot change what they set.
         """
         if self._closing or self._connect is None:
             raise ClickHouseError.make(ABORTED, "Server is shutting down")
         with self._slots:
             target = str(self.data_dir)
-            if readonly and not external:
+            late_readonly = bool(external or pinned)
+            if readonly and not late_readonly:
                 target += f"?readonly={readonly}"
             try:
                 conn: _Connection = self._connect(target)
@@ -244,7 +248,9 @@ class Engine:
                 session = Session(conn)
                 for table in external:
                     self._load_external(session, table)
-                if readonly and external:
+                for statement in pinned:
+                    session.run(statement)
+                if readonly and late_readonly:
                     session.run(f"SET readonly = {readonly}")
                 if database:
                     session.run(f"USE {sql.quote_identifier(database)}")

@@ -12,8 +12,10 @@ and accepts only these root kinds: a SELECT (``SelectWithUnionQuery``, which is 
 inside its expression lists). Anything else is refused with READONLY (164), as ClickHouse
 refuses a read-only user's write. Table functions other than row generators (``numbers`` ...)
 are refused with READONLY (164) too, as the engine itself refuses ``file`` or ``url`` in
-read-only mode (``merge`` it would allow, and that reads any database). Deciding on the tree, not the text, means comments, case,
-parentheses and string literals that look like keywords change nothing.
+read-only mode (``merge`` it would allow, and that reads any database), and so is the scalar
+``file()`` function, which the engine runs in read-only mode and which reads any file the server
+can. Deciding on the tree, not the text, means comments, case, parentheses and string literals
+that look like keywords change nothing.
 """
 
 from __future__ import annotations
@@ -57,10 +59,14 @@ def table_functions(tree: list[str]) -> list[str]:
     return names
 
 
-def check_read_only(session: Session, text: bytes, params: Mapping[str, str], user: str) -> str:
-    """Raise READONLY unless ``text`` is a statement that only reads; return its root kind."""
+def syntax_tree(session: Session, text: bytes, params: Mapping[str, str]) -> list[str]:
+    """The engine's ``EXPLAIN AST`` of a statement, one node a line, indented by depth."""
     output = session.query(b"EXPLAIN AST " + text, "TabSeparatedRaw", params)
-    tree = [line for line in output.data.decode("utf-8", "replace").splitlines() if line.strip()]
+    return [line for line in output.data.decode("utf-8", "replace").splitlines() if line.strip()]
+
+
+def check_read_only(tree: list[str], user: str) -> str:
+    """Raise READONLY unless ``tree`` is a statement that only reads; return its root kind."""
     root = tree[0].strip() if tree else ""
     kind = root.split(" ")[0]
     if not _ALLOWED_ROOT.match(root):
@@ -79,5 +85,12 @@ def check_read_only(session: Session, text: bytes, params: Mapping[str, str], us
             READONLY,
             f"{user}: Cannot execute query in readonly mode: table function {forbidden[0]} reads outside the "
             "reporting views",
+        )
+    if any(
+        line.strip() == "Function file" or line.strip().startswith("Function file ")
+        for line in tree
+    ):
+        raise ClickHouseError.make(
+            READONLY, f"{user}: Cannot execute query in readonly mode: file() reads host files"
         )
     return kind

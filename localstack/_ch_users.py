@@ -3,7 +3,11 @@
 The users file is JSON, ``{"users": [{"name", "password_sha256", "readonly"}]}``, written by
 ``cairn up`` (and test fixtures) with ``write_users_file`` and only readable by its owner. It
 holds sha256 hashes, never passwords. The server re-reads it when it changes, so passwords can
-be rotated without a restart.
+be rotated (and team users added by ``add_team_user``) without a restart.
+
+A **team user** has ``"team"`` and ``"database"`` (the projection database, ``cairn``) as well:
+it is read-only and reads only ``<database>_reporting``, where it sees its team's rows plus what
+is shared with the team (``query.row_policies``; the server applies it).
 
 Credentials are taken the three ways ClickHouse accepts them (HTTP basic auth, the
 ``X-ClickHouse-User``/``X-ClickHouse-Key`` headers, ``user``/``password`` URL parameters), and
@@ -36,26 +40,65 @@ class User:
     name: str
     password_sha256: str
     readonly: bool
+    team: str = ""  # a team user: read-only, restricted to its team's rows in the reporting views
+    database: str = ""  # a team user's projection database (its views are in <database>_reporting)
 
 
 def _digest(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
 
 
-def write_users_file(path: str | os.PathLike[str], users: Mapping[str, tuple[str, bool]]) -> None:
+def write_users_file(
+    path: str | os.PathLike[str],
+    users: Mapping[str, tuple[str, bool]],
+    *,
+    keep_team_users: bool = False,
+) -> None:
     """Write the users file for ``users`` (name -> (password, readonly)), mode 0600.
 
     Only sha256 hashes of the passwords are stored. The file is replaced atomically, so a
-    running server that re-reads it never sees half of it.
+    running server that re-reads it never sees half of it. ``keep_team_users`` keeps the team
+    users already in the file (those not named in ``users``).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    doc = {
-        "users": [
-            {"name": name, "password_sha256": _digest(password), "readonly": readonly}
-            for name, (password, readonly) in users.items()
+    entries = [
+        {"name": name, "password_sha256": _digest(password), "readonly": readonly}
+        for name, (password, readonly) in users.items()
+    ]
+    if keep_team_users and target.exists():
+        entries += [
+            _entry(user)
+            for user in load_users(target).values()
+            if user.team and user.name not in users
         ]
+    _write(target, entries)
+
+
+def add_team_user(
+    path: str | os.PathLike[str], name: str, password: str, *, team: str, database: str
+) -> None:
+    """Add (or update) a team user in the users file: read-only, restricted to ``team``'s rows
+    of ``<database>_reporting``. Other users are kept as they are."""
+    target = Path(path)
+    users = load_users(target)
+    users[name] = User(name, _digest(password), True, team, database)
+    _write(target, [_entry(user) for user in users.values()])
+
+
+def _entry(user: User) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "name": user.name,
+        "password_sha256": user.password_sha256,
+        "readonly": user.readonly,
     }
+    if user.team:
+        entry.update(team=user.team, database=user.database)
+    return entry
+
+
+def _write(target: Path, entries: list[dict[str, object]]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"users": entries}
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -87,7 +130,17 @@ def load_users(path: Path) -> dict[str, User]:
             raise ValueError(f"users file {path}: user {name!r} needs a hex 'password_sha256'")
         if not isinstance(readonly, bool):
             raise ValueError(f"users file {path}: 'readonly' of {name!r} must be true or false")
-        users[name] = User(name, digest.lower(), readonly)
+        team, database = entry.get("team", ""), entry.get("database", "")
+        if (
+            not isinstance(team, str)
+            or not isinstance(database, str)
+            or bool(team) != bool(database)
+        ):
+            raise ValueError(
+                f"users file {path}: team user {name!r} needs both 'team' and 'database' strings"
+            )
+        # A team user is read-only whatever the file says.
+        users[name] = User(name, digest.lower(), readonly or bool(team), team, database)
     return users
 
 

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cairn_contract.errors import ConfigError
 from localstack import clickhouse_http, processes
@@ -25,6 +25,8 @@ from localstack.settings import CLUSTER, DISCOVERY_KEY, StackSettings, recorded_
 from localstack.stack import Part, Supervisor, parts
 from query.client import connect
 from query.migrations import apply_migrations
+from query.reporting_schema import reporting_database
+from query.row_policies import team_role
 from servicekit import topics
 
 LOCAL_TEAM = "local"  # the team of the local admin key
@@ -44,12 +46,15 @@ def bootstrap_stack(
     _claim_home(settings, supervisor)
     secrets = local_secrets.load_or_create(settings.secrets_path)
     clickhouse_http.write_users_file(
-        settings.home / "clickhouse-users.json",
+        settings.clickhouse_users_file,
         {
             LocalSecrets.ADMIN_USER: (secrets.clickhouse_admin_password, False),
             LocalSecrets.REPORTING_USER: (secrets.clickhouse_reporting_password, True),
         },
+        keep_team_users=True,
     )
+    # The local team's SQL credentials; `cairn sql --team T` adds other teams' on first use.
+    ensure_team_reporting_user(settings, secrets, LOCAL_TEAM)
     all_parts = parts(settings, secrets, env)
     # Parts of one family (kafka-1..3, ingest-1..2, processors-1..3) start side by side.
     families = [
@@ -121,6 +126,22 @@ def _claim_home(settings: StackSettings, supervisor: Supervisor) -> None:
     settings.profile_file.write_text(settings.profile + "\n")
 
 
+def ensure_team_reporting_user(settings: StackSettings, secrets: LocalSecrets, team: str) -> str:
+    """Make sure ``team`` has its reporting user on the local endpoint; its ClickHouse URL.
+
+    The user (``reporting_<team>``, password derived from the stack's team reporting key) reads
+    only the reporting views, restricted to the team's rows plus what is shared with it
+    (``query/row_policies.py``). The endpoint re-reads its users file, so this takes effect at
+    once, without a restart.
+    """
+    user = team_role(team)
+    password = secrets.team_reporting_password(team)
+    clickhouse_http.add_team_user(
+        settings.clickhouse_users_file, user, password, team=team, database="cairn"
+    )
+    return settings.clickhouse_url(user, password, reporting_database("cairn"))
+
+
 def _ensure_portal_key(settings: StackSettings) -> None:
     """The portal writes events as an admin *service* key of each team it writes for (a key only
     writes its own team's events); the local team's key is issued here once, the demo adds more.
@@ -145,10 +166,6 @@ def _issue_local_admin_key(settings: StackSettings, secrets: LocalSecrets) -> Lo
             settings.kafka_bootstrap, team=LOCAL_TEAM, role="admin", name="local-admin"
         )
     )
-    updated = LocalSecrets(
-        clickhouse_admin_password=secrets.clickhouse_admin_password,
-        clickhouse_reporting_password=secrets.clickhouse_reporting_password,
-        admin_api_key=key,
-    )
+    updated = replace(secrets, admin_api_key=key)
     local_secrets.save(settings.secrets_path, updated)
     return updated

@@ -16,6 +16,7 @@ from cairn_contract.errors import ConfigError, ValidationError
 from localstack import secrets as local_secrets
 from localstack.secrets import LocalSecrets
 from localstack.settings import PROFILES, StackSettings
+from query.row_policies import check_team
 
 _SQL_FORMATS = {
     "csv": "CSVWithNames",
@@ -49,12 +50,13 @@ def register(subparsers: Any) -> None:
     sql = subparsers.add_parser(
         "sql",
         help="run a SQL query against the store and print a table",
-        description="Run one SQL statement as the read-only reporting user of the local stack "
-        "(found from any directory) or CAIRN_SQL_URL. Values go in as bound parameters: "
-        "write {name:Type} in the query and pass --param name=value.",
+        description="Run one SQL statement as your team's read-only reporting user of the local "
+        "stack (found from any directory; it sees your team's rows plus what is shared with it) "
+        "or CAIRN_SQL_URL. Values go in as bound parameters: write {name:Type} in the query and "
+        "pass --param name=value.",
     )
     sql.add_argument(
-        "query", nargs="?", help="the SQL to run (read-only reporting user unless --admin)"
+        "query", nargs="?", help="the SQL to run (your team's read-only reporting user by default)"
     )
     sql.add_argument(
         "--url",
@@ -71,7 +73,18 @@ def register(subparsers: Any) -> None:
     )
     sql.add_argument("--format", choices=["table", *_SQL_FORMATS], default="table")
     sql.add_argument("--output", "-o", help="write to this file instead of standard output")
-    sql.add_argument("--admin", action="store_true", help="run as the admin user (local stack)")
+    who = sql.add_mutually_exclusive_group()
+    who.add_argument("--admin", action="store_true", help="run as the admin user (local stack)")
+    who.add_argument(
+        "--team",
+        help="read as this team's reporting user: its rows plus what is shared with it"
+        " (default: CAIRN_TEAM, else the local stack's team)",
+    )
+    who.add_argument(
+        "--all-teams",
+        action="store_true",
+        help="read every team's rows as the cross-team reporting user (an admin's choice)",
+    )
     sql.set_defaults(func=cmd_sql)
     migrate = subparsers.add_parser("migrate", help="apply versioned ClickHouse schema migrations")
     migrate.add_argument(
@@ -145,9 +158,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if all_healthy else 1
 
 
-def _sql_url(settings: StackSettings, admin: bool) -> str:
+def _sql_url(settings: StackSettings, args: argparse.Namespace) -> str:
+    """The URL ``cairn sql`` connects to: CAIRN_SQL_URL if set (and no user was chosen), else on
+    the local stack the caller's team's reporting user (``--team``, CAIRN_TEAM, else the stack's
+    own team), the cross-team reporting user with ``--all-teams``, the admin with ``--admin``."""
+    admin = bool(getattr(args, "admin", False))
+    all_teams = bool(getattr(args, "all_teams", False))
+    team = getattr(args, "team", None)
     explicit = settings.explicit_sql_url
-    if explicit and not admin:
+    if explicit and not (admin or all_teams or team):
         return explicit
     secrets = local_secrets.load(settings.secrets_path)
     if secrets is None:
@@ -158,7 +177,15 @@ def _sql_url(settings: StackSettings, admin: bool) -> str:
         )
     if admin:
         return _admin_url(settings, secrets)
-    return settings.reporting_clickhouse_url(secrets)
+    if all_teams:
+        return settings.reporting_clickhouse_url(secrets)
+    from localstack.bootstrap import LOCAL_TEAM, ensure_team_reporting_user
+
+    if not secrets.team_reporting_key:
+        secrets = local_secrets.load_or_create(settings.secrets_path)
+    return ensure_team_reporting_user(
+        settings, secrets, check_team(team or settings.sql_team or LOCAL_TEAM)
+    )
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -167,7 +194,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     # clickhouse-connect logs a failed request before raising; the raised error is what we print.
     logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
     settings = _settings()
-    url = _sql_url(settings, args.admin)
+    url = _sql_url(settings, args)
     if args.url:
         print(url)
         return 0

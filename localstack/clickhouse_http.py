@@ -78,14 +78,16 @@ import structlog
 
 from localstack import _ch_io as io
 from localstack import _ch_sql as sql
+from localstack import _ch_teams as teams
 from localstack._ch_engine import DataDirInUse, Engine, Session
 from localstack._ch_errors import BAD_ARGUMENTS, UNKNOWN_EXCEPTION, ClickHouseError
-from localstack._ch_readonly import check_read_only
+from localstack._ch_readonly import check_read_only, syntax_tree
 from localstack._ch_request import RequestOptions, as_utf8, parse_options, read_statement
-from localstack._ch_users import UserDirectory, credentials, write_users_file
+from localstack._ch_users import User, UserDirectory, add_team_user, credentials, write_users_file
+from query.reporting_schema import reporting_database
 from servicekit.logs import configure_logging
 
-__all__ = ["main", "write_users_file"]
+__all__ = ["add_team_user", "main", "write_users_file"]
 
 log = structlog.get_logger("localstack.clickhouse_http")
 
@@ -240,6 +242,15 @@ class _Handler(BaseHTTPRequestHandler):
             params = {**params, **form.fields}
             files = form.files
         opts = parse_options(params, self.headers, files)
+        if user.team:
+            reporting = reporting_database(user.database)
+            if opts.database not in (None, reporting):
+                raise ClickHouseError.make(
+                    teams.ACCESS_DENIED,
+                    f"{user.name}: Not enough privileges: a team's reporting user reads only"
+                    f" the database {reporting}",
+                )
+            opts.database = reporting
         readonly = 1 if user.readonly else (2 if method == "GET" else 0)
         stream = io.decompressed(body.chunks(), self.headers.get("Content-Encoding", ""))
         prefix = (opts.query + "\n").encode() if opts.query else b""
@@ -247,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
         if split.shape is sql.Shape.PLAIN and not text.strip():
             raise ClickHouseError.make(BAD_ARGUMENTS, "Empty query")
         try:
-            return self._run(readonly, opts, split, text, rest, info, user.readonly)
+            return self._run(readonly, opts, split, text, rest, info, user)
         except ClickHouseError as exc:
             # Every engine connection is chdb's "default" user; name the real one instead.
             exc.text = exc.text.replace(
@@ -263,19 +274,33 @@ class _Handler(BaseHTTPRequestHandler):
         text: bytes,
         rest: Iterator[bytes],
         info: dict[str, Any],
-        read_only_user: bool = False,
+        user: User,
     ) -> _Reply:
         """Execute the statement on a fresh engine connection set up for the request; a
-        read-only user's statement must parse as a reading one first (``_ch_readonly``)."""
+        read-only user's statement must parse as a reading one first (``_ch_readonly``), and a
+        team user's must stay in its reporting database, whose views are filtered to its team
+        (``_ch_teams``)."""
         headers = self._common_headers(opts.query_id, opts.settings)
+        pinned: list[str] = []
+        known_databases: frozenset[str] = frozenset()
+        if user.team:
+            with self.server.engine.session(readonly=1, database=None, settings={}) as admin:
+                pinned = teams.filter_statements(admin, user.team, user.database)
+                known_databases = teams.databases(admin)
         with self.server.engine.session(
             readonly=readonly,
             database=opts.database,
             settings=opts.settings,
             external=opts.external,
+            pinned=pinned,
         ) as session:
-            if read_only_user and split.shape is not sql.Shape.INSERT_DATA:
-                info["parsed_kind"] = check_read_only(session, text, opts.bind, "default")
+            if user.readonly and split.shape is not sql.Shape.INSERT_DATA:
+                tree = syntax_tree(session, text, opts.bind)
+                info["parsed_kind"] = check_read_only(tree, "default")
+                if user.team:
+                    teams.check_references(
+                        tree, reporting_database(user.database), known_databases, "default"
+                    )
             if split.shape is not sql.Shape.INSERT_DATA:
                 return self._select(session, text, opts, headers, info)
             info["kind"] = "INSERT"

@@ -6,6 +6,8 @@ Production never uses this file: there, credentials come from the deployment's s
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -23,9 +25,19 @@ class LocalSecrets:
     admin_api_key: str = ""  # filled once the local admin key has been issued
     # Seals webhook secrets in the event log (ingest seals, the processors open; never logged).
     automations_secret_key: str = ""
+    # Each team's SQL reporting password is derived from this (team_reporting_password), so
+    # `cairn sql` can hand any team its credentials without storing a password per team.
+    team_reporting_key: str = ""
 
     ADMIN_USER = "cairn"
-    REPORTING_USER = "reporting"
+    REPORTING_USER = "reporting"  # the cross-team reporting user (`cairn sql --all-teams`)
+
+    def team_reporting_password(self, team: str) -> str:
+        """The password of ``team``'s reporting user (``reporting_<team>``) on this stack."""
+        if not self.team_reporting_key:
+            raise ValueError("these local secrets have no team reporting key")
+        digest = hmac.new(self.team_reporting_key.encode(), team.encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
 
 
 def load(path: Path) -> LocalSecrets | None:
@@ -50,16 +62,23 @@ def write_private_json(path: Path, data: Mapping[str, object]) -> None:
 
 
 def load_or_create(path: Path) -> LocalSecrets:
+    """The stack's secrets, created on first use; a file from before the automations secret key
+    or team reporting users existed gets the missing key added (the other credentials stay)."""
     existing = load(path)
     if existing is not None:
-        if not existing.automations_secret_key:  # a stack created before secrets were sealed
-            existing = replace(existing, automations_secret_key=new_key())
-            save(path, existing)
-        return existing
+        upgraded = existing  # a stack created before a key existed gets it added
+        if not upgraded.automations_secret_key:
+            upgraded = replace(upgraded, automations_secret_key=new_key())
+        if not upgraded.team_reporting_key:
+            upgraded = replace(upgraded, team_reporting_key=secrets.token_urlsafe(24))
+        if upgraded != existing:
+            save(path, upgraded)
+        return upgraded
     created = LocalSecrets(
         clickhouse_admin_password=secrets.token_urlsafe(18),
         clickhouse_reporting_password=secrets.token_urlsafe(18),
         automations_secret_key=new_key(),
+        team_reporting_key=secrets.token_urlsafe(24),
     )
     save(path, created)
     return created

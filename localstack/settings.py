@@ -70,6 +70,8 @@ class StackSettings:
     explicit_clickhouse_url: str = ""
     # CAIRN_SQL_URL: the URL ``cairn sql`` connects to instead of the local reader's; "" means none.
     explicit_sql_url: str = ""
+    # CAIRN_TEAM: the caller's team, whose reporting user ``cairn sql`` reads as by default.
+    sql_team: str = ""
     profile: str = SINGLE  # SINGLE or CLUSTER (see the module docstring)
 
     @classmethod
@@ -100,6 +102,7 @@ class StackSettings:
             portal_port=read_int(merged, "CAIRN_PORTAL_PORT", 8501, minimum=1),
             explicit_clickhouse_url=read_str(env, "CAIRN_CLICKHOUSE_URL", ""),
             explicit_sql_url=read_str(env, "CAIRN_SQL_URL", ""),
+            sql_team=read_str(env, "CAIRN_TEAM", ""),
             profile=recorded_profile(home) or str(found.get("profile", SINGLE)),
         )
 
@@ -151,6 +154,11 @@ class StackSettings:
     @property
     def kafka_controller_ports(self) -> list[int]:
         return self._replicas(self.kafka_controller_port, KAFKA_NODES)
+
+    @property
+    def clickhouse_users_file(self) -> Path:
+        """The ClickHouse endpoint's users (sha256 hashes; team users are added while it runs)."""
+        return self.home / "clickhouse-users.json"
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -116,7 +116,7 @@ def single_parts(
                 "--port",
                 str(settings.clickhouse_port),
                 "--users-file",
-                str(settings.home / "clickhouse-users.json"),
+                str(settings.clickhouse_users_file),
             ],
             healthy=lambda: health.http_ok(f"{ch_base}/ping", expect=b"Ok."),
             env=env,

@@ -249,7 +249,14 @@ def test_cairn_status_and_sql_find_the_stack_from_any_directory(
     assert "healthy" in status.stdout, status.stdout
     assert "stopped" not in status.stdout, status.stdout
     sql = subprocess.run(
-        [sys.executable, "-m", "cairn.cli", "sql", "SELECT count() > 0 FROM cairn_reporting.runs"],
+        [
+            sys.executable,
+            "-m",
+            "cairn.cli",
+            "sql",
+            "--all-teams",
+            "SELECT count() > 0 FROM cairn_reporting.runs",
+        ],
         cwd=elsewhere,
         env=env,
         capture_output=True,

@@ -98,6 +98,7 @@ def test_reporting_is_read_only(
         "SELECT 1 SETTINGS readonly = 0": READONLY,
         "SELECT 1 SETTINGS max_memory_usage = 1": READONLY,
         "SELECT * FROM file('/etc/hostname', 'LineAsString')": READONLY,
+        "SELECT file('/etc/hostname')": READONLY,  # the scalar file(): the engine allows it
         "SELECT * FROM url('http://127.0.0.1:9/x', 'CSV', 'a String')": READONLY,
         "SELECT * FROM executable('id', 'TSV', 'a String')": READONLY,
         "SELECT * FROM remote('127.0.0.1', system.one)": READONLY,

@@ -83,10 +83,25 @@ def test_row_policies_for_each_team_and_view() -> None:
     ]
     risk = [s for s in statements if "USING team = 'risk'" in s]
     assert len(risk) == len(REPORTING_VIEWS)
+    shares = (
+        "FROM `cairn`.`shares_current` WHERE active AND target_kind {}"
+        " AND grantee_kind = 'team' AND grantee_id = 'risk'"
+    )
+    projects, objects = shares.format("= 'project'"), shares.format("!= 'project'")
     assert risk[0] == (
         "CREATE ROW POLICY OR REPLACE `reporting_risk` ON `cairn_reporting`.`runs`"
-        " FOR SELECT USING team = 'risk' TO `reporting_risk`"
+        " FOR SELECT USING team = 'risk'"
+        f" OR (team, project) IN (SELECT team, target_id {projects})"
+        f" OR ('run', run_id) IN (SELECT target_kind, target_id {objects})"
+        " TO `reporting_risk`"
     )
+    # The shares the policies read are themselves restricted to those naming the team.
+    assert (
+        "CREATE ROW POLICY OR REPLACE `reporting_risk` ON `cairn`.`shares_current` FOR SELECT"
+        " USING grantee_kind = 'team' AND grantee_id = 'risk' TO `reporting_risk`"
+    ) in statements
+    members = next(s for s in statements if "`members` FOR SELECT USING team = 'risk'" in s)
+    assert "shares_current" not in members  # members belong to a team: never shared
 
 
 @pytest.mark.parametrize("team", ["Risk", "risk'; DROP", "", "a b", "x" * 65])
