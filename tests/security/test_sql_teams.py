@@ -23,7 +23,7 @@ from domain.projections import LogPosition, Projection
 from localstack import cli
 from localstack.clickhouse_http import add_team_user
 from localstack.secrets import LocalSecrets, save
-from processors.writer import ProjectionWriter
+from processors.projection_writer import ProjectionWriter
 from query.adhoc_sql import SqlError
 from query.client import connect
 from query.reporting_schema import reporting_database
