@@ -52,7 +52,8 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-_MARKDOWN_INLINE = set("\\`*_{}[]()#|<>~$:!")
+# "&" too: "&lt;" someone typed must show as typed, not as "<".
+_MARKDOWN_INLINE = set("\\`*_{}[]()#|<>~$:!&")
 _LINE_START = re.compile(r"^([-+]|\d+\.)(?=\s)")
 
 
