@@ -14,9 +14,10 @@ to it, and adds to every HTTP response:
 Streamlit's own scripts need ``'unsafe-inline'``/``'unsafe-eval'`` (it injects inline styles and
 compiles Vega charts); the policy keeps every source to ``'self'``. In production put the same
 headers on the load balancer or ingress in front of the portal (docs/permissions.md, X2).
-``cairn up`` does not use it yet: the portal's browser tests did not pass through it in time
-(sign-in page never became interactive), which needs its own look before the stack switches.
-The proxy stops its child when it stops (SIGTERM/SIGINT).
+``cairn up`` starts the portal this way (``localstack/stack.py``): the address users open is the
+proxy's, and Streamlit itself listens only on a free port of 127.0.0.1. The proxy stops its
+child when it stops (SIGTERM/SIGINT), and the child is told to exit if the proxy dies without
+stopping it (Linux parent-death signal), so ``cairn down`` never leaves a Streamlit behind.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import signal
 import subprocess
 import sys
@@ -45,6 +48,7 @@ SECURITY_HEADERS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+_PR_SET_PDEATHSIG = 1
 _HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
     "transfer-encoding", "upgrade", "content-length", "content-encoding", "host",
@@ -125,6 +129,13 @@ async def _websocket(
     return downstream
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: receive SIGTERM when the proxy exits, however it exits."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     split = args.index("--") if "--" in args else len(args)
@@ -134,12 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args[split + 1 :]
     host, _, port = options.listen.rpartition(":")
     inner = free_port()
-    child = subprocess.Popen([*command, "--server.address=127.0.0.1", f"--server.port={inner}"])
+    child = subprocess.Popen(
+        [*command, "--server.address=127.0.0.1", f"--server.port={inner}"],
+        preexec_fn=_die_with_parent,  # no threads yet: the proxy starts below
+    )
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         web.run_app(
             build_app(f"http://127.0.0.1:{inner}"),

@@ -140,15 +140,21 @@ def single_parts(
         Part(
             name="portal",
             address=settings.portal_url,
+            # Streamlit cannot send security headers: the portal is reached through the proxy
+            # that adds them (Content-Security-Policy, frame-ancestors 'none', ...) and that
+            # runs Streamlit as its child on a private port of 127.0.0.1.
             argv=lambda: [
+                python,
+                "-m",
+                "localstack.portal_proxy",
+                f"--listen={settings.host}:{settings.portal_port}",
+                "--",
                 python,
                 "-m",
                 "streamlit",
                 "run",
                 str(ui_app),
                 "--server.headless=true",
-                f"--server.address={settings.host}",
-                f"--server.port={settings.portal_port}",
                 "--browser.gatherUsageStats=false",
                 # No "file changed, rerun?" banner mid-session, no "Deploy" button.
                 "--server.fileWatcherType=none",
