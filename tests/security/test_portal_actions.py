@@ -4,10 +4,15 @@ recording sink so each test sees the exact events a click would append."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from streamlit.testing.v1 import AppTest
 
+from query.collaboration import Comment
 from tests.ui.conftest import ALICE, PageHarness, PortalStore, pages, portal_store  # noqa: F401
 from ui.auth import Identity
+from ui.context import IDENTITY_KEY, SINK_KEY
+from ui.events import Target
 from ui.ingest_writer import RecordingSink
 
 DAVE = Identity("dave", "Dave Singh", frozenset({"vision", "risk"}))  # a member, not an admin
@@ -58,3 +63,94 @@ def test_share_grantee_must_exist(
         page.text_input(key="sharing.grantee").input(grantee)
         _submit(page, "Share")
         assert [e.resource_shared.grantee.id for e in user_sink.events] == shared, _errors(page)
+
+
+# --- P1-P3: comments, decisions, notes; forced past the page (the button is not offered) -------
+
+
+def _act(action: str, identity: Identity, **kwargs: object) -> tuple[str, list[str]]:
+    """Run one ``ui.actions`` call in a real Streamlit session as ``identity``: the error rule it
+    raised ('' if none) and the event types it appended."""
+
+    def script(action: str, kwargs: dict[str, object]) -> None:
+        import streamlit as st
+
+        from cairn_contract.errors import CairnError
+        from ui import actions
+
+        try:
+            getattr(actions, action)(**kwargs)
+            st.session_state["outcome"] = ""
+        except CairnError as error:
+            st.session_state["outcome"] = error.rule or type(error).__name__
+
+    sink = RecordingSink()
+    app = AppTest.from_function(script, args=(action, kwargs), default_timeout=60)
+    app.session_state[IDENTITY_KEY] = identity
+    app.session_state[SINK_KEY] = sink
+    app.run()
+    assert not app.exception, app.exception
+    kinds = [event.WhichOneof("payload") for event in sink.events]
+    return str(app.session_state["outcome"]), kinds
+
+
+NLP_PROJECT = Target.project_of("nlp", "chat")  # DAVE is in vision and risk, not nlp
+RISK_PROJECT = Target.project_of("risk", "churn")
+ADMIN = Identity("root", "Portal Admin", frozenset(), admin=True)
+
+
+def _comment(author: str, target: Target) -> Comment:
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    return Comment(
+        comment_id="c-1", target_kind=target.kind.value, target_id=target.id, team=target.team,
+        project=target.project, author=author, body_markdown="hi", anchor_metric="",
+        anchor_step_min=0, anchor_step_max=0, reply_to="", mentions=(), created_at=moment,
+        updated_at=moment, edit_count=0, deleted=False, deleted_by="",
+    )  # fmt: skip
+
+
+def test_only_members_of_the_team_comment_decide_and_write_notes() -> None:
+    """P1: a member of the target's team (or a portal admin) may; anyone else is refused with
+    PERMISSION_DENIED ``team_member`` and nothing is appended."""
+    calls = {
+        "add_comment": {"body": "looks good"},
+        "record_decision": {"title": "ship it", "body": "", "run_ids": []},
+    }
+    for action, kwargs in calls.items():
+        assert _act(action, DAVE, target=NLP_PROJECT, **kwargs) == ("team_member", [])
+        assert _act(action, DAVE, target=RISK_PROJECT, **kwargs)[0] == ""
+        assert _act(action, ADMIN, target=NLP_PROJECT, **kwargs)[0] == ""
+    assert _act("set_notes", DAVE, team="nlp", project="chat", body="x") == ("team_member", [])
+    assert _act("set_notes", DAVE, team="risk", project="churn", body="x") == (
+        "",
+        ["project_notes_set"],
+    )
+    assert _act("add_comment", DAVE, target=RISK_PROJECT, body="hi") == ("", ["comment_added"])
+
+
+def test_only_the_author_edits_a_comment() -> None:
+    """P2: the author may edit; a colleague in the same team, or a portal admin, may not."""
+    alices = _comment("alice", RISK_PROJECT)
+    for someone in (DAVE, ADMIN):
+        assert _act("edit_comment", someone, target=RISK_PROJECT, comment=alices, body="x") == (
+            "author_only",
+            [],
+        )
+    alice = Identity("alice", "Alice Moreau", frozenset({"risk"}))
+    assert _act("edit_comment", alice, target=RISK_PROJECT, comment=alices, body="better") == (
+        "",
+        ["comment_edited"],
+    )
+
+
+def test_the_author_or_an_admin_deletes_a_comment() -> None:
+    """P3: the author or a portal admin may delete; a colleague may not."""
+    alices = _comment("alice", RISK_PROJECT)
+    refused, appended = _act("delete_comment", DAVE, target=RISK_PROJECT, comment=alices)
+    assert (refused != "", appended) == (True, [])
+    alice = Identity("alice", "Alice Moreau", frozenset({"risk"}))
+    for someone in (alice, ADMIN):
+        assert _act("delete_comment", someone, target=RISK_PROJECT, comment=alices) == (
+            "",
+            ["comment_deleted"],
+        )
