@@ -75,12 +75,14 @@ VIEW_SCOPE_COLUMNS: Mapping[str, frozenset[str]] = {
     "runs": frozenset({"team", "project", "run_id"}),
     "metrics": frozenset({"team", "project", "run_id"}),
     "metric_summaries": frozenset({"team", "project", "run_id"}),
+    "metric_earlier_attempts": frozenset({"team", "project", "run_id"}),
     "histograms": frozenset({"team", "project", "run_id"}),
     "params": frozenset({"team", "project", "run_id"}),
     "tags": frozenset({"team", "project", "run_id"}),
     "lineage": frozenset(
         {"team", "project", "source_kind", "source_id", "target_kind", "target_id"}
     ),
+    "run_branches": frozenset({"team", "project", "run_id"}),
     "datasets": frozenset({"team", "project", "run_id"}),
     "models": frozenset({"team", "project", "run_id", "model_id"}),
     "model_alias_history": frozenset({"team", "project", "model_id"}),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.v1 import collaboration_pb2, envelope_pb2
+from cairn.v1 import collaboration_pb2, envelope_pb2, events_pb2, runs_pb2
 from domain.projections import LogPosition, Projection
 from localstack import cli
 from localstack.clickhouse_http import add_team_user
@@ -82,6 +82,7 @@ class TeamWorld:
 def team_world(clickhouse_endpoint: ClickHouseEndpoint) -> Iterator[TeamWorld]:
     database = f"t_{uuid.uuid4().hex[:10]}"
     seed(clickhouse_endpoint, database, Clock(datetime.now(UTC)))
+    rewind_a_vision_run(clickhouse_endpoint, database)
     users_file = clickhouse_endpoint.data_dir.parent / "clickhouse-users.json"
     passwords = {team: secrets.token_urlsafe(12) for team in TEAMS}
     for team, password in passwords.items():
@@ -90,6 +91,31 @@ def team_world(clickhouse_endpoint: ClickHouseEndpoint) -> Iterator[TeamWorld]:
     admin = connect(f"{clickhouse_endpoint.url}/default")
     for db in (database, reporting_database(database)):
         admin.command(f"DROP DATABASE IF EXISTS `{db}` SYNC")
+
+
+def project_events(endpoint: ClickHouseEndpoint, database: str, *events: events_pb2.Event) -> None:
+    """Project ``events`` and write them into ``database`` as the processors do."""
+    projection = Projection()
+    for offset, ev in enumerate(events):
+        projection.add(ev.SerializeToString(), LogPosition("test.events", 0, offset))
+    ProjectionWriter(lambda: connect(f"{endpoint.url}/default"), database).write(projection)
+
+
+def rewind_a_vision_run(endpoint: ClickHouseEndpoint, database: str) -> None:
+    """v-det-2 goes back to step 50: a ``run_branches`` row and abandoned points (its step-100
+    points) in ``metric_earlier_attempts``, so those views hold a vision row too."""
+    rewound = event(
+        "run_rewound",
+        runs_pb2.RunRewound(to_step=50),
+        run_id="v-det-2",
+        sequence=10_001,
+        team="vision",
+        project="detector",
+        actor="erin",
+        occurred_at_ns=int(datetime.now(UTC).timestamp() * 1e9),
+        event_id=str(uuid.uuid4()),
+    )
+    project_events(endpoint, database, rewound)
 
 
 def share_run_with_team(
@@ -113,11 +139,7 @@ def share_run_with_team(
         occurred_at_ns=int(datetime.now(UTC).timestamp() * 1e9),
         event_id=str(uuid.uuid4()),
     )
-    projection = Projection()
-    projection.add(shared.SerializeToString(), LogPosition("test.events", 0, 0))
-    ProjectionWriter(lambda: connect(f"{world.endpoint.url}/default"), world.database).write(
-        projection
-    )
+    project_events(world.endpoint, world.database, shared)
 
 
 def test_the_rendered_policies_know_every_view(team_world: TeamWorld) -> None:
