@@ -9,6 +9,7 @@ is added below, which the session's shared world must not see)."""
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -27,7 +28,12 @@ from processors.projection_writer import ProjectionWriter
 from query.adhoc_sql import SqlError
 from query.client import connect
 from query.reporting_schema import reporting_database
-from query.row_policies import SCOPE_COLUMNS, VIEW_SCOPE_COLUMNS, team_role
+from query.row_policies import (
+    SCOPE_COLUMNS,
+    VIEW_SCOPE_COLUMNS,
+    render_row_policies,
+    team_role,
+)
 from tests.builders import event
 from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 from tests.query.integration.conftest import seed
@@ -181,6 +187,39 @@ def test_a_team_sees_only_its_rows_and_its_shares_in_every_view(team_world: Team
             with_vision_rows.append(view)
     # The claim is only as strong as the data: vision has rows in (nearly) every view.
     assert len(with_vision_rows) >= len(views) - 3, sorted(set(views) - set(with_vision_rows))
+
+
+def test_the_rendered_production_policies_hide_other_teams_in_every_view(
+    team_world: TeamWorld,
+) -> None:
+    """R3 on a real server: the condition of each rendered ``CREATE ROW POLICY`` (chdb refuses
+    the statement itself), evaluated by the engine on this database's views, keeps exactly the
+    team's rows plus its shares: zero rows of another team in every view."""
+    using = re.compile(r" ON `[^`]+`\.`([^`]+)` FOR SELECT USING (.*) TO `reporting_(\w+)`$")
+    policies: dict[tuple[str, str], str] = {}
+    for statement in render_row_policies(TEAMS, team_world.database):
+        if statement.startswith("CREATE ROW POLICY") and (m := using.search(statement)):
+            view, condition, team = m.groups()
+            policies[(team, view)] = condition
+    views = team_world.views()
+    assert {view for _, view in policies} == set(views) | {"shares_current"}
+    for view, columns in sorted(views.items()):
+        table = f"`{team_world.reporting}`.`{view}`"
+        for team in TEAMS:
+            condition = policies[(team, view)]
+            total = team_world.count(None, f"SELECT count() FROM {table} WHERE {condition}")
+            # What the team's credentials see locally (the same rule, from the endpoint).
+            assert total == team_world.count(team, f"SELECT count() FROM {view}"), (team, view)
+        foreign = f"SELECT count() FROM {table} WHERE ({{}}) AND team != {{!r}}"
+        assert team_world.count(None, foreign.format(policies[("risk", view)], "risk")) == 0
+        assert team_world.count(None, foreign.format(policies[("vision", view)], "vision")) == 0
+        shared = (
+            f"SELECT count() FROM {table} WHERE team = 'vision' AND project = 'detector'"
+            if "project" in columns
+            else "SELECT 0"
+        )
+        nlp = team_world.count(None, foreign.format(policies[("nlp", view)], "nlp"))
+        assert nlp == team_world.count(None, shared), view
 
 
 def test_the_cross_team_user_sees_every_team(team_world: TeamWorld) -> None:
