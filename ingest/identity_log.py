@@ -5,7 +5,10 @@ At start-up :meth:`IdentityLog.start` replays ``cairn.identity.v1`` from the beg
 saw when it started, so a server never serves with a stale key set. A background task then
 follows the topic (no consumer group, nothing committed: every ingest replica reads everything),
 which makes a newly issued key usable, or a revoked key unusable, about ``fetch_max_wait_ms``
-after it is written. :meth:`IdentityLog.wait_for` lets callers await a registry condition.
+after it is written. :meth:`IdentityLog.wait_for` lets callers await a registry condition, and
+:meth:`IdentityLog.catch_up` gives read-your-writes: it returns once every identity event written
+before the call (by any replica) is applied, so an admin who issues a key and then revokes it, or
+adds a member and then issues them a key, is not refused because this replica lagged behind.
 
 An undecodable record is logged and skipped; identity events were validated when written, so
 one would mean a corrupted log, and refusing to serve every team over it would be worse.
@@ -52,6 +55,8 @@ class IdentityLog:
         )
         self._changed = asyncio.Condition()
         self._follower: asyncio.Task[None] | None = None
+        self._assigned: list[TopicPartition] = []
+        self._positions: dict[TopicPartition, int] = {}  # next offset to read, per partition
 
     async def start(self, *, follow: bool = True, timeout_s: float = 30.0) -> None:
         """Replay the topic to its current end; then, if ``follow``, keep applying new events."""
@@ -65,6 +70,7 @@ class IdentityLog:
                 )
             assigned = [TopicPartition(self.topic, p) for p in partitions]
             self._consumer.assign(assigned)
+            self._assigned = assigned
             await self._consumer.seek_to_beginning(*assigned)
             end = await self._consumer.end_offsets(assigned)
             async with asyncio.timeout(timeout_s):
@@ -101,6 +107,15 @@ class IdentityLog:
         async with asyncio.timeout(timeout_s), self._changed:
             await self._changed.wait_for(lambda: condition(self.registry))
 
+    async def catch_up(self, timeout_s: float = 5.0) -> None:
+        """Return once the registry holds every identity event written before this call (the
+        topic's end offsets now); TimeoutError after ``timeout_s``. Needs a following log."""
+        end = await self._consumer.end_offsets(self._assigned)
+        async with asyncio.timeout(timeout_s), self._changed:
+            await self._changed.wait_for(
+                lambda: all(self._positions.get(tp, 0) >= offset for tp, offset in end.items())
+            )
+
     async def _follow(self) -> None:
         while True:
             try:
@@ -121,7 +136,9 @@ class IdentityLog:
                     continue
                 self.registry.apply(event)
                 applied += 1
-        if applied:
+        positions = {tp: await self._consumer.position(tp) for tp in self._assigned}
+        if applied or positions != self._positions:
+            self._positions = positions
             async with self._changed:
                 self._changed.notify_all()
 

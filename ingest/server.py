@@ -75,7 +75,12 @@ class IngestServer:
             )
         self.ownership = ownership
         self.service = IngestService(
-            settings, self.publisher, self.metrics, registry=registry, ownership=self.ownership
+            settings,
+            self.publisher,
+            self.metrics,
+            registry=registry,
+            ownership=self.ownership,
+            identity_catch_up=self.identity.catch_up if self.identity is not None else None,
         )
         self.query: QueryService | None = None
         if settings.clickhouse_url:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,9 @@ from ingest.webhook_rules import prepare_webhooks
 from servicekit.secret_box import box_from
 
 log = structlog.get_logger(__name__)
+
+# Identity refusals that a replica lagging behind the identity topic could give wrongly.
+_LAGGING_RULES = frozenset({"key_exists", "member_of_team"})
 
 SERVICE_NAME = "cairn.v1.Ingest"
 
@@ -83,7 +86,11 @@ class IngestService:
         registry: IdentityRegistry | None = None,
         ownership: OwnershipStore | None = None,
         clock: Callable[[], int] = time.time_ns,
+        identity_catch_up: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``identity_catch_up`` (the identity log's :meth:`~ingest.identity_log.IdentityLog.
+        catch_up`) is awaited before refusing an identity batch for a key or member this replica
+        has not read yet, so identity writes read their own earlier writes."""
         self._settings = settings
         self._registry = registry or IdentityRegistry()
         self._ownership: OwnershipStore = ownership or InMemoryOwnership()
@@ -93,6 +100,7 @@ class IngestService:
         self._publisher = publisher
         self._metrics = metrics
         self._clock = clock
+        self._identity_catch_up = identity_catch_up
 
     def rpc_handler(self) -> grpc.GenericRpcHandler:
         serialize = ingest_pb2.Ack.SerializeToString
@@ -163,7 +171,7 @@ class IngestService:
             batch_id = batch.batch_id
             summary = self._validator.check(batch, now_ns=now)
             authorize_and_stamp(batch, caller, now_ns=now)
-            authorize_identity(batch, self._registry)
+            await self._authorize_identity(batch)
             await self._check_ownership(batch)
             prepare_webhooks(batch, self._secret_box, self._webhook_policy)
             encoded = self._validator.encode(batch, received=request, stamp=stamp_bytes)
@@ -177,6 +185,21 @@ class IngestService:
             raise _Rejected(exc, batch_id) from exc
         self._metrics.in_flight_bytes.set(self._publisher.in_flight_bytes)
         return _Accepted(batch.batch_id, summary, delivered, len(request), started)
+
+    async def _authorize_identity(self, batch: events_pb2.EventBatch) -> None:
+        """:func:`authorize_identity`; a refusal for a key or member not known here is decided
+        again once this replica has read the identity topic up to now (an admin's key issued or
+        member added a moment ago, possibly through another replica, counts)."""
+        try:
+            authorize_identity(batch, self._registry)
+        except CairnError as exc:
+            if self._identity_catch_up is None or exc.rule not in _LAGGING_RULES:
+                raise
+            try:
+                await self._identity_catch_up()
+            except (TimeoutError, CairnError):
+                raise exc from None
+            authorize_identity(batch, self._registry)
 
     async def _check_ownership(self, batch: events_pb2.EventBatch) -> None:
         """Refuse events for aggregates another team owns; record first claims in the ownership

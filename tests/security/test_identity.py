@@ -11,7 +11,7 @@ import pytest
 from cairn_contract.v1 import envelope_pb2
 from domain.identity import generate_api_key
 from ingest.identity_log import load_identity
-from ingest.keys import issue_key_directly
+from ingest.keys import append_identity_events, issue_key_directly, operator_actor
 from tests.event_samples import sample_event
 from tests.security.ingest_stack import TwoTeams, start_two_teams, stop_two_teams
 
@@ -105,3 +105,24 @@ async def test_operator_cli_writes_directly(teams: TwoTeams) -> None:
     registry = await load_identity(teams.bootstrap, teams.identity_topic)
     assert {r.team for r in registry.api_keys()} >= {"alpha", "beta", "gamma"}
     assert key.split("_")[1] in {r.key_id for r in registry.api_keys("gamma")}
+
+
+async def test_identity_writes_count_the_moment_kafka_has_them(teams: TwoTeams) -> None:
+    """Read-your-writes (I2, I4): a key or member written to the identity topic a moment ago (by
+    the operator, or through another ingest replica) is not yet applied by this replica's
+    follower; the refusal is decided again once it has read the topic up to now."""
+    admin = teams.key("alpha", "admin")
+    for round_ in range(3):
+        key = await issue_key_directly(
+            teams.bootstrap, team="alpha", role="writer", topic=teams.identity_topic
+        )
+        assert (await teams.send(admin, revoke("alpha", key.split("_")[1]))).accepted_events == 1
+        joined = sample_event("member_joined", team="alpha")
+        joined.member_joined.user_id = f"newcomer-{round_}"
+        joined.envelope.actor.CopyFrom(operator_actor())
+        await append_identity_events(teams.bootstrap, teams.identity_topic, [joined])
+        event, _ = key_for("alpha", user=f"newcomer-{round_}")
+        assert (await teams.send(admin, event)).accepted_events == 1
+    # A key that was never written stays NOT_FOUND (after catching up), and quickly.
+    unknown = await teams.refused(admin, revoke("alpha", "fedcba987654"))
+    assert (unknown.code, unknown.violations[0][1]) == (grpc.StatusCode.NOT_FOUND, "key_exists")
