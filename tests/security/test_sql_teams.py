@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cairn.v1 import collaboration_pb2, envelope_pb2, events_pb2, runs_pb2
 from domain.projections import LogPosition, Projection
@@ -349,3 +351,48 @@ def test_cairn_sql_reads_as_the_callers_team_by_default(
         sql("SELECT count() FROM system.query_log")
     with pytest.raises(SqlError, match=r"^Code: 164\. READONLY: "):
         sql("SYSTEM STOP MERGES")
+
+
+# Ways a statement could try to reach rows past the team filter: nesting, CTEs, unions, joins,
+# the view() and merge() table functions, aggregation, settings, another database's name.
+_SHAPES = st.sampled_from(
+    [
+        "SELECT team FROM {v}",
+        "SELECT team FROM {r}.{v}",
+        "SELECT team FROM (SELECT * FROM {v})",
+        "WITH x AS (SELECT team FROM {v}) SELECT team FROM x",
+        "SELECT team FROM {v} UNION ALL SELECT team FROM {w}",
+        "SELECT a.team FROM {v} AS a LEFT JOIN {w} AS b ON a.team = b.team",
+        "SELECT b.team FROM {v} AS a RIGHT JOIN {w} AS b ON 1 = 1",
+        "SELECT team FROM {v} WHERE 1 OR team != 'vision'",
+        "SELECT arrayJoin(groupArray(team)) AS team FROM {v}",
+        "SELECT team FROM {v} LIMIT 1 BY team",
+        "SELECT team FROM view(SELECT team FROM {v})",
+        "SELECT team FROM merge('{rn}', '^{vn}$')",
+        "SELECT team FROM {v} SETTINGS additional_table_filters = {{}}",
+        "SELECT team FROM {v} SETTINGS additional_table_filters = {{'{r}.{v}': '1'}}",
+        "SELECT team FROM {v} WHERE team IN (SELECT team FROM {w})",
+        "SELECT DISTINCT team FROM {r}.{v} FINAL",
+    ]
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(shape=_SHAPES, data=st.data())
+def test_generated_sql_never_reads_another_teams_row(
+    team_world: TeamWorld, shape: str, data: st.DataObject
+) -> None:
+    """R3 (hypothesis): vision (which nothing is shared with) runs generated statements over the
+    views with a team column; whatever is answered holds only vision's rows, the rest is refused."""
+    views = sorted(v for v, columns in team_world.views().items() if "team" in columns)
+    v, w = data.draw(st.sampled_from(views)), data.draw(st.sampled_from(views))
+    statement = shape.format(
+        v=f"`{v}`", w=f"`{w}`", r=f"`{team_world.reporting}`", rn=team_world.reporting, vn=v
+    )
+    answer = team_world.as_team("vision", statement)
+    if answer.status == 200:
+        assert set(answer.body.split()) <= {"vision"}, (statement, answer.body[:300])
+    else:  # refused by the engine or the endpoint, with a ClickHouse error code
+        assert answer.code != 0, (statement, answer)
