@@ -43,7 +43,8 @@ def _code(value: object) -> str:
         return "-"
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
-    return f"{fence} {text.replace('|', chr(92) + '|')} {fence}"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""  # stripped when rendered
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
 def _fenced(text: str, info: str) -> list[str]:
@@ -78,7 +79,7 @@ def _fork_end(report: ModelProvenance, run_id: str, visible: bool = True) -> str
         r.run_id: r.name for r in (*report.ancestor_runs, *([report.run] if report.run else []))
     }
     name = known.get(run_id, "")
-    return f"{name} (`{run_id}`)" if name else f"`{run_id}`"
+    return _Md(f"{_text(name)} ({_code(run_id)})" if name else _code(run_id))
 
 
 def provenance_markdown(
