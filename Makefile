@@ -110,6 +110,10 @@ bench-query: dev-venv
 bench-api: dev-venv
 	$(BIN)/python -m bench.query_api
 
+# A fork's copy against reading by reference (CAIRN_BENCH_STEPS; figures in docs/benchmarks.md).
+bench-fork: dev-venv
+	$(BIN)/python -m bench.fork_copy
+
 bench: dev-venv
 	$(BIN)/python -m bench.compare $(if $(QUICK),--quick,)
 
