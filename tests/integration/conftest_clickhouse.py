@@ -166,7 +166,14 @@ def make_users_file(directory: Path) -> tuple[Path, str, str]:
 @pytest.fixture(scope="session")
 def clickhouse_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseEndpoint]:
     """A running endpoint with an admin (``cairn``) and a read-only (``reporting``) user."""
-    root = tmp_path_factory.mktemp("clickhouse")
+    with running_endpoint(tmp_path_factory.mktemp("clickhouse")) as endpoint:
+        yield endpoint
+
+
+@contextlib.contextmanager
+def running_endpoint(root: Path) -> Iterator[ClickHouseEndpoint]:
+    """An endpoint of its own on a free port, its data under ``root``; stopped on leaving."""
+    root.mkdir(parents=True, exist_ok=True)
     users_file, admin_password, reporting_password = make_users_file(root)
     server = ServerProcess(root / "data", users_file).start()
     try:

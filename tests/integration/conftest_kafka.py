@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,9 @@ def kafka_cache_dir() -> Path:
     return Path(os.environ.get("CAIRN_CACHE_DIR", Path.home() / ".cache" / "cairn"))
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[broker_lib.RunningBroker]:
-    """A running broker; ``.bootstrap`` is its ``host:port``."""
-    data_dir = tmp_path_factory.mktemp("kafka")
+@contextmanager
+def running_broker(data_dir: Path) -> Iterator[broker_lib.RunningBroker]:
+    """A broker of its own on free ports, storing in ``data_dir``; stopped on leaving."""
     config = broker_lib.BrokerConfig(
         data_dir=data_dir, port=free_port(), controller_port=free_port()
     )
@@ -32,6 +32,13 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[broker_li
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[broker_lib.RunningBroker]:
+    """A running broker; ``.bootstrap`` is its ``host:port``."""
+    with running_broker(tmp_path_factory.mktemp("kafka")) as broker:
+        yield broker
 
 
 @pytest.fixture(scope="session")

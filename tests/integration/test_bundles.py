@@ -1,7 +1,8 @@
-"""``cairn export-bundle`` / ``cairn import-bundle`` between two installations: a project written
-to one (runs, a child, a fork, points, params, tags, an artifact) and replayed into a second reads
-the same in every ``cairn_reporting`` view that holds the project (row counts and checksums);
-importing again adds nothing; keys of another team may neither export nor import it."""
+"""``cairn export-bundle`` / ``cairn import-bundle`` between two installations (two stacks on free
+ports that share no broker, endpoint or data directory): a project written to one (runs, a child,
+a fork, points, params, tags, an artifact) and replayed into a second reads the same in every
+``cairn_reporting`` view that holds the project (row counts and checksums); importing again adds
+nothing; keys of another team may neither export nor import it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import pytest
 import cairn
 from ingest.keys import issue_key_directly
 from query.reporting_schema import REPORTING_VIEWS, reporting_database
-from tests.integration.conftest_clickhouse import ClickHouseEndpoint
+from tests.integration.conftest_clickhouse import running_endpoint
+from tests.integration.conftest_kafka import running_broker
 from tests.pipeline import TEAM, Pipeline, open_pipeline
 
 pytestmark = pytest.mark.integration
@@ -29,16 +31,21 @@ STEPS = 300
 
 
 @pytest.fixture(scope="module")
-def second(
-    kafka_bootstrap: str,
-    clickhouse_endpoint: ClickHouseEndpoint,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Pipeline]:
-    """A second installation: its own topics, identity, keys, database, ingest and processors."""
-    with open_pipeline(
-        kafka_bootstrap, clickhouse_endpoint, tmp_path_factory.mktemp("second")
-    ) as opened:
+def second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """A second installation on free ports, sharing nothing with the first: its own Kafka broker,
+    ClickHouse endpoint (own data directory), topics, keys, database, ingest and processors."""
+    home = tmp_path_factory.mktemp("second")
+    with (
+        running_broker(home / "kafka") as broker,
+        running_endpoint(home / "clickhouse") as endpoint,
+        open_pipeline(broker.bootstrap, endpoint, _made(home / "pipeline")) as opened,
+    ):
         yield opened
+
+
+def _made(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 def _key(p: Pipeline, *, team: str = TEAM, role: str = "writer", user_id: str = "") -> str:
