@@ -26,6 +26,9 @@ from the store (:meth:`RuleBook.restore`, marked ``restored``), with which of th
 (:meth:`RuleBook.restore_marks`), so a silent run still stalls and a crossing is not notified
 twice. A restored run that looks silent is confirmed with the store before it is notified
 (:meth:`RuleBook.stall_suspects`, :meth:`RuleBook.refresh`): another worker may be seeing it.
+
+Why one module of ~480 lines: one class whose state (rules, live runs, notified marks) every
+method reads and writes; split, each half would reach into the other's fields.
 """
 
 from __future__ import annotations

@@ -12,15 +12,14 @@ within a Cairn installation). Every change is an event appended through ingest; 
 are assigned by the registry in the order the versions reached the model's log, so two
 processes registering at once get distinct consecutive numbers (docs/models.md). Reads go
 through the query service (:mod:`cairn._registry`).
+
+Why one module of ~470 lines: it is the registry's public surface, one function per call a user
+makes, each short; the wire, the reads and the verified download live in their own modules.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from functools import partial
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cairn import _checks as checks
+from cairn._model_download import download
 from cairn._registry import (
     AliasMove,
     ModelInfo,
@@ -38,7 +38,7 @@ from cairn._registry import (
     reads_for,
     wait_for_version,
 )
-from cairn.errors import AlreadyExistsError, NotFoundError, UnavailableError, ValidationError
+from cairn.errors import AlreadyExistsError, NotFoundError, UnavailableError
 
 if TYPE_CHECKING:
     from cairn.config import Settings
@@ -421,76 +421,6 @@ def resolve_model(reference: str) -> ModelVersion:
 
 
 # --- use ----------------------------------------------------------------------------------------
-
-
-def _store_root(uri: str, sha256: str) -> str:
-    for suffix in (
-        f"/blobs/sha256/{sha256[:2]}/{sha256}",
-        f"/trees/sha256/{sha256[:2]}/{sha256}.json",
-    ):
-        if uri.endswith(suffix):
-            return uri[: -len(suffix)]
-    raise ValidationError(f"uri: {uri!r} is not in a Cairn artifact store", field="uri")
-
-
-def _copy_verified(source: Any, target: Path, sha256: str, what: str) -> None:
-    digest = hashlib.sha256()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with source, target.open("wb") as out:
-        for chunk in iter(lambda: source.read(1 << 20), b""):
-            digest.update(chunk)
-            out.write(chunk)
-    if digest.hexdigest() != sha256:
-        target.unlink(missing_ok=True)
-        raise ValidationError(
-            f"sha256: {what} has sha256 {digest.hexdigest()}, the registry recorded {sha256}; "
-            "the artifact store's copy is corrupt",
-            field="sha256",
-            rule="digest_mismatch",
-        )
-
-
-def download(version: ModelVersion, cache: Path) -> Path:
-    """Copy ``version``'s artifact into ``cache`` (once: the copy is named by its digest) and
-    verify every byte against the recorded sha256. Returns the file or directory."""
-    from cairn._hashing import manifest_sha256, parse_manifest
-    from cairn.artifacts import open_artifact, open_store
-
-    name = version.artifact_name or version.name
-    final_dir = cache / version.sha256
-    final = final_dir / name
-    if final.exists():
-        return final
-    staging = cache / f".{uuid.uuid4().hex}"
-    try:
-        if "/trees/sha256/" in version.uri:
-            with open_artifact(version.uri) as stream:
-                entries = parse_manifest(stream.read())
-            if manifest_sha256(entries) != version.sha256:
-                raise ValidationError(
-                    f"sha256: the manifest of {version.name}:{version.version} does not match",
-                    field="sha256",
-                    rule="digest_mismatch",
-                )
-            store = open_store(_store_root(version.uri, version.sha256))
-            for entry in entries:
-                _copy_verified(
-                    store.open_blob(entry.sha256),
-                    staging / name / entry.path,
-                    entry.sha256,
-                    entry.path,
-                )
-        else:
-            _copy_verified(open_artifact(version.uri), staging / name, version.sha256, name)
-        final_dir.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(staging, final_dir)
-        except OSError:  # another process put the same verified copy there first
-            if not final.exists():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
 
 
 def model_cache(directory: str | Path | None = None) -> Path:

@@ -6,6 +6,9 @@ must hash and copy what they are given while it still exists). Calls put an entr
 :class:`~cairn.errors.ValidationError` (bad keys or values), :class:`~cairn.errors.NotFoundError`
 (a path that does not exist) or :class:`~cairn.errors.FailedPreconditionError` (a call after
 ``finish``), always before anything is spooled.
+
+Why one module of ~470 lines: it is the one class users hold, whose methods are the public API of
+a run; the buffering, packing and sending it delegates to live in their own modules.
 """
 
 from __future__ import annotations

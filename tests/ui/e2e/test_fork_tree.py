@@ -1,6 +1,6 @@
 """The Run page's fork tree and rewind points in headless Chromium, on the demo's stack: the demo's
 ``effnet-b3-lowlr`` was forked from ``effnet-b3`` at step 1000 and rewound to step 1200
-(localstack/demo.py, ``_fork_and_rewind``); Carol, of the vision team, opens it."""
+(localstack/demo_story.py, ``_fork_and_rewind``); Carol, of the vision team, opens it."""
 
 from __future__ import annotations
 
