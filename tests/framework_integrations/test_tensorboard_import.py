@@ -126,12 +126,14 @@ def test_event_files_become_runs_with_metrics_and_hparams_and_import_once(
     assert len(again) == 2, again
     assert all("already imported" in line for line in again), again
 
-    # Again from a machine that never imported it: the same run ids, so the run already exists
-    # and ingest refuses the second creation (ALREADY_EXISTS, docs/permissions.md W2): the
-    # store keeps exactly one copy of each run and its points.
+    # Again from a machine that never imported it: the same run ids, which the query service
+    # already knows, so the importer says so and sends nothing (were a run sent anyway, ingest
+    # would refuse its second creation, docs/permissions.md W2): the store keeps exactly one
+    # copy of each run and its points, and the log no second copy of its events.
     sent_before = events_of(pipeline, run_ids)
     elsewhere = import_cli(logdir, pipeline.env(tmp_path / "elsewhere", PROJECT))
     assert len(elsewhere) == 2, elsewhere
+    assert all("already imported" in line for line in elsewhere), elsewhere
     time.sleep(2.0)  # what a re-import could have changed would be projected by now
     pipeline.wait_for_runs(project=PROJECT, count=2, status="finished")
     assert counts(pipeline) == before
