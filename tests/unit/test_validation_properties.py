@@ -49,6 +49,8 @@ def _scalar(fd: FieldDescriptor) -> st.SearchStrategy[Any]:
         return st.floats(allow_nan=True, allow_infinity=True)
     if fd.type == FieldDescriptor.TYPE_ENUM:
         return st.integers(min_value=0, max_value=12)
+    if fd.type == FieldDescriptor.TYPE_BYTES:  # e.g. a webhook rule's sealed secret
+        return st.binary(max_size=64)
     low, high = _INT_RANGES[fd.type]
     edges = st.sampled_from([low, high, 0, -1 if low < 0 else 1, NOW, NOW + 10**15])
     return st.one_of(

@@ -35,6 +35,18 @@ class Portal:
     ingest_url: str = ""  # for tests that also write with the SDK
     home: Path | None = None  # the stack's CAIRN_HOME (the demo's keys files)
 
+    def visible_runs(self, user_id: str, teams: frozenset[str], filter: str = "") -> int:
+        """How many runs ``user_id`` of ``teams`` may see (and match ``filter``), from the store:
+        earlier tests of the session add runs of their own to the demo's."""
+        found = search_runs(
+            connect(self.clickhouse_url),
+            Caller(user_id, teams=teams),
+            filter or None,
+            columns=["run_id"],
+            limit=10_000,
+        )
+        return len(found)
+
     def run_id(self, name: str) -> str:
         found = search_runs(
             connect(self.clickhouse_url),
