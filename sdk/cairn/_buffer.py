@@ -6,12 +6,19 @@ lock is taken) and returns. The sender thread drains the deque every ``flush_int
 turns what it finds into events (``cairn._packing``). Everything else a run records (params,
 tags, lineage ...) travels through the same deque as a :class:`Payload`, so events keep the order
 in which the calls were made.
+
+The hand-off is bounded (``Settings.buffer_max_points``): a loop that logs faster than the sender
+packs would otherwise hold the whole backlog as Python objects (~240 bytes a point; 487 MB after
+2 M points). Past the bound, ``run.log`` calls :attr:`Buffer.relieve`, which the sender sets to
+pack and spool the backlog in the calling thread: the loop then runs at the pace the points can be
+written to disk, and memory stays flat. Nothing is dropped and nothing waits for the network.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -59,14 +66,24 @@ class Barrier:
 Entry: TypeAlias = MetricRow | Series | SystemSample | Payload | Barrier
 
 
+def _nothing_to_relieve() -> None:
+    """The relief of a buffer without a sender (a disabled run): nothing is kept to write."""
+
+
 class Buffer:
-    """A deque of entries; ``put`` is the deque's own bound ``append``, the cheapest call there is."""
+    """A deque of entries; ``put`` is the deque's own bound ``append``, the cheapest call there is.
 
-    __slots__ = ("_items", "put")
+    ``entries`` is the deque itself, so a caller can bound it with one ``len`` and no call;
+    ``relieve`` empties it into the spool from the calling thread (set by the sender)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_items", "entries", "max_points", "put", "relieve")
+
+    def __init__(self, max_points: int) -> None:
         self._items: deque[Entry] = deque()
+        self.entries = self._items
         self.put = self._items.append
+        self.max_points = max_points
+        self.relieve: Callable[[], None] = _nothing_to_relieve
 
     def __len__(self) -> int:
         return len(self._items)

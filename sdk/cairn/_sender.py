@@ -12,6 +12,12 @@ loudly and then once a minute, with the count. Everything else (status, params, 
 comments) is still spooled: it is small and it is what makes the run make sense afterwards. The
 reasoning: a training job that stalls because a tracking server is down is the failure users
 complain about most; a gap in a loss curve is visible and counted.
+
+When the training thread outpaces the packing (a tight loop), the buffer reaches its bound and
+``run.log`` calls :meth:`Sender.relieve`: the caller packs and spools the backlog itself, under
+the same lock as the sender's cycle, so events keep their order and the spool has one writer at a
+time. That wait is the only one ``run.log`` can see: a bounded amount of CPU work (never the
+network), and it is what keeps a training process's memory flat (docs/sdk.md, "Memory").
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from cairn._spool import Spool
 log = logging.getLogger("cairn")
 
 DROP_WARNING_INTERVAL_S = 60.0
+RELIEF_RETRY_S = 1.0  # after the disk refused a relieving write, leave it to the thread this long
 UNREACHABLE_FINISH_S = 10.0  # finish() waits at most this long for a server it cannot reach
 # Part of that budget kept for what follows the wait: the last cycle, closing the channel.
 _CLOSE_MARGIN_S = 1.5
@@ -60,6 +67,9 @@ class Sender:
         self._deadline = 0.0
         self._stop_started = 0.0
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._lock = threading.Lock()  # one writer of the spool: this thread or a relieving caller
+        self._relief_failed_at = -RELIEF_RETRY_S
+        buffer.relieve = self.relieve
 
     def start(self) -> None:
         self._thread.start()
@@ -137,25 +147,46 @@ class Sender:
 
         Packed records the spool could not take (a full disk, say) are kept in order and
         written first next time; entries are only taken from the buffer once they can be."""
+        with self._lock:
+            if not self._spool_backlog():
+                self.spool.maintain()
+            if self.delivery is not None:
+                self.delivery.pump(flush=flush)
+
+    def relieve(self) -> None:
+        """Pack and spool the buffer's backlog in the calling (training) thread: ``run.log``
+        calls this when the buffer is past its bound. A failure is left for the sender thread to
+        retry and report; the caller is never raised at, and does not retry for a second."""
+        now = time.monotonic()
+        if now - self._relief_failed_at < RELIEF_RETRY_S:
+            return
+        try:
+            with self._lock:
+                self._spool_backlog()
+        except Exception:
+            self._relief_failed_at = now
+            self._wake.set()
+
+    def _spool_backlog(self) -> bool:
+        """Write what earlier failed, then drain, pack and spool the buffer (the lock held).
+        True if there were entries."""
         if self._unwritten:
             self.spool.append(self._unwritten)
             self._release(self._waiting)
             self._unwritten, self._waiting = [], []
         entries = self.buffer.drain()
-        if entries:
-            if self.spool.full:
-                entries = self._drop_metrics(entries)
-            records, barriers = self.packer.pack(entries)
-            try:
-                self.spool.append(records)
-            except OSError:
-                self._unwritten, self._waiting = records, barriers
-                raise
-            self._release(barriers)
-        else:
-            self.spool.maintain()
-        if self.delivery is not None:
-            self.delivery.pump(flush=flush)
+        if not entries:
+            return False
+        if self.spool.full:
+            entries = self._drop_metrics(entries)
+        records, barriers = self.packer.pack(entries)
+        try:
+            self.spool.append(records)
+        except OSError:
+            self._unwritten, self._waiting = records, barriers
+            raise
+        self._release(barriers)
+        return True
 
     @staticmethod
     def _release(barriers: list[Barrier]) -> None:

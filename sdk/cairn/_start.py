@@ -214,7 +214,7 @@ def start_run(
         else f"{script.stem if script else 'run'}-{time.strftime('%Y%m%d-%H%M%S')}",
         "name",
     )
-    buffer = Buffer()
+    buffer = Buffer(settings.buffer_max_points)
     parts = RunParts(buffer)
     first_step = 0
     if settings.mode is not Mode.DISABLED:

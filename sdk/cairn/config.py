@@ -93,6 +93,8 @@ class Settings:
     spool_max_bytes: int = 1 * GIB  # per run
     spool_fsync: FsyncPolicy = FsyncPolicy.INTERVAL
     flush_interval_s: float = 0.05  # how long a logged point may wait in memory
+    # Points a run may hold in memory before run.log packs and spools them itself (~240 B each)
+    buffer_max_points: int = 100_000
     send_interval_s: float = 0.25  # how long a spooled event may wait before it is sent
     finish_timeout_s: float = 30.0  # how long finish() waits for acks before leaving the spool
     system_metrics_interval_s: float = 10.0
@@ -311,6 +313,7 @@ _SOURCES = (
     ("container_digest", "CAIRN_CONTAINER_DIGEST", _text),
     ("spool_max_bytes", "CAIRN_SPOOL_MAX_BYTES", _positive_int),
     ("spool_fsync", "CAIRN_SPOOL_FSYNC", _text),
+    ("buffer_max_points", "CAIRN_BUFFER_MAX_POINTS", _positive_int),
     ("finish_timeout_s", "CAIRN_FINISH_TIMEOUT", _seconds),
     ("system_metrics_interval_s", "CAIRN_SYSTEM_METRICS_INTERVAL", _seconds),
 )

@@ -85,6 +85,8 @@ class Run:
         self.status: Status | Literal["running"] = "running"
         self._parts = parts
         self._put = parts.buffer.put
+        self._backlog = parts.buffer.entries  # bounded: see _buffer.py
+        self._max_backlog_points = parts.buffer.max_points
         self._next_step = first_step
         self._keys: set[str] = set()  # metric keys already checked
         self._nonfinite_warned: set[str] = set()  # histogram keys warned about NaN/inf once
@@ -142,6 +144,8 @@ class Run:
         self._next_step = at + 1
         if data:
             self._put((at, time.time_ns(), data))
+            if len(self._backlog) * len(data) > self._max_backlog_points:
+                self._parts.buffer.relieve()  # the loop outpaces the sender: write it down here
 
     def log_series(
         self,
@@ -156,6 +160,11 @@ class Run:
         series = payloads.metric_series(key, steps, values, timestamps_ns, time.time_ns())
         self._next_step = max(self._next_step, max(series.steps) + 1)
         self._put(series)
+        if (
+            len(self._backlog) > 1
+            and len(series.values) * len(self._backlog) > self._max_backlog_points
+        ):
+            self._parts.buffer.relieve()
 
     def log_histogram(
         self,

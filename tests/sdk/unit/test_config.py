@@ -52,6 +52,7 @@ def test_environment_overrides_the_file_and_arguments_override_both(
         "CAIRN_MODE": "OFFLINE",
         "CAIRN_SPOOL_MAX_BYTES": "1000",
         "CAIRN_SPOOL_FSYNC": "always",
+        "CAIRN_BUFFER_MAX_POINTS": "5000",
         "CAIRN_FINISH_TIMEOUT": "2.5",
         "CAIRN_SYSTEM_METRICS_INTERVAL": "0",
         "CAIRN_CAPTURE_OFF": "diff, packages",
@@ -64,6 +65,7 @@ def test_environment_overrides_the_file_and_arguments_override_both(
     assert settings.dir == tmp_path / "d"
     assert settings.mode is Mode.OFFLINE
     assert (settings.spool_max_bytes, settings.spool_fsync) == (1000, FsyncPolicy.ALWAYS)
+    assert settings.buffer_max_points == 5000
     assert (settings.finish_timeout_s, settings.system_metrics_interval_s) == (2.5, 0.0)
     assert settings.capture == Capture(diff=False, packages=False)
     assert settings.portal_url == "http://127.0.0.1:8501"
@@ -74,6 +76,7 @@ def test_environment_overrides_the_file_and_arguments_override_both(
     [
         ({"CAIRN_SPOOL_MAX_BYTES": "lots"}, "CAIRN_SPOOL_MAX_BYTES must be an integer, got 'lots'"),
         ({"CAIRN_SPOOL_MAX_BYTES": "0"}, "CAIRN_SPOOL_MAX_BYTES must be > 0, got 0"),
+        ({"CAIRN_BUFFER_MAX_POINTS": "0"}, "CAIRN_BUFFER_MAX_POINTS must be > 0, got 0"),
         ({"CAIRN_FINISH_TIMEOUT": "-1"}, "CAIRN_FINISH_TIMEOUT must be >= 0, got -1.0"),
         (
             {"CAIRN_MODE": "sometimes"},
