@@ -5,8 +5,8 @@ identity registry, so a key works the same for writing and reading.
 
 Start-up order makes "SERVING" mean something: the publisher connects and the identity topic
 is replayed before the port serves, and health turns SERVING last. Shutdown reverses it: health
-says NOT_SERVING, ``server.stop(grace)`` lets open calls finish (a Publish stream's batches
-already handed over get their acks), then the publisher drains every in-flight record into Kafka
+says NOT_SERVING, Publish streams end after acking the batches they read (the SDK reconnects from
+its spool), ``server.stop(grace)`` lets other open calls finish, then the publisher drains every in-flight record into Kafka
 before it closes.
 """
 
@@ -150,6 +150,7 @@ class IngestServer:
         """Stop serving; open calls get ``grace`` seconds (default from settings), then every
         record handed to the publisher is acknowledged before Kafka connections close."""
         await self._health.enter_graceful_shutdown()
+        self.service.drain()  # Publish streams end after their read batches' acks: no grace wait
         try:
             if self._server is not None:
                 await self._server.stop(self.settings.shutdown_grace_s if grace is None else grace)

@@ -269,7 +269,12 @@ async def test_an_event_at_the_default_size_limit_lands(stack: Stack) -> None:
     assert len(events_pb2.Event.FromString(record.value).metrics.series[9].values) == 10_000
 
 
-async def test_stopping_drains_in_flight_batches_into_kafka(stack: Stack) -> None:
+async def test_stopping_acks_every_batch_it_read_and_kafka_holds_exactly_those(
+    stack: Stack,
+) -> None:
+    """Stopping ends the stream between two batches: what the server read is in Kafka and
+    acknowledged, in order; what it had not read yet is neither (the SDK resends it from its
+    spool's watermark on its next stream)."""
     server = IngestServer(stack.settings(limits=LIMITS))
     await server.start()
     run = run_id()
@@ -280,16 +285,37 @@ async def test_stopping_drains_in_flight_batches_into_kafka(stack: Stack) -> Non
             await call.write(
                 batch_of(metric_event(run, points=200, sequence=sequence), batch_id=sequence)
             )
-        await call.done_writing()
         stopping = asyncio.ensure_future(server.stop(grace=10))
         acks = await read_all(call)
         await stopping
+        assert await call.code() == grpc.StatusCode.OK, "the server ended the call, cleanly"
     finally:
         await channel.close()
-    assert [a.batch_id for a in acks] == list(range(1, 41))
+    acked = [a.batch_id for a in acks]
+    assert acked == list(range(1, len(acked) + 1))
+    assert all(a.accepted_events == 1 for a in acks)
     records = [
         r for r in await read_topic(stack.bootstrap, stack.events_topic) if r.key == run.encode()
     ]
-    assert [events_pb2.Event.FromString(r.value).envelope.sequence for r in records] == list(
-        range(1, 41)
-    )
+    assert [events_pb2.Event.FromString(r.value).envelope.sequence for r in records] == acked
+
+
+async def test_stopping_ends_an_open_stream_instead_of_waiting_out_the_grace(
+    stack: Stack,
+) -> None:
+    """A client that keeps its stream open (a training run between two batches) does not hold
+    the shutdown: its call ends with OK after its acks, long before the grace would cancel it."""
+    server = IngestServer(stack.settings(limits=LIMITS))
+    await server.start()
+    run = run_id()
+    channel = grpc.aio.insecure_channel(server.address)
+    call = ingest_pb2_grpc.IngestStub(channel).Publish(metadata=key_metadata(stack.writer_key))
+    try:
+        await call.write(batch_of(metric_event(run, sequence=1), batch_id=1))
+        first = await call.read()
+        assert (first.batch_id, first.accepted_events) == (1, 1)
+        # Waiting for the client would take the whole grace: 600 s, far beyond this bound.
+        await asyncio.wait_for(server.stop(grace=600), timeout=120)
+        assert await call.code() == grpc.StatusCode.OK
+    finally:
+        await channel.close()
