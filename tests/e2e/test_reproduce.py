@@ -24,6 +24,7 @@ from cairn.reproduce import (
     execute,
     format_report,
 )
+from cairn.reproduce._environment import _uv
 from query.access import Caller
 from query.reproduction import (
     data_changed_since,
@@ -83,14 +84,17 @@ def _git(repo: Path, *args: str) -> None:
 
 
 def _small_venv(target: Path) -> Path:
-    """The original author's environment: numpy and the SDK, nothing else."""
+    """The original author's environment: numpy and the SDK, nothing else (built with the uv
+    the dev install puts beside the test's interpreter, or one on PATH)."""
+    uv = _uv()
+    assert uv is not None, "uv is part of the dev install (make dev-venv)"
     subprocess.run(
-        ["uv", "venv", "--quiet", "--seed", "--python", sys.executable, str(target)], check=True
+        [uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(target)], check=True
     )
     python = target / "bin" / "python"
     numpy = __import__("numpy").__version__
     local = ["-e", str(REPO_ROOT / "contract"), "-e", str(REPO_ROOT / "sdk")]
-    install = ["uv", "pip", "install", "--quiet", "--python", str(python), f"numpy=={numpy}"]
+    install = [uv, "pip", "install", "--quiet", "--python", str(python), f"numpy=={numpy}"]
     subprocess.run([*install, *local], check=True)
     return python
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -101,7 +102,13 @@ def _run(
 
 
 def _uv() -> str | None:
-    return shutil.which("uv")
+    """``uv`` on PATH, else the one installed beside this interpreter (``pip install uv`` in a
+    virtualenv that is used without being activated)."""
+    found = shutil.which("uv")
+    if found is not None:
+        return found
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
 def _create(target: Path, python_version: str) -> tuple[Path, str]:
@@ -109,7 +116,10 @@ def _create(target: Path, python_version: str) -> tuple[Path, str]:
     uv = _uv()
     tried: list[str] = []
     if uv is not None and python_version:
-        for request in (python_version, ".".join(python_version.split(".")[:2])):
+        # This interpreter first when it is the recorded version (uv may not see it on PATH).
+        current = sys.executable if platform.python_version() == python_version else None
+        requests = (current, python_version, ".".join(python_version.split(".")[:2]))
+        for request in (r for r in requests if r):
             done = _run(
                 [uv, "venv", "--quiet", "--seed", "--python", request, str(target)],
                 {"UV_PYTHON_DOWNLOADS": "never"},
