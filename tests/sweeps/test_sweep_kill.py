@@ -34,6 +34,15 @@ def start_worker(
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log, text=True)
 
 
+def reap(process: subprocess.Popen[str]) -> None:
+    """End a worker the test left running (it failed early): thawed, killed and waited for, so
+    no frozen process keeps the storage locked or outlives the test."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+    process.wait(timeout=30)
+
+
 def load_study(storage: str, timeout: float = 90) -> optuna.Study:
     deadline = time.monotonic() + timeout
     while True:
@@ -74,7 +83,9 @@ def check_the_sweep(pipeline: Pipeline, tmp_path: Path, stack: contextlib.ExitSt
     logs = [stack.enter_context((tmp_path / f"worker-{i}.log").open("w")) for i in range(3)]
     # The victim's epochs are slow (0.25 s), so it is inside a trial nearly all the time.
     victim = start_worker(storage, env, logs[0], pause_s=0.25)
+    stack.callback(reap, victim)
     survivor = start_worker(storage, env, logs[1])
+    stack.callback(reap, survivor)
     study = load_study(storage)
 
     deadline = time.monotonic() + 240
@@ -86,13 +97,17 @@ def check_the_sweep(pipeline: Pipeline, tmp_path: Path, stack: contextlib.ExitSt
         if len(done) >= 6:
             # Frozen first, so the trial found running cannot finish between the look and the kill.
             victim.send_signal(signal.SIGSTOP)
-            killed = trial_inside(study, victim.pid)
+            try:
+                killed = trial_inside(study, victim.pid)
+            except optuna.exceptions.StorageInternalError:
+                killed = None  # frozen inside a write, holding SQLite's lock: thaw and look again
             if killed is None:
                 victim.send_signal(signal.SIGCONT)
         time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     replacement = start_worker(storage, env, logs[2])  # the same command, started again
+    stack.callback(reap, replacement)
     for process, log in ((survivor, "worker-1.log"), (replacement, "worker-2.log")):
         assert process.wait(timeout=240) == 0, (tmp_path / log).read_text()[-5000:]
 
