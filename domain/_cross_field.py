@@ -23,6 +23,7 @@ from cairn_contract.v1 import (
     lineage_pb2,
     runs_pb2,
 )
+from domain._media_checks import media_checks
 from domain.automations import check_definition
 
 Check = Callable[[Message, str], None]
@@ -62,6 +63,7 @@ def checks_for(limits: Limits) -> Mapping[str, Check]:
         "cairn.v1.RunForked": _run_forked,
         "cairn.v1.RunRewound": _run_rewound,
         "cairn.v1.RuleDefinition": check_definition,
+        **media_checks(limits),
     }
 
 

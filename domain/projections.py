@@ -10,7 +10,7 @@ rows behind, so the caller can route it to the dead-letter topic and go on.
 
 The rows of each event type are written by the function of that name in one module per area
 (``run_rows``, ``provenance_rows``, ``model_rows``, ``identity_rows``, ``collaboration_rows``,
-``automation_rows``; shared column groups in ``row_fields``). Which event types exist is said
+``automation_rows``, ``media_rows``; shared column groups in ``row_fields``). Which event types exist is said
 once, by ``cairn_contract.event_types.EVENT_TYPES``: this module looks up one projection per
 entry when it is imported, so an event type without one (or with two) fails at once.
 """
@@ -29,6 +29,7 @@ from domain import (
     automation_rows,
     collaboration_rows,
     identity_rows,
+    media_rows,
     model_rows,
     provenance_rows,
     run_rows,
@@ -196,6 +197,7 @@ _ROW_MODULES = (
     identity_rows,
     collaboration_rows,
     automation_rows,
+    media_rows,
 )
 
 

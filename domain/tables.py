@@ -157,6 +157,50 @@ HISTOGRAMS = TableSchema(
     doc="One histogram per run, key and step; logged again with a higher sequence, it replaces the earlier.",
 )
 
+MEDIA = TableSchema(
+    "media",
+    (
+        ("run_id", Kind.STR),
+        ("key", Kind.LABEL),
+        ("step", Kind.INT),
+        ("position", Kind.INT),  # the item's index among the key's items at the step
+        ("timestamp", Kind.TIME),
+        ("kind", Kind.LABEL),  # image, table, text, figure, audio
+        ("caption", Kind.STR),
+        ("digest", Kind.STR),  # sha256 of the main blob ("" for text and tables)
+        ("content_type", Kind.LABEL),
+        ("size_bytes", Kind.UINT),  # all of the item's blobs
+        ("blobs", Kind.MAP),  # role -> sha256: image, svg, plotly, audio, mask:<name>
+        ("width", Kind.INT),
+        ("height", Kind.INT),
+        ("boxes", Kind.STR),  # JSON list of {x_min, y_min, x_max, y_max, label, score}
+        ("text", Kind.STR),
+        ("columns", Kind.STRINGS),  # a table's column names
+        ("row_count", Kind.INT),
+        ("sample_rate", Kind.INT),
+        ("duration_seconds", Kind.FLOAT),
+        ("sequence", Kind.UINT),
+    ),
+    identity=("run_id", "key", "step", "position"),
+    version="sequence",
+    doc="One media item per run, key, step and index; logged again with a higher sequence, it replaces the earlier.",
+)
+
+TABLE_ROWS = TableSchema(
+    "table_rows",
+    (
+        ("run_id", Kind.STR),
+        ("key", Kind.LABEL),
+        ("step", Kind.INT),
+        ("row_index", Kind.INT),
+        ("cells", Kind.MAP),  # column -> the cell as text (numbers, true/false, image sha256)
+        ("sequence", Kind.UINT),
+    ),
+    identity=("run_id", "key", "step", "row_index"),
+    version="sequence",
+    doc="Each row of each logged table; read through table_rows_current, which keeps the rows of the latest table at a step.",
+)
+
 RUN_FIELDS = TableSchema(
     "run_fields",
     (("run_id", Kind.STR), ("field", Kind.LABEL), ("value", Kind.STR), *_ORDER),
@@ -614,6 +658,8 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     METRICS,
     SYSTEM_METRICS,
     HISTOGRAMS,
+    MEDIA,
+    TABLE_ROWS,
     RUN_BRANCHES,
     METRIC_ATTEMPTS,
     RUN_FIELDS,

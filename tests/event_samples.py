@@ -20,6 +20,7 @@ from cairn.v1 import (
     events_pb2,
     identity_pb2,
     lineage_pb2,
+    media_pb2,
     metrics_pb2,
     models_pb2,
     provenance_pb2,
@@ -186,6 +187,45 @@ def _payloads() -> dict[str, tuple[envelope_pb2.AggregateKind.ValueType, str, ob
                     ),
                     metrics_pb2.Histogram(
                         key="layer1/grad", step=3, edges=[-0.01, 0.01], counts=[16.0]
+                    ),
+                ]
+            ),
+        ),
+        "media_logged": (
+            _RUN,
+            RUN_ID,
+            media_pb2.MediaBatch(
+                items=[
+                    media_pb2.MediaItem(
+                        key="val/samples",
+                        step=3,
+                        logged_at_ns=now,
+                        kind=media_pb2.MEDIA_KIND_IMAGE,
+                        caption="a cat",
+                        blobs=[
+                            media_pb2.MediaBlob(
+                                role="image", sha256=SHA, content_type="image/png", size_bytes=90
+                            )
+                        ],
+                        width=4,
+                        height=3,
+                        boxes=[media_pb2.BoundingBox(x_max=2.0, y_max=1.0, label="cat")],
+                    ),
+                    media_pb2.MediaItem(
+                        key="val/predictions",
+                        step=3,
+                        kind=media_pb2.MEDIA_KIND_TABLE,
+                        table=media_pb2.MediaTable(
+                            columns=["id", "correct"],
+                            rows=[
+                                media_pb2.TableRow(
+                                    cells=[
+                                        media_pb2.TableCell(text="ex1"),
+                                        media_pb2.TableCell(flag=True),
+                                    ]
+                                )
+                            ],
+                        ),
                     ),
                 ]
             ),

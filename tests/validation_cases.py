@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cairn.v1 import envelope_pb2, events_pb2, lineage_pb2, runs_pb2
+from cairn.v1 import envelope_pb2, events_pb2, lineage_pb2, media_pb2, runs_pb2
 from cairn_contract.limits import KIB, Limits
 from tests.event_samples import RUN_ID, batch_of, metric_event, sample_event
 
@@ -27,6 +27,9 @@ LIMITS = Limits(
     max_items_per_list=100,
     max_histograms_per_event=10,
     max_bins_per_histogram=32,
+    max_media_per_event=3,
+    max_media_per_step=5,
+    max_media_blob_bytes=1_000,
 )
 FAR_FUTURE_NS = 4_000_000_000_000_000_000  # year 2096
 RANGE = f"[{LIMITS.min_timestamp_ns}, now + 24h]"
@@ -127,6 +130,22 @@ def _histogram(index: int, **values: object) -> Callable[[events_pb2.Event], Non
         _set(event.histograms.histograms[index], **values)
 
     return change
+
+
+def _media(item: int, **values: object) -> Callable[[events_pb2.Event], None]:
+    def change(event: events_pb2.Event) -> None:
+        _set(event.media_logged.items[item], **values)
+
+    return change
+
+
+def _too_many_media(event: events_pb2.Event) -> None:
+    for index in range(LIMITS.max_media_per_event - 1):
+        event.media_logged.items.add(key=f"t{index}", kind=media_pb2.MEDIA_KIND_TEXT, text="x")
+
+
+def _short_row(event: events_pb2.Event) -> None:
+    event.media_logged.items[1].table.rows[0].cells.pop()
 
 
 def _too_many_histograms(event: events_pb2.Event) -> None:
@@ -489,6 +508,70 @@ CASES: list[Case] = [
         "events[0].system_metrics.series[0].timestamps_ns",
         "equal_lengths",
         "has 1 items but values has 2",
+    ),
+    # Media.
+    Case(
+        "too many media items",
+        _one("media_logged", _too_many_media),
+        "events[0].media_logged.items",
+        "max_media_per_event",
+        "4 items, at most 3 allowed",
+    ),
+    Case(
+        "media item at a negative step",
+        _one("media_logged", _media(0, step=-1)),
+        "events[0].media_logged.items[0].step",
+        "non_negative_step",
+        "step must be >= 0, got -1",
+    ),
+    Case(
+        "media item beyond the per-step count",
+        _one("media_logged", _media(0, index=5)),
+        "events[0].media_logged.items[0].index",
+        "max_media_per_step",
+        "index must be in [0, 5) (at most 5 items per key and step), got 5",
+    ),
+    Case(
+        "image without its image blob",
+        _one("media_logged", lambda e: _clear(e.media_logged.items[0], "blobs")),
+        "events[0].media_logged.items[0].blobs",
+        "media_content",
+        "a MEDIA_KIND_IMAGE needs a blob with role 'image'",
+    ),
+    Case(
+        "blob larger than the limit",
+        _one("media_logged", lambda e: _set(e.media_logged.items[0].blobs[0], size_bytes=1_001)),
+        "events[0].media_logged.items[0].blobs[0].size_bytes",
+        "max_media_blob_bytes",
+        "1001 bytes, at most 1000 allowed",
+    ),
+    Case(
+        "blob digest not a sha256",
+        _one("media_logged", lambda e: _set(e.media_logged.items[0].blobs[0], sha256="abc")),
+        "events[0].media_logged.items[0].blobs[0].sha256",
+        "sha256_format",
+        "'abc' is not valid: use 64 lowercase hex digits",
+    ),
+    Case(
+        "box with corners the wrong way round",
+        _one("media_logged", lambda e: _set(e.media_logged.items[0].boxes[0], x_min=5.0)),
+        "events[0].media_logged.items[0].boxes[0]",
+        "box_corners",
+        "needs x_min <= x_max and y_min <= y_max, got (5.0, 0.0, 2.0, 1.0)",
+    ),
+    Case(
+        "table row shorter than its columns",
+        _one("media_logged", _short_row),
+        "events[0].media_logged.items[1].table.rows[0].cells",
+        "row_cells",
+        "has 1 cells but the table has 2 columns",
+    ),
+    Case(
+        "media item without a kind",
+        _one("media_logged", _media(0, kind=0)),
+        "events[0].media_logged.items[0].kind",
+        "required",
+        "is required",
     ),
     # Histograms.
     Case(

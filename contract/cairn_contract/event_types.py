@@ -76,6 +76,7 @@ EVENT_TYPES: Mapping[str, EventType] = _types(
     _run("metrics"),
     _run("system_metrics"),
     _run("histograms"),
+    _run("media_logged"),
     _run("code_version_recorded"),
     _run("environment_recorded"),
     _run("dataset_recorded"),

@@ -27,6 +27,11 @@ class Limits:
     # Histograms.
     max_histograms_per_event: int = 1_000
     max_bins_per_histogram: int = 512
+    # Media (images, tables, text, figures, audio): items per event, items per key and step (an
+    # item's index is below it), and the size of one stored blob (the event carries its digest).
+    max_media_per_event: int = 1_000
+    max_media_per_step: int = 10_000
+    max_media_blob_bytes: int = 64 * MIB
     # Repeated fields other than metric points (params, tags, packages, mentions, ...).
     max_items_per_list: int = 10_000
     # Strings.
