@@ -20,7 +20,12 @@ from query._execute import LATEST
 from query.access import Caller, Visibility
 
 MAX_FEED = 1_000
-QUIET_EVENT_TYPES = ("metrics", "system_metrics", "histograms")  # too many to be activity
+QUIET_EVENT_TYPES = (
+    "metrics",
+    "system_metrics",
+    "histograms",
+    "media_logged",
+)  # too many to be activity
 
 
 @dataclass(frozen=True)

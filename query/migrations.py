@@ -19,6 +19,7 @@ from cairn_contract.errors import FailedPreconditionError
 from query.automation_schema import AUTOMATION_STATEMENTS
 from query.branches_schema import BRANCH_STATEMENTS
 from query.ddl import SINGLE_NODE, RawSQL, Statement, Topology
+from query.media_schema import MEDIA_STATEMENTS
 from query.model_schema import MODEL_REGISTRY_STATEMENTS
 from query.reporting_schema import (
     HISTOGRAM_REPORTING_STATEMENTS,
@@ -77,6 +78,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=7, name="model_registry", statements=MODEL_REGISTRY_STATEMENTS),
     Migration(version=8, name="history_rollup_ends", statements=ROLLUP_ENDS_STATEMENTS),
     Migration(version=9, name="forks_and_rewinds", statements=BRANCH_STATEMENTS),
+    Migration(version=10, name="media", statements=MEDIA_STATEMENTS),
 )
 
 

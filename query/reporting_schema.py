@@ -146,6 +146,34 @@ INNER JOIN {_RUN_SCOPE} AS r ON r.run_id = h.run_id
     "One histogram per run, key and step (a step logged again shows its latest histogram).",
 )
 
+MEDIA = ReportingView(
+    "media",
+    f"""
+SELECT m.run_id AS run_id, r.team AS team, r.project AS project, CAST(m.key AS String) AS key,
+    m.step AS step, m.position AS position, m.timestamp AS timestamp, CAST(m.kind AS String) AS kind,
+    m.caption AS caption, m.digest AS digest, CAST(m.content_type AS String) AS content_type,
+    m.size_bytes AS size_bytes, m.blobs AS blobs, m.width AS width, m.height AS height,
+    m.boxes AS boxes, m.text AS text, m.columns AS columns, m.row_count AS row_count,
+    m.sample_rate AS sample_rate, m.duration_seconds AS duration_seconds
+FROM {{db}}.media_items AS m
+INNER JOIN {_RUN_SCOPE} AS r ON r.run_id = m.run_id
+""",
+    "Each image, table, text, figure and audio clip logged, per run, key, step and position "
+    "(bytes are in the artifact store under digest).",
+)
+
+TABLE_ROWS = ReportingView(
+    "table_rows",
+    f"""
+SELECT t.run_id AS run_id, r.team AS team, r.project AS project, CAST(t.key AS String) AS key,
+    t.step AS step, t.row_index AS row_index, t.cells AS cells
+FROM {{db}}.table_rows_current AS t
+INNER JOIN {_RUN_SCOPE} AS r ON r.run_id = t.run_id
+""",
+    "Every row of every logged table (run.log_table), its cells as column -> text: the latest "
+    "table of a key at a step.",
+)
+
 PARAMS = ReportingView(
     "params",
     f"""
@@ -251,6 +279,12 @@ ACTIVITY = ReportingView(
     "activity",
     _ACTIVITY.replace("'system_metrics')", "'system_metrics', 'histograms')"),
     "Who did what when: every event except metric batches and histograms.",
+)
+# Migration 10 replaces it again: logged media is the run working too.
+ACTIVITY_V10 = ReportingView(
+    "activity",
+    _ACTIVITY.replace("'system_metrics')", "'system_metrics', 'histograms', 'media_logged')"),
+    "Who did what when: every event except metric batches, histograms and logged media.",
 )
 
 MEMBERS = ReportingView(
@@ -373,6 +407,8 @@ REPORTING_VIEWS: tuple[ReportingView, ...] = (
     PACKAGES,
     AUTOMATION_RULES,
     AUTOMATION_DELIVERIES,
+    MEDIA,
+    TABLE_ROWS,
 )
 
 # Migration 3, exactly as applied (its checksum is recorded; later changes are new migrations).

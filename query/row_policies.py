@@ -93,6 +93,8 @@ VIEW_SCOPE_COLUMNS: Mapping[str, frozenset[str]] = {
     "packages": frozenset({"team", "project", "run_id"}),
     "automation_rules": frozenset({"team", "project"}),
     "automation_deliveries": frozenset({"team"}),
+    "media": frozenset({"team", "project", "run_id"}),
+    "table_rows": frozenset({"team", "project", "run_id"}),
 }
 
 

@@ -21,10 +21,12 @@ from domain.tables import (
     ALL_TABLES,
     AUTOMATION_TABLES,
     HISTOGRAMS,
+    MEDIA,
     METRIC_ATTEMPTS,
     MODEL_VERSION_EDITS,
     MODEL_VERSION_LOG,
     RUN_BRANCHES,
+    TABLE_ROWS,
     Kind,
     TableSchema,
 )
@@ -69,6 +71,8 @@ _LATER_TABLES = frozenset(
         MODEL_VERSION_EDITS.name,
         RUN_BRANCHES.name,
         METRIC_ATTEMPTS.name,
+        MEDIA.name,
+        TABLE_ROWS.name,
     }
 )
 

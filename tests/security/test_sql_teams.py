@@ -37,6 +37,7 @@ from query.row_policies import (
     team_role,
 )
 from tests.builders import event
+from tests.event_samples import sample_event
 from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 from tests.query.integration.conftest import seed
 from tests.query.integration.world import Clock
@@ -91,6 +92,7 @@ def team_world(clickhouse_endpoint: ClickHouseEndpoint) -> Iterator[TeamWorld]:
     database = f"t_{uuid.uuid4().hex[:10]}"
     seed(clickhouse_endpoint, database, Clock(datetime.now(UTC)))
     rewind_a_vision_run(clickhouse_endpoint, database)
+    log_media_in_every_team(clickhouse_endpoint, database)
     users_file = clickhouse_endpoint.data_dir.parent / "clickhouse-users.json"
     passwords = {team: secrets.token_urlsafe(12) for team in TEAMS}
     for team, password in passwords.items():
@@ -124,6 +126,26 @@ def rewind_a_vision_run(endpoint: ClickHouseEndpoint, database: str) -> None:
         event_id=str(uuid.uuid4()),
     )
     project_events(endpoint, database, rewound)
+
+
+def log_media_in_every_team(endpoint: ClickHouseEndpoint, database: str) -> None:
+    """An image and a table in a run of each team, so ``media`` and ``table_rows`` hold rows of
+    every team (and of vision's shared project ``detector``)."""
+    runs = (("r-credit-1", "risk", "credit"), ("v-det-1", "vision", "detector"))
+    runs += (("n-chat-1", "nlp", "chat"),)
+    for run_id, team, project in runs:
+        logged = event(
+            "media_logged",
+            sample_event("media_logged").media_logged,
+            run_id=run_id,
+            sequence=10_002,
+            team=team,
+            project=project,
+            actor="erin",
+            occurred_at_ns=int(datetime.now(UTC).timestamp() * 1e9),
+            event_id=str(uuid.uuid4()),
+        )
+        project_events(endpoint, database, logged)
 
 
 def share_run_with_team(
