@@ -20,6 +20,7 @@ installed (they are not SDK dependencies). :func:`open_store` picks one from a l
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ class ArtifactStore(Protocol):
     def url(self) -> str: ...
 
     def put_file(self, path: Path) -> StoredArtifact: ...
+
+    def put_bytes(self, data: bytes) -> StoredArtifact:
+        """Store ``data`` as one blob (logged media: images, figures, audio)."""
+        ...
 
     def put_manifest(self, entries: list[ManifestEntry]) -> str:
         """Store a directory manifest; returns its URI."""
@@ -106,6 +111,20 @@ class LocalStore:
             temporary.unlink(missing_ok=True)
         return StoredArtifact(sha256, size, final.as_uri(), 1, is_directory=False)
 
+    def put_bytes(self, data: bytes) -> StoredArtifact:
+        sha256 = hashlib.sha256(data).hexdigest()
+        final = self.root / blob_key(sha256)
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            temporary = final.with_name(f".{uuid.uuid4().hex}.tmp")
+            try:
+                temporary.write_bytes(data)
+                os.chmod(temporary, 0o444)
+                os.replace(temporary, final)
+            finally:
+                temporary.unlink(missing_ok=True)
+        return StoredArtifact(sha256, len(data), final.as_uri(), 1, is_directory=False)
+
     def put_manifest(self, entries: list[ManifestEntry]) -> str:
         final = self.root / tree_key(manifest_sha256(entries))
         if not final.exists():
@@ -154,6 +173,15 @@ class FsspecStore:
         return StoredArtifact(
             sha256, size, str(self.fs.unstrip_protocol(target)), 1, is_directory=False
         )
+
+    def put_bytes(self, data: bytes) -> StoredArtifact:
+        sha256 = hashlib.sha256(data).hexdigest()
+        target = self._key(blob_key(sha256))
+        if not self.fs.exists(target):
+            self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+            self.fs.pipe_file(target, data)
+        uri = str(self.fs.unstrip_protocol(target))
+        return StoredArtifact(sha256, len(data), uri, 1, is_directory=False)
 
     def put_manifest(self, entries: list[ManifestEntry]) -> str:
         target = self._key(tree_key(manifest_sha256(entries)))

@@ -27,6 +27,7 @@ from cairn import _payloads as payloads
 from cairn._buffer import Barrier, Payload
 from cairn._datasets import Dataset, describe
 from cairn._flatten import flatten
+from cairn._media_run import MediaLogging
 from cairn.artifacts import open_store, store_path
 from cairn.config import Mode, Settings
 from cairn.errors import FailedPreconditionError, NotFoundError
@@ -56,7 +57,7 @@ class Artifact:
     file_count: int
 
 
-class Run:
+class Run(MediaLogging):
     """A run being recorded; made by :func:`cairn.init`. Use it as a context manager, or call
     :meth:`finish` (an uncaught exception, SIGTERM or interpreter exit finish it too).
 
@@ -95,6 +96,7 @@ class Run:
         # The config given to init as the run uses it: under ``cairn reproduce`` the recorded
         # params and the ``--set`` overrides replace the code's values, so read settings here.
         self.config: dict[str, Any] = {}
+        self._init_media()
 
     def __repr__(self) -> str:
         return f"<cairn.Run {self.id} {self.project}/{self.name} {self.status}>"

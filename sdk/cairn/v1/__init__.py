@@ -16,6 +16,7 @@ from cairn_contract.v1 import identity_pb2 as identity_pb2
 from cairn_contract.v1 import ingest_pb2 as ingest_pb2
 from cairn_contract.v1 import ingest_pb2_grpc as ingest_pb2_grpc
 from cairn_contract.v1 import lineage_pb2 as lineage_pb2
+from cairn_contract.v1 import media_pb2 as media_pb2
 from cairn_contract.v1 import metrics_pb2 as metrics_pb2
 from cairn_contract.v1 import models_pb2 as models_pb2
 from cairn_contract.v1 import provenance_pb2 as provenance_pb2
@@ -33,6 +34,7 @@ _MODULES = (
     "ingest_pb2",
     "ingest_pb2_grpc",
     "lineage_pb2",
+    "media_pb2",
     "metrics_pb2",
     "models_pb2",
     "provenance_pb2",
