@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import wave
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +53,13 @@ def stored(run: Run, sha256: str) -> bytes:
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """The pixels of a PNG this SDK wrote (filter 0 rows, 8-bit), read back independently."""
+    """The pixels of a PNG this SDK wrote, read back independently (by Pillow), as H x W x C."""
+    from PIL import Image
+
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    channels = {0: 1, 4: 2, 2: 3, 6: 4}[data[25]]
-    start = data.index(b"IDAT") + 4
-    length = int.from_bytes(data[start - 8 : start - 4], "big")
-    raw = np.frombuffer(zlib.decompress(data[start : start + length]), dtype=np.uint8)
-    return raw.reshape(height, width * channels + 1)[:, 1:].reshape(height, width, channels)
+    with Image.open(io.BytesIO(data)) as image:
+        pixels = np.asarray(image)
+    return pixels if pixels.ndim == 3 else pixels[:, :, None]
 
 
 def test_an_image_is_stored_as_png_once_and_recorded_with_caption_boxes_and_masks(run: Run) -> None:
