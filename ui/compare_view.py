@@ -13,6 +13,7 @@ SECTIONS = (
     "Params",
     "Parallel coordinates",
     "Scatter",
+    "Media",
     "Code",
     "Environment",
     "Datasets",

@@ -7,7 +7,7 @@ import streamlit as st
 
 from cairn_contract.errors import CairnError
 from reports.format import short, when
-from ui import charts, context, data, links
+from ui import charts, context, data, links, media_view
 from ui.compare_view import (
     SECTIONS,
     default_charts,
@@ -155,6 +155,9 @@ elif section in ("Parallel coordinates", "Scatter"):
                 charts.scatter(frame, x_axis, y_axis, [names[r] for r in frame.index]),
                 key="compare.scatter",
             )
+
+elif section == media_view.SECTION:
+    media_view.show_compare(caller, comparison.run_ids, names)
 
 else:
     a_default, b_default = pick_pair(run_ids, st.query_params.get("a"), st.query_params.get("b"))

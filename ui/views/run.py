@@ -17,6 +17,7 @@ from ui import (
     discussion,
     histograms_view,
     links,
+    media_view,
     registry_view,
     reproduce_view,
     threads,
@@ -106,7 +107,8 @@ if run.description:
 branches = branches_view.show(caller, run.run_id)
 
 histogram_keys = histograms_view.keys(caller, run_id)
-sections = histograms_view.sections(SECTIONS, histogram_keys)
+media_keys = media_view.keys(caller, run_id)
+sections = media_view.sections(histograms_view.sections(SECTIONS, histogram_keys), media_keys)
 section = st.segmented_control(
     "Section", sections, default=st.query_params.get("tab", "Charts") if st.query_params.get("tab") in sections else "Charts",
     key="run.section", label_visibility="collapsed",
@@ -155,6 +157,9 @@ if section == "Charts":
 
 elif section == histograms_view.SECTION:
     histograms_view.show(caller, run_id, histogram_keys)
+
+elif section == media_view.SECTION:
+    media_view.show_run(caller, run_id, media_keys)
 
 elif section == "Params":
     st.dataframe(params_table(comparison), hide_index=True)
