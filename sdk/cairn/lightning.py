@@ -19,6 +19,10 @@ artifact ``model_summary.txt``) unless ``log_graph=False``; checkpoints written 
   every checkpoint as it is written when ``save_top_k=-1``;
 - ``"all"``: every checkpoint as it is written.
 
+``logger.log_image(key, images, step=None, caption=[...])``, ``logger.log_table(key, columns,
+data)`` (or ``dataframe=``) and ``logger.log_text(key, text)`` log media on the run (docs/media.md),
+e.g. sample predictions from a callback: ``trainer.logger.log_image("val/samples", [...])``.
+
 With ``registered_model_name="churn"`` (and ``log_model`` on) the best checkpoint (else the last)
 is registered as the next version of model ``churn`` when training ends.
 
@@ -31,7 +35,7 @@ training ends (``failed``, with the traceback, when ``fit`` raises). ``trainer.t
 from __future__ import annotations
 
 from argparse import Namespace
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["CairnLogger"]
 
 LogModel = bool | Literal["all"]
+_IMAGE_OPTIONS = ("caption", "boxes", "masks")
 
 
 def _rank() -> int:
@@ -134,6 +139,54 @@ class CairnLogger(Logger):
         values = family.metrics(metrics)
         if values:
             self.experiment.log(values, step=step)
+
+    @rank_zero_only
+    def log_image(
+        self, key: str, images: Sequence[Any], step: int | None = None, **kwargs: Sequence[Any]
+    ) -> None:
+        """Log images under ``key`` (``run.log_image``, docs/media.md): a list of arrays,
+        tensors, PIL images or paths, and ``caption=``, ``boxes=``, ``masks=`` as lists of the
+        same length, one per image (as other Lightning loggers take them). ``step`` defaults to
+        the step of the latest metrics (Lightning's global step)."""
+        items = list(images) if isinstance(images, (list, tuple)) else [images]
+        for name, values in kwargs.items():
+            if name not in _IMAGE_OPTIONS:
+                checks.fail(name, "one_of", f"not one of {', '.join(_IMAGE_OPTIONS)}")
+            if len(values) != len(items):
+                detail = f"has {len(values)} items but images has {len(items)}"
+                checks.fail(name, "equal_lengths", detail)
+        for i, image in enumerate(items):
+            options = {name: values[i] for name, values in kwargs.items()}
+            self.experiment.log_image(key, image, step=step, **options)
+
+    @rank_zero_only
+    def log_table(
+        self,
+        key: str,
+        columns: Sequence[str] | None = None,
+        data: Sequence[Sequence[Any]] | None = None,
+        dataframe: Any = None,
+        step: int | None = None,
+    ) -> None:
+        """Log a table (``run.log_table``): a pandas ``dataframe``, or ``columns`` and ``data``
+        (rows, each a list of cells in the columns' order)."""
+        if dataframe is not None:
+            self.experiment.log_table(key, dataframe, step=step)
+            return
+        if columns is None or data is None:
+            checks.fail("data", "required", "give dataframe=, or columns= and data=")
+        rows = [list(row) for row in data]
+        for r, row in enumerate(rows):
+            if len(row) != len(columns):
+                detail = f"has {len(row)} cells but columns has {len(columns)}"
+                checks.fail(f"data[{r}]", "equal_lengths", detail)
+        table = {str(c): [row[j] for row in rows] for j, c in enumerate(columns)}
+        self.experiment.log_table(key, table, step=step)
+
+    @rank_zero_only
+    def log_text(self, key: str, text: str, step: int | None = None) -> None:
+        """Log a text (``run.log_text``): generated samples, prompts."""
+        self.experiment.log_text(key, text, step=step)
 
     @rank_zero_only
     def log_graph(self, model: Module, input_array: Tensor | None = None) -> None:

@@ -20,6 +20,8 @@ after the estimator class, and finishes when the fit returns (``failed`` if the 
   ``training_recall_score``, ``training_f1_score`` (weighted averages), ``training_log_loss``,
   ``training_roc_auc``; for regressors ``training_mean_squared_error``,
   ``training_root_mean_squared_error``, ``training_mean_absolute_error``, ``training_r2_score``;
+- for classifiers, the table ``training_confusion_matrix`` at step 0 (``run.log_confusion_matrix``:
+  one row per pair of ``classes_``, up to 100 classes; the portal's Media tab draws it);
 - the fitted estimator, pickled, as artifact ``model.pkl`` (kind ``model``);
 - with ``log_datasets=True``, the training data as datasets ``train_X`` and ``train_y``.
 
@@ -31,8 +33,9 @@ run per candidate, best ranked first, at most ``max_tuning_runs``: the candidate
 ``cairn.sklearn.candidate`` (its row in ``cv_results_``).
 
 Post-training metrics: ``estimator.score(X, y)`` called later on an estimator autolog fitted logs
-``validation_score`` and the same standard metrics with prefix ``validation_`` to that
-estimator's run, at step n for its n-th evaluation (0, 1, ...). A run autolog started is finished
+``validation_score`` and the same standard metrics with prefix ``validation_`` (and a
+classifier's ``validation_confusion_matrix``) to that estimator's run, at step n for its n-th
+evaluation (0, 1, ...). A run autolog started is finished
 by then, so it is resumed for the evaluation and finished again.
 
 Nested fits (a Pipeline's steps, the clones a search fits per fold, the refit of the best
@@ -75,6 +78,7 @@ __all__ = ["autolog"]
 log = logging.getLogger("cairn")
 
 CANDIDATE_TAG = "cairn.sklearn.candidate"
+MAX_CONFUSION_CLASSES = 100  # more classes: no confusion matrix (100 x 100 = 10,000 rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +188,10 @@ def _record_fit(run: Run, estimator: Any, arguments: Mapping[str, Any]) -> None:
     X, y = arguments.get("X"), arguments.get("y", arguments.get("Y"))
     sample_weight = arguments.get("sample_weight")
     if X is not None:
-        run.log(_standard_metrics(estimator, X, y, sample_weight, "training_"), step=0)
+        predicted: list[Any] = []
+        metrics = _standard_metrics(estimator, X, y, sample_weight, "training_", out=predicted)
+        run.log(metrics, step=0)
+        _log_confusion_matrix(run, estimator, y, predicted, "training_confusion_matrix", 0)
         if _options.log_datasets:
             _log_datasets(run, X, y)
     if hasattr(estimator, "cv_results_") and "params" in estimator.cv_results_:
@@ -204,10 +211,18 @@ def _remember(estimator: Any, run: Run) -> None:
 
 
 def _standard_metrics(
-    estimator: Any, X: Any, y: Any, sample_weight: Any, prefix: str, *, with_score: bool = True
+    estimator: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    prefix: str,
+    *,
+    with_score: bool = True,
+    out: list[Any] | None = None,
 ) -> dict[str, float]:
     """``score`` and the usual metrics for classifiers and regressors; a metric that does not
-    apply (no ``predict_proba``, one class in ``y``, a search without refit) is left out."""
+    apply (no ``predict_proba``, one class in ``y``, a search without refit) is left out. A
+    classifier's predictions are appended to ``out`` (for its confusion matrix)."""
     metrics: dict[str, float] = {}
     weights = {} if sample_weight is None else {"sample_weight": sample_weight}
     with warnings.catch_warnings():  # e.g. ill-defined precision: our extra metrics, not theirs
@@ -219,7 +234,9 @@ def _standard_metrics(
             return metrics
         try:
             if sklearn_base.is_classifier(estimator):
-                _classifier_metrics(metrics, estimator, X, y, weights, prefix)
+                predicted = _classifier_metrics(metrics, estimator, X, y, weights, prefix)
+                if out is not None:
+                    out.append(predicted)
             elif sklearn_base.is_regressor(estimator):
                 _regressor_metrics(metrics, estimator, X, y, weights, prefix)
         except Exception as exc:  # predict itself failed: keep what was computed
@@ -229,7 +246,8 @@ def _standard_metrics(
 
 def _classifier_metrics(
     metrics: dict[str, float], estimator: Any, X: Any, y: Any, weights: Any, prefix: str
-) -> None:
+) -> Any:
+    """Fills ``metrics``; returns the predictions."""
     m = sklearn_metrics
     predicted = estimator.predict(X)
     _attempt(metrics, f"{prefix}accuracy_score", lambda: m.accuracy_score(y, predicted, **weights))
@@ -240,11 +258,11 @@ def _classifier_metrics(
     _attempt(metrics, f"{prefix}recall_score", lambda: m.recall_score(y, predicted, **averaged))
     _attempt(metrics, f"{prefix}f1_score", lambda: m.f1_score(y, predicted, **averaged))
     if not hasattr(estimator, "predict_proba"):
-        return
+        return predicted
     try:
         proba = estimator.predict_proba(X)
     except Exception:  # e.g. SVC(probability=False) exposes the method but refuses
-        return
+        return predicted
     labels = getattr(estimator, "classes_", None)
     _attempt(metrics, f"{prefix}log_loss", lambda: m.log_loss(y, proba, labels=labels, **weights))
     if proba.ndim == 2 and proba.shape[1] == 2:
@@ -257,6 +275,26 @@ def _classifier_metrics(
                 y, proba, multi_class="ovr", average="weighted", labels=labels, **weights
             ),
         )
+    return predicted
+
+
+def _log_confusion_matrix(
+    run: Run, estimator: Any, y: Any, predicted: list[Any], key: str, step: int
+) -> None:
+    """A classifier's confusion matrix as a table (``run.log_confusion_matrix``), its classes in
+    ``classes_`` order; left out for multi-output targets and more than 100 classes."""
+    labels = getattr(estimator, "classes_", None)
+    if not predicted or labels is None or not 0 < len(labels) <= MAX_CONFUSION_CLASSES:
+        return
+    import numpy as np
+
+    actual, guessed = np.asarray(y), np.asarray(predicted[0])
+    if actual.ndim != 1 or actual.shape != guessed.shape:
+        return
+    try:
+        run.log_confusion_matrix(key, actual, guessed, labels=list(labels.tolist()), step=step)
+    except CairnError as exc:
+        log.debug("cairn: sklearn autolog skipped the confusion matrix %s: %s", key, exc)
 
 
 def _regressor_metrics(
@@ -417,20 +455,31 @@ def _on_score(
         arguments = patching.call_arguments(original, estimator, args, kwargs)
         X, y = arguments.get("X"), arguments.get("y", arguments.get("Y"))
         sample_weight = arguments.get("sample_weight")
-        metrics = _standard_metrics(estimator, X, y, sample_weight, "validation_", with_score=False)
+        predicted: list[Any] = []
+        metrics = _standard_metrics(
+            estimator, X, y, sample_weight, "validation_", with_score=False, out=predicted
+        )
         metrics["validation_score"] = float(result)
-        _log_evaluation(fitted, metrics)
+
+        def confusion(run: Run, step: int) -> None:
+            _log_confusion_matrix(run, estimator, y, predicted, "validation_confusion_matrix", step)
+
+        _log_evaluation(fitted, metrics, confusion)
     except Exception as exc:
         log.warning("cairn: sklearn autolog could not record %s.score: %s", type(estimator), exc)
     return result
 
 
-def _log_evaluation(fitted: _Fitted, metrics: Mapping[str, float]) -> None:
+def _log_evaluation(
+    fitted: _Fitted, metrics: Mapping[str, float], also: Callable[[Run, int], None]
+) -> None:
     step = fitted.evaluations
     fitted.evaluations += 1
     run = fitted.run
     if run.status == "running":
         run.log(metrics, step=step)
+        also(run, step)
         return
     with cairn.init(resume=run.id, settings=run.settings) as resumed:
         resumed.log(metrics, step=step)
+        also(resumed, step)

@@ -177,3 +177,34 @@ def test_a_fit_that_raises_marks_the_run_failed_with_the_error(
         [([0, 1],)],
         r=run_id,
     )
+
+
+def test_the_logger_logs_images_tables_and_text_on_its_run(tmp_path: Path) -> None:
+    from cairn.v1 import media_pb2
+    from tests.sdk.helpers import offline_settings, payloads, spooled_events
+
+    with cairn.init(name="lightning-media", settings=offline_settings(tmp_path)) as run:
+        logger = CairnLogger(run=run)
+        logger.log_metrics({"loss": 1.0}, step=7)
+        images = [torch.rand(3, 8, 8), torch.zeros(3, 8, 8)]
+        logger.log_image("val/samples", images, caption=["noise", "black"])
+        logger.log_table("val/predictions", columns=["id", "pred"], data=[["a", 1], ["b", 0]])
+        logger.log_text("samples", "a generated sentence", step=9)
+        with pytest.raises(cairn.errors.ValidationError, match="equal_lengths"):
+            logger.log_image("val/samples", images, caption=["only one"])
+        assert run.flush(10)
+        assert run.spool_dir is not None
+        items = [
+            i for b in payloads(spooled_events(run.spool_dir), "media_logged") for i in b.items
+        ]
+    kinds = [(i.key, i.step, i.index, media_pb2.MediaKind.Name(i.kind)) for i in items]
+    assert kinds == [
+        ("val/samples", 7, 0, "MEDIA_KIND_IMAGE"),
+        ("val/samples", 7, 1, "MEDIA_KIND_IMAGE"),
+        ("val/predictions", 7, 0, "MEDIA_KIND_TABLE"),
+        ("samples", 9, 0, "MEDIA_KIND_TEXT"),
+    ]
+    assert [i.caption for i in items[:2]] == ["noise", "black"]
+    assert (items[0].width, items[0].height) == (8, 8)
+    assert list(items[2].table.columns) == ["id", "pred"]
+    assert [c.text for c in (r.cells[0] for r in items[2].table.rows)] == ["a", "b"]

@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 import cairn
 import cairn.sklearn
 from tests.pipeline import Pipeline  # the `pipeline` fixture is a plugin (tests/conftest.py)
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -103,6 +104,17 @@ def test_a_classifier_fit_is_a_finished_run_with_params_metrics_model_and_valida
     assert kind == "model"
     restored = load_pickle(uri)
     assert np.array_equal(restored.predict(X_val), model.predict(X_val))
+    # Confusion matrices of the fit and of the evaluation: 3 x 3 classes, every example counted.
+    eventually(
+        pipeline,
+        "SELECT key, step, count(), sum(toInt64(cells['count'])) FROM table_rows_current"
+        " WHERE run_id = {r:String} GROUP BY key, step ORDER BY key",
+        [
+            ("training_confusion_matrix", 0, 9, len(y_train)),
+            ("validation_confusion_matrix", 0, 9, len(y_val)),
+        ],
+        r=run_id,
+    )
 
 
 def test_a_fit_that_raises_leaves_a_failed_run(
