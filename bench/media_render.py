@@ -4,8 +4,8 @@ A throwaway local stack with the demo (:func:`tests.ui.stack.demo_stack`); a run
 logs ``--images`` 256 x 256 RGB images (photo-like, each with a caption and a box) under one key
 at one step through the SDK, into the stack's artifact store; once they are projected, headless
 Chromium signs in as Alice on that run's Charts tab and clicks **Media**. Timed from the click
-until the page is complete (the script run has finished, nothing is loading) with every image
-on screen: first with the portal's caches cold (every blob read and every overlay drawn), then
+until the page is complete (the script run has finished, nothing is loading) with every image of
+the grid's first page (``ui.media_view.IMAGES_PER_PAGE``) on screen: first with the portal's caches cold (every blob read and every overlay drawn), then
 again in a new session (blobs and overlays cached by the portal process). Target: 2 s.
 """
 
@@ -23,8 +23,10 @@ from query.client import connect
 from query.media import media_keys
 from tests.ui.browser import chromium, new_page, sign_in, wait_idle
 from tests.ui.stack import demo_stack
+from ui.media_view import IMAGES_PER_PAGE
 
 KEY = "bench/samples"
+PAGE = IMAGES_PER_PAGE
 TARGET_S = 2.0
 SCRIPT = """
 import sys
@@ -82,15 +84,21 @@ def main() -> int:
                 clicked = time.monotonic()
                 page.locator('[data-testid="stButtonGroup"] button', has_text="Media").click()
                 wait_idle(page, timeout=120)
-                last = page.get_by_role("img", name=f"{KEY} image {args.images - 1}")
+                idle = time.monotonic() - clicked
+                shown = min(args.images, PAGE)  # the first page of the grid
+                last = page.get_by_role("img", name=f"{KEY} image {shown - 1}")
                 last.wait_for(state="attached")
                 page.wait_for_function(
                     "n => [...document.images].filter(i => i.complete && i.naturalWidth).length >= n",
-                    arg=args.images,
+                    arg=shown,
                 )
                 elapsed = time.monotonic() - clicked
                 times.append(elapsed)
-                print(f"Media tab, {args.images} images, {label}: {elapsed:.2f} s")
+                print(
+                    f"Media tab, {args.images} images ({shown} on the first page), {label}: "
+                    f"{elapsed:.2f} s "
+                    f"(the portal's script done after {idle:.2f} s)"
+                )
                 page.context.close()
         print(f"target {TARGET_S:.0f} s: {'met' if max(times) <= TARGET_S else 'missed'}")
     return 0

@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw
 from ui.charts import PALETTE
 
 MIN_OVERLAY_SIDE = 192  # pixels: smaller images are enlarged (nearest) before drawing on them
+DISPLAY_SIDE = 256  # pixels: the widest an image is sent to the browser in a grid
 THUMBNAIL_SIDE = 96  # pixels: images in table cells
 MASK_ALPHA = 0.45
 # Trace types whose drawing fetches tiles or outlines from the network.
@@ -44,21 +45,34 @@ def _colour(index: int) -> tuple[int, int, int]:
     return int(code[0:2], 16), int(code[2:4], 16), int(code[4:6], 16)
 
 
-def _scale(width: int, height: int) -> int:
-    """The integer factor that brings an image's shorter side to at least MIN_OVERLAY_SIDE."""
+def _scale(width: int, height: int) -> float:
+    """How much to scale an image for the grid: enlarge a small one by the integer factor that
+    brings its shorter side to MIN_OVERLAY_SIDE, shrink a wide one to DISPLAY_SIDE, else 1."""
     side = max(min(width, height), 1)
-    return max(1, -(-MIN_OVERLAY_SIDE // side))
+    factor = max(1, -(-MIN_OVERLAY_SIDE // side))
+    if width * factor <= DISPLAY_SIDE:
+        return float(factor)
+    fitting = DISPLAY_SIDE // max(width, 1)  # the largest whole factor that still fits
+    return float(fitting) if fitting >= 1 else DISPLAY_SIDE / width
 
 
-def overlay(image: bytes, boxes: Sequence[Mapping[str, Any]], masks: Sequence[bytes] = ()) -> bytes:
-    """``image`` (PNG or JPEG bytes) with ``masks`` (grey PNGs of class ids, the image's size)
-    blended in and ``boxes`` (pixel corners, optional ``label`` and ``score``) drawn, as PNG."""
+def display(
+    image: bytes, boxes: Sequence[Mapping[str, Any]] = (), masks: Sequence[bytes] = ()
+) -> bytes:
+    """``image`` (PNG or JPEG bytes) as the grid shows it: at most DISPLAY_SIDE pixels wide
+    (scaled here once, so Streamlit sends the bytes as they are), a small one enlarged with
+    nearest-neighbour sampling, ``masks`` (grey PNGs of class ids, the image's size) blended in
+    and ``boxes`` (pixel corners, optional ``label`` and ``score``) drawn after scaling, so lines
+    and labels stay sharp. The bytes themselves when nothing needs doing."""
     with Image.open(io.BytesIO(image)) as opened:
+        scale = _scale(*opened.size)
+        if scale == 1 and not boxes and not masks:
+            return image
         picture = opened.convert("RGB")
-    factor = _scale(*picture.size)
-    size = (picture.width * factor, picture.height * factor)
-    if factor > 1:
-        picture = picture.resize(size, Image.Resampling.NEAREST)
+    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    if size != picture.size:
+        sampling = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.BILINEAR
+        picture = picture.resize(size, sampling)
     for mask_bytes in masks:
         with Image.open(io.BytesIO(mask_bytes)) as opened:
             mask = opened.convert("L").resize(size, Image.Resampling.NEAREST)
@@ -68,8 +82,8 @@ def overlay(image: bytes, boxes: Sequence[Mapping[str, Any]], masks: Sequence[by
     for box in boxes:
         label = str(box.get("label", ""))
         colour = _colour(labels.setdefault(label, len(labels)))
-        corners = [float(box[k]) * factor for k in ("x_min", "y_min", "x_max", "y_max")]
-        draw.rectangle(corners, outline=colour, width=max(2, factor // 4))
+        corners = [float(box[k]) * scale for k in ("x_min", "y_min", "x_max", "y_max")]
+        draw.rectangle(corners, outline=colour, width=max(2, int(scale) // 4))
         score = float(box.get("score", 0.0) or 0.0)
         text = " ".join(t for t in (label, f"{score:.2f}" if score else "") if t)
         if text:
@@ -93,7 +107,7 @@ def _blend(picture: Image.Image, mask: Image.Image) -> Image.Image:
 
 def png(picture: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    picture.save(buffer, format="PNG", compress_level=1)  # drawn per view: fast over small
     return buffer.getvalue()
 
 
@@ -102,7 +116,7 @@ def thumbnail_data_url(image: bytes) -> str:
     travel with the table; the browser is never handed a store URL)."""
     with Image.open(io.BytesIO(image)) as opened:
         picture = opened.convert("RGBA")
-    factor = _scale(*picture.size) if max(picture.size) < THUMBNAIL_SIDE else 1
+    factor = -(-THUMBNAIL_SIDE // max(max(picture.size), 1))
     if factor > 1:
         picture = picture.resize(
             (picture.width * factor, picture.height * factor), Image.Resampling.NEAREST

@@ -186,11 +186,15 @@ def test_the_overlay_enlarges_small_images_and_draws_the_box_and_mask() -> None:
     mask = np.zeros((16, 16), dtype=np.uint8)
     mask[8:, 8:] = 1
     box = {"x_min": 1, "y_min": 1, "x_max": 6, "y_max": 6, "label": "cat", "score": 0.9}
-    drawn = Image.open(io.BytesIO(media_render.overlay(image, [box], [encode.png(mask, "m").data])))
+    drawn = Image.open(io.BytesIO(media_render.display(image, [box], [encode.png(mask, "m").data])))
     assert drawn.size == (192, 192)  # 16 px enlarged 12 times
     assert drawn.getpixel((4, 4)) == (40, 40, 40)  # untouched background
     assert drawn.getpixel((150, 150)) != (40, 40, 40)  # the mask's class 1, coloured
     assert drawn.getpixel((12 * 6, 12 * 4)) != (40, 40, 40)  # the box's right edge
+    large = encode.png(np.full((600, 900, 3), 40, dtype=np.uint8), "image").data
+    assert Image.open(io.BytesIO(media_render.display(large))).size == (256, 171)  # scaled down
+    plain = encode.png(np.full((200, 220, 3), 40, dtype=np.uint8), "image").data
+    assert media_render.display(plain) == plain  # nothing to do: the bytes as logged
 
 
 def test_a_run_without_media_has_no_media_section(pages: PageHarness) -> None:
