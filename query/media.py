@@ -24,6 +24,7 @@ from clickhouse_connect.driver.client import Client
 from cairn_contract.errors import ValidationError
 from query import _execute
 from query.access import Caller, Visibility
+from query.histograms import _check_text  # one check of a text argument for both readers
 
 MAX_ITEMS = 2_000
 
@@ -89,11 +90,6 @@ class MediaItem:
     row_count: int
     sample_rate: int
     duration_seconds: float
-
-
-def _check_text(value: object, field: str) -> None:
-    if not isinstance(value, str):
-        raise ValidationError(f"{field} must be a string", field=field, rule="type")
 
 
 def media_keys(
