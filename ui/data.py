@@ -39,7 +39,7 @@ from query import projects as project_reads
 from query.access import Caller
 from query.collaboration import Comment
 from reports.format import People, Person
-from ui import context
+from ui import context, live
 from ui.users import load_users
 
 
@@ -136,6 +136,45 @@ def comparison_with_series(
 
 @st.cache_data(ttl=15, show_spinner=False)
 def metric_series(
+    caller: Caller,
+    run_ids: tuple[str, ...],
+    keys: tuple[str, ...],
+    max_points: int,
+    x: Literal["step", "time"],
+    smoothing: float | None,
+) -> pd.DataFrame:
+    return series.metric_series(
+        context.client(), caller, list(run_ids), list(keys), max_points, x, smoothing
+    )
+
+
+# Reads for live fragments (ui/live.py): never older than live.FRESH_TTL_S, so a tick draws what
+# the previous tick could not, while viewers of the same running run still share one query.
+
+
+def run_statuses(caller: Caller, run_ids: Sequence[str]) -> dict[str, str]:
+    """Each visible run's status, never cached: what decides whether a page refreshes live."""
+    if not run_ids:
+        return {}
+    quoted = ", ".join(quote(run_id) for run_id in run_ids)
+    found = runs.search_runs(
+        context.client(),
+        caller,
+        f"run_id in ({quoted})",
+        "created desc",
+        limit=min(len(run_ids), runs.MAX_LIMIT),
+        columns=["run_id", "status"],
+    )
+    return {str(row.run_id): str(row.status) for row in found.itertuples()}
+
+
+@st.cache_data(ttl=live.FRESH_TTL_S, show_spinner=False)
+def live_comparison(caller: Caller, run_ids: tuple[str, ...]) -> compare.RunComparison:
+    return compare.compare_runs(context.client(), caller, list(run_ids))
+
+
+@st.cache_data(ttl=live.FRESH_TTL_S, show_spinner=False)
+def live_metric_series(
     caller: Caller,
     run_ids: tuple[str, ...],
     keys: tuple[str, ...],
