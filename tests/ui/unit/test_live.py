@@ -42,7 +42,8 @@ def test_the_last_run_ending_forgets_stale_reads_and_reruns_the_page_once(
     forgotten: list[str] = []
     with pytest.raises(Rerun):
         live.stop_when_finished(1.0, ["finished"], forget=[lambda: forgotten.append("cmp")])
-    assert reruns == ["app"] and forgotten == ["cmp"]
+    assert reruns == ["app"]
+    assert forgotten == ["cmp"]
 
 
 def test_a_running_run_or_a_static_fragment_does_not_rerun(reruns: list[str]) -> None:
