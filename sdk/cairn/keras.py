@@ -14,6 +14,14 @@ What lands on the run:
 - metrics: the epoch logs (``loss``, ``val_loss``, ``accuracy`` ...) at the epoch number as step;
   with ``log_batch_frequency=n``, every n-th training batch's logs as ``batch/<name>`` at the
   global batch number (counted across epochs) as step;
+- sample predictions, with ``samples=(x, y)`` (a few validation examples, at most 10,000): after
+  every ``samples_every``-th epoch (and the last), the model's predictions on them as one table
+  under ``samples_key`` (default ``samples/predictions``) at the epoch as step: a row per example
+  with ``example``, ``input`` (the example drawn as an image, when it is one: logged once under
+  ``<samples_key>/inputs``), ``label``, ``prediction``, ``confidence`` and ``correct``; class
+  indexes named by ``class_names``. See ``cairn._samples`` for how outputs become predictions.
+  The rows are queryable across runs in ``cairn_reporting.table_rows`` (docs/media.md). If
+  predicting or logging them fails, a warning says why and training goes on without them;
 - artifacts: ``model.summary()`` as ``model_summary.txt`` (kind ``other``), and with
   ``save_model=True`` the trained model saved by ``model.save`` as ``model.keras`` (kind
   ``model``) when training ends; with ``registered_model_name="churn"`` as well, that file is
@@ -30,12 +38,13 @@ import math
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cairn import _checks as checks
+from cairn import _samples as sampling
 from cairn import _torch_family as family
 
 try:
@@ -76,6 +85,10 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras sh
         save_model: bool = False,
         registered_model_name: str | None = None,
         log_summary: bool = True,
+        samples: tuple[Any, Any] | Any = None,
+        samples_every: int = 1,
+        samples_key: str = sampling.DEFAULT_KEY,
+        class_names: Sequence[str] | None = None,
         **init_args: Any,
     ) -> None:
         super().__init__()
@@ -102,6 +115,11 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras sh
         self._lock = threading.Lock()
         self._batches_before_epoch = 0  # training batches of the epochs before this one
         self._batches_in_epoch = 0
+        self._samples = _sample_set(samples) if samples is not None else None
+        self._samples_every = sampling.check_every(samples_every, "samples_every")
+        self._samples_key = checks.check_key(samples_key, "samples_key")
+        self._class_names = class_names
+        self._sample_images: list[Any] | None = None  # MediaRefs (or None), logged once
 
     @property
     def run(self) -> Run | None:
@@ -153,6 +171,39 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras sh
         values = family.metrics(logs or {})
         if values:
             self._slot.get().log(values, step=epoch)
+        last = epoch + 1 == (self.params or {}).get("epochs")
+        if self._samples is not None and ((epoch + 1) % self._samples_every == 0 or last):
+            self._log_samples(epoch)
+
+    def _log_samples(self, epoch: int) -> None:
+        """The sample predictions table at ``epoch``; a failure warns and stops sampling."""
+        assert self._samples is not None
+        x, y = self._samples
+        run = self._slot.get()
+        try:
+            with _numpy_copy_deprecation_ignored():
+                predicted = self.model.predict(x, verbose=0)
+            if self._sample_images is None:
+                self._sample_images = [
+                    run.log_image(
+                        f"{self._samples_key}/inputs",
+                        example,
+                        step=epoch,
+                        caption=f"example {index}",
+                    )
+                    if sampling.looks_like_image(example)
+                    else None
+                    for index, example in enumerate(_examples(x))
+                ]
+            rows = sampling.prediction_rows(keras.ops.convert_to_numpy(predicted), y,
+                                           self._class_names, self._sample_images)  # fmt: skip
+            run.log_table(self._samples_key, rows, step=epoch)
+        except Exception as error:
+            warnings.warn(
+                f"cairn: sample predictions not logged, and no longer tried ({error})",
+                RuntimeWarning, stacklevel=2,
+            )  # fmt: skip
+            self._samples = None
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self._save_model:
@@ -181,6 +232,25 @@ def _numpy_copy_deprecation_ignored() -> Iterator[None]:
             category=DeprecationWarning,
         )
         yield
+
+
+def _sample_set(given: Any) -> tuple[Any, Any]:
+    """``(x, y)`` or ``x`` alone, checked: 1 to ``MAX_SAMPLES`` examples, as many labels."""
+    x, y = given if isinstance(given, tuple) and len(given) == 2 else (given, None)
+    count = len(_examples(x))
+    sampling.check_count(count, "samples")
+    if y is not None and len(y) != count:
+        checks.fail("samples", "same_length", f"{count} examples but {len(y)} labels")
+    return x, y
+
+
+def _examples(x: Any) -> Sequence[Any]:
+    """The examples of a model input: an array's rows, or a dict/list of inputs' first one's."""
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    elif isinstance(x, list | tuple):
+        x = x[0]
+    return x  # type: ignore[no-any-return]
 
 
 def _summary(model: Any) -> str:

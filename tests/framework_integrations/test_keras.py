@@ -16,6 +16,7 @@ import pytest
 
 import cairn
 from cairn.keras import CairnCallback
+from query.media import media_at, table_at
 from tests.pipeline import Pipeline, pipeline  # noqa: F401
 from tests.support.waiting import eventually
 
@@ -133,3 +134,63 @@ def test_a_callback_inside_an_active_run_records_into_it_and_leaves_it_running(
         [("after_fit", 1), ("loss", 0), ("mae", 0)],
         r=run_id,
     )
+
+
+def test_samples_log_a_predictions_table_with_the_inputs_as_images_every_epoch(
+    pipeline: Pipeline,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An 8x8 image classifier with four validation examples: a table per epoch whose rows name
+    the classes, show each input as an image (logged once) and say whether it was right."""
+    pipeline.configure(monkeypatch, tmp_path, "keras-samples")
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(24, 8, 8, 1)).astype("float32")
+    labels = rng.integers(0, 3, size=24)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    callback = CairnCallback(
+        name="samples",
+        samples=(images[:4], labels[:4]),
+        class_names=["cat", "dog", "fox"],
+    )
+    model.fit(images, labels, epochs=2, batch_size=8, verbose=0, callbacks=[callback])
+
+    [run_id] = pipeline.wait_for_runs(project="keras-samples", count=1, status="finished")
+    eventually(
+        pipeline,
+        "SELECT key, step, count() FROM media_items WHERE run_id = {r:String}"
+        " GROUP BY key, step ORDER BY key, step",
+        [
+            ("samples/predictions", 0, 1),
+            ("samples/predictions", 1, 1),
+            ("samples/predictions/inputs", 0, 4),  # the inputs once, not every epoch
+        ],
+        r=run_id,
+    )
+    client = pipeline.client()
+    for step in (0, 1):
+        (table,) = media_at(client, pipeline.caller, [run_id], "samples/predictions", step)
+        frame = table_at(client, pipeline.caller, table)
+        assert list(frame.columns) == [
+            "example", "input", "label", "prediction", "confidence", "correct",
+        ]  # fmt: skip
+        assert list(frame["label"]) == [["cat", "dog", "fox"][i] for i in labels[:4]]
+        assert set(frame["prediction"]) <= {"cat", "dog", "fox"}
+        assert all(1 / 3 <= c <= 1 for c in frame["confidence"])
+        assert list(frame["correct"]) == [
+            str(p == t).lower() for p, t in zip(frame["prediction"], frame["label"], strict=True)
+        ]
+
+
+def test_samples_are_checked_when_the_callback_is_made() -> None:
+    with pytest.raises(cairn.errors.ValidationError, match=r"samples.*4 examples but 3 labels"):
+        CairnCallback(samples=(np.zeros((4, 2)), np.zeros(3)))
+    with pytest.raises(cairn.errors.ValidationError, match=r"samples_every.*integer >= 1"):
+        CairnCallback(samples=np.zeros((4, 2)), samples_every=0)
