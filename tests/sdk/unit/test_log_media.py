@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import wave
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +242,20 @@ def test_logging_after_finish_is_refused(tmp_path: Path) -> None:
     run.finish()
     with pytest.raises(FailedPreconditionError):
         run.log_text("t", "late")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["isal", "zlib"])
+def test_png_pixels_survive_with_either_deflate(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ISA-L (the ``media`` extra) and zlib write the same pixels, photo-like noise included."""
+    from cairn import _media_encode
+
+    if not fast:
+        monkeypatch.setattr(_media_encode, "deflate", lambda data: zlib.compress(data, 1))
+    else:
+        from isal import isal_zlib
+
+        assert _media_encode.deflate(b"abc" * 100) == isal_zlib.compress(b"abc" * 100, 1)
+    pixels = np.random.default_rng(3).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    assert np.array_equal(decode_png(_media_encode.png(pixels, "image").data), pixels)
