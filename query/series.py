@@ -250,15 +250,15 @@ def _low_high(raw: pd.DataFrame) -> list[pd.DataFrame]:
     ]
 
 
-def _assemble(frames: list[pd.DataFrame], plan: _Plan, x: str) -> pd.DataFrame:
-    """One row per distinct point, in series then x order."""
+def _assemble(frames: list[pd.DataFrame], plan: _Plan, x: str, buckets: bool) -> pd.DataFrame:
+    """One row per distinct point, in series then x order (with its bucket if asked)."""
     points = pd.concat([f for f in frames if len(f)], ignore_index=True)
     points = points.drop_duplicates(["series", "step"])
     order = ["series", "step"] if x == "step" else ["series", "time", "step"]
     points = points.sort_values(order, kind="stable", ignore_index=True)
     names = [plan.name(i) for i in range(1, plan.size + 1)]
     index = points["series"].to_numpy(dtype=np.int64) - 1
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "run_id": np.array([n[0] for n in names], dtype=object)[index],
             "key": np.array([n[1] for n in names], dtype=object)[index],
@@ -269,6 +269,16 @@ def _assemble(frames: list[pd.DataFrame], plan: _Plan, x: str) -> pd.DataFrame:
             "value": points["value"].to_numpy(dtype=np.float64),
         }
     )
+    if buckets:
+        on_points = np.asarray(plan.points["widths"], dtype=np.int64)[index] > 0
+        path = {
+            k: np.where(on_points, plan.points[k], plan.rollup[k]) for k in ("origins", "widths")
+        }
+        axis = points["step" if x == "step" else "time"].to_numpy(dtype=np.int64)
+        origins = np.asarray(path["origins"], dtype=np.int64)[index]
+        widths = np.maximum(np.asarray(path["widths"], dtype=np.int64)[index], 1)
+        out["bucket"] = (axis - origins) // widths
+    return out
 
 
 def metric_series(
@@ -280,20 +290,23 @@ def metric_series(
     x: Literal["step", "time"] = "step",
     smoothing: float | None = None,
     *,
+    buckets: bool = False,
     database: str | None = None,
 ) -> pd.DataFrame:
     """Points of each (run, key) series, at most ``max_points`` per series, in x order.
 
     Columns: ``run_id, key, step, timestamp`` (UTC), ``value``, plus ``smoothed`` when
-    ``smoothing`` (the EMA weight, in [0, 1)) is given. Runs the caller may not see, and keys a
-    run never logged, are simply absent.
+    ``smoothing`` (the EMA weight, in [0, 1)) is given, and with ``buckets`` the number of the
+    x bucket each point stands for (a bucket's points span its min and max: a chart draws them
+    as a band). Runs the caller may not see, and keys a run never logged, are simply absent.
     """
     _check(run_ids, keys, max_points, x)
     if smoothing is not None and not 0 <= smoothing < 1:
         raise ValidationError(
             f"smoothing must be in [0, 1), got {smoothing}", field="smoothing", rule="range"
         )
-    columns = [*COLUMNS, *(["smoothed"] if smoothing is not None else [])]
+    columns = [*COLUMNS, *(["bucket"] if buckets else [])]
+    columns += ["smoothed"] if smoothing is not None else []
     if not run_ids or not keys:
         return pd.DataFrame(columns=columns)
     vis = Visibility.load(client, caller, database)
@@ -308,7 +321,7 @@ def metric_series(
         if plan.ends:
             jobs.append(pool.submit(_query_rollup, client, vis, plan))
         frames = [frame for job in jobs for frame in job.result()]
-    df = _assemble(frames, plan, x)
+    df = _assemble(frames, plan, x, buckets)
     if smoothing is not None:
         smoothed = np.empty(len(df))
         values = df["value"].to_numpy(dtype=np.float64)
@@ -316,6 +329,72 @@ def metric_series(
             smoothed[index] = ema(values[index], smoothing)
         df["smoothed"] = smoothed
     return df
+
+
+_AGAINST_SQL = """
+SELECT run_id, key, bucket,
+    argMin(step, value) AS low_step, argMin(x, value) AS low_x, min(value) AS low_value,
+    argMax(step, value) AS high_step, argMax(x, value) AS high_x, max(value) AS high_value
+FROM (
+    SELECT y.run_id AS run_id, y.key AS key, y.step AS step, x.value AS x, y.value AS value,
+        intDiv(y.step, intDiv(max(y.step) OVER (PARTITION BY y.run_id, y.key),
+            {buckets:Int64}) + 1) AS bucket
+    FROM (SELECT run_id, key, step, value FROM POINTS
+          WHERE run_id IN (VISIBLE) AND key IN {keys:Array(String)}) AS y
+    INNER JOIN (SELECT run_id, step, value FROM POINTS
+          WHERE run_id IN (VISIBLE) AND key = {x_key:String}) AS x
+    ON x.run_id = y.run_id AND x.step = y.step
+)
+GROUP BY run_id, key, bucket
+"""
+AGAINST_COLUMNS = ("run_id", "key", "step", "x", "value", "bucket")
+
+
+def metric_against(
+    client: Client,
+    caller: Caller,
+    run_ids: Sequence[str],
+    keys: Sequence[str],
+    x_key: str,
+    max_points: int = 1_000,
+    *,
+    database: str | None = None,
+) -> pd.DataFrame:
+    """Each (run, key) series plotted against another metric of the same run (``epoch``,
+    ``tokens``): the points of ``key`` joined with the point of ``x_key`` logged at the same
+    step; steps where either is missing are left out.
+
+    Downsampled like :func:`metric_series`: the steps are cut into at most ``(max_points - 1)
+    // 2`` buckets per series, each keeping its lowest and highest point. Columns ``run_id,
+    key, step, x`` (the ``x_key`` value), ``value, bucket``, in run, key, step order.
+    """
+    _check(run_ids, keys, max_points, "step")
+    if not isinstance(x_key, str) or not x_key:
+        raise ValidationError("x_key must name a metric", field="x_key", rule="required")
+    if not run_ids or not keys:
+        return pd.DataFrame(columns=list(AGAINST_COLUMNS))
+    vis = Visibility.load(client, caller, database)
+    visible = vis.visible_runs("run_id IN {runs:Array(String)}")
+    sql = _AGAINST_SQL.replace("POINTS", vis.table("metric_points")).replace("VISIBLE", visible)
+    parameters = {
+        "runs": list(dict.fromkeys(run_ids)),
+        "keys": list(dict.fromkeys(keys)),
+        "x_key": x_key,
+        "buckets": max(1, (max_points - 1) // 2),
+        **vis.parameters,
+    }
+    raw = _execute.frame(client, sql, parameters)
+    if raw.shape[0] == 0:
+        return pd.DataFrame(columns=list(AGAINST_COLUMNS))
+    sides = [
+        raw[["run_id", "key", f"{side}_step", f"{side}_x", f"{side}_value", "bucket"]].set_axis(
+            list(AGAINST_COLUMNS), axis=1
+        )
+        for side in ("low", "high")
+    ]
+    points = pd.concat(sides, ignore_index=True).drop_duplicates(["run_id", "key", "step"])
+    points = points.astype({"step": np.int64, "x": np.float64, "value": np.float64})
+    return points.sort_values(["run_id", "key", "step"], ignore_index=True)
 
 
 # --- the portal's series reads: metric keys of runs, system metrics -------------------------

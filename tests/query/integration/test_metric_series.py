@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cairn.errors import ValidationError
 from query.migrations import MIGRATIONS, apply_migrations
-from query.series import ema, metric_series
+from query.series import ema, metric_against, metric_series
 from tests.query.integration.callers import ADMIN, ALICE, CAROL, STRANGER
 from tests.query.integration.conftest import World
 from tests.query.integration.world import (
@@ -183,3 +183,39 @@ def test_long_clean_series_take_the_rollup_and_still_return_exact_points(client:
         assert len(steps) <= max_points
         assert np.allclose(values, [loss_value(int(s)) for s in steps])
         assert {SPIKE_STEP, DIP_STEP, LOSS_STEPS - 1} <= set(steps.tolist())
+
+
+def test_a_metric_against_another_pairs_the_points_logged_at_the_same_step(client: Client) -> None:
+    df = metric_against(client, ALICE, ["r-churn-1", "r-churn-2"], ["val_acc"], "train/loss")
+    assert list(df.columns) == ["run_id", "key", "step", "x", "value", "bucket"]
+    churn1 = df[df["run_id"] == "r-churn-1"]
+    assert list(churn1["step"]) == [0, 100]  # train/loss has no point at step 50
+    assert list(churn1["x"]) == pytest.approx([2.0, 1.0 - churn1["value"].iloc[-1]])
+    assert churn1["value"].iloc[0] == pytest.approx(0.1)
+    assert set(df["run_id"]) == {"r-churn-1", "r-churn-2"}
+
+
+def test_a_long_metric_against_another_is_downsampled_keeping_extremes(client: Client) -> None:
+    # loss (5,000 steps) against itself: x equals the value, at most max_points per series
+    df = metric_against(client, ALICE, ["r-churn-1"], ["loss"], "loss", max_points=101)
+    assert len(df) <= 101
+    assert list(df["x"]) == pytest.approx(list(df["value"]))
+    assert {100.0, -50.0} <= set(df["value"])  # the spike and the dip survive
+    assert np.all(np.diff(df["step"]) > 0)
+    assert df.groupby("bucket").size().max() <= 2
+
+
+def test_a_metric_against_another_shows_only_visible_runs(client: Client) -> None:
+    assert metric_against(client, CAROL, ["r-churn-1"], ["val_acc"], "train/loss").empty
+    assert metric_against(client, ALICE, ["r-churn-1"], ["val_acc"], "no-such-key").empty
+    with pytest.raises(ValidationError):
+        metric_against(client, ALICE, ["r-churn-1"], ["val_acc"], "")
+
+
+def test_buckets_number_each_downsampled_point_so_bands_can_be_drawn(client: Client) -> None:
+    df = metric_series(client, ALICE, ["r-churn-1"], ["loss"], 101, buckets=True)
+    assert "bucket" in df.columns
+    sizes = df.groupby("bucket").size()
+    assert sizes.max() <= 3  # low, high and perhaps the last point
+    assert len(sizes) <= 50
+    assert np.all(np.diff(df["bucket"]) >= 0)
