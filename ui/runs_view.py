@@ -2,7 +2,8 @@
 
 The state is a :class:`RunsView`; :meth:`RunsView.from_params` and :meth:`RunsView.to_params`
 map it to and from query parameters, so the address bar always reproduces the table: filter,
-columns, order, grouping and page size.
+columns, order, grouping and page size. Columns nobody chose are not in the URL: the table then
+shows :func:`ui.runs_columns.default_columns`, which the page resolves per person.
 """
 
 from __future__ import annotations
@@ -13,21 +14,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from domain.filters import ATTRIBUTES
+from query.access import Caller
+from ui.runs_columns import headers
+from ui.runs_format import date_range, durations
 
-DEFAULT_COLUMNS = ("name", "project", "owner", "status", "created", "duration")
-ATTRIBUTE_COLUMNS = tuple(
-    dict.fromkeys(name for name, _ in ATTRIBUTES.values() if name != "run_id")
-)
 LIMITS = (100, 1_000, 10_000)
 DEFAULT_LIMIT = 10_000
 DEFAULT_ORDER = "created desc"
+# Read with every page of runs: what the name link, the duration ("running for ...") and live
+# refresh need, whatever columns are shown.
+ALWAYS_READ = ("run_id", "name", "status", "started", "duration")
 
 
 @dataclass(frozen=True)
 class RunsView:
     filter: str = ""
-    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    columns: tuple[str, ...] = ()  # () = the person's default columns
     order_by: str = DEFAULT_ORDER
     group_by: str = ""  # a column (``params.max_depth``, ``tags.stage``, ``owner``) or ''
     limit: int = DEFAULT_LIMIT
@@ -35,7 +37,7 @@ class RunsView:
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> RunsView:
-        columns = tuple(c for c in params.get("cols", "").split(",") if c) or DEFAULT_COLUMNS
+        columns = tuple(c for c in params.get("cols", "").split(",") if c)
         try:
             limit = int(params.get("limit", DEFAULT_LIMIT))
         except ValueError:
@@ -53,7 +55,7 @@ class RunsView:
         out: dict[str, str] = {}
         if self.filter:
             out["filter"] = self.filter
-        if self.columns != DEFAULT_COLUMNS:
+        if self.columns:
             out["cols"] = ",".join(self.columns)
         if self.order_by != DEFAULT_ORDER:
             out["sort"] = self.order_by
@@ -63,12 +65,12 @@ class RunsView:
             out["limit"] = str(self.limit)
         return out
 
-    @property
-    def query_columns(self) -> tuple[str, ...]:
-        """What to fetch: the run id (for selection), the visible columns, the group key."""
-        wanted = ["run_id", *self.columns]
+    def query_columns(self, shown: Sequence[str]) -> tuple[str, ...]:
+        """What to fetch: what every row needs, the shown columns, the group key and the
+        creation time (a group's date range)."""
+        wanted = [*ALWAYS_READ, *shown]
         if self.group_by:
-            wanted.append(self.group_by)
+            wanted += [self.group_by, "created"]
         return tuple(dict.fromkeys(wanted))
 
     @property
@@ -84,43 +86,59 @@ def order_spec(column: str, descending: bool) -> str:
     return f"{column} {'desc' if descending else 'asc'}"
 
 
-def column_choices(params: Sequence[str], tags: Sequence[str], metrics: Sequence[str]) -> list[str]:
-    """Every column the chooser offers: the run's attributes, then params, tags and metrics."""
-    return [
-        *ATTRIBUTE_COLUMNS,
-        *(f"params.{k}" for k in params),
-        *(f"tags.{k}" for k in tags),
-        *(f"metrics.{k}" for k in metrics),
-    ]
+def user_default_columns(caller: Caller) -> tuple[str, ...] | None:
+    """The columns ``caller`` saved as their default for the Runs table, or None.
+
+    The seam for per-person saved columns: saved views keep them as events (``ui/saved_views``);
+    until that is wired here every person gets the computed defaults.
+    """
+    del caller
+    return None
 
 
-def group_table(runs: pd.DataFrame, group_by: str) -> pd.DataFrame:
-    """One row per value of ``group_by``: the number of runs and, for every numeric column
-    (metrics, numeric params), its mean, min and max over the group's runs."""
+def group_table(runs: pd.DataFrame, group_by: str, tz: str = "UTC") -> pd.DataFrame:
+    """One row per value of ``group_by`` under readable headers: the number of runs, the
+    creation dates the group spans, the mean duration, and for every numeric column (metrics,
+    numeric params) its mean, min and max over the group's runs."""
+    label = headers([group_by])[group_by]
     if runs.empty or group_by not in runs.columns:
-        return pd.DataFrame(columns=[group_by, "runs"])
+        return pd.DataFrame(columns=[label, "runs"])
     key = runs[group_by].astype("string").fillna("(none)").rename(group_by)
-    numbers = numeric_frame(runs.drop(columns=[group_by]))
-    grouped = numbers.groupby(key, sort=True)
     table = key.groupby(key, sort=True).size().rename("runs").to_frame()
+    if "created" in runs.columns:
+        created = pd.to_datetime(runs["created"], utc=True, errors="coerce")
+        span = created.groupby(key, sort=True).agg(["min", "max"])
+        table["created"] = date_range(span["min"], span["max"], tz)
+    if "duration" in runs.columns:
+        seconds = pd.to_numeric(runs["duration"], errors="coerce").groupby(key, sort=True).mean()
+        table["duration (mean)"] = durations(seconds)
+    skip = {group_by, "run_id", "duration", "exit_code"}
+    numbers = numeric_frame(runs.drop(columns=[c for c in skip if c in runs.columns]))
+    names = headers(list(numbers.columns))
+    grouped = numbers.groupby(key, sort=True)
     for column in numbers.columns:
         values = grouped[column].agg(["mean", "min", "max"])
-        values.columns = [f"{column} {stat}" for stat in values.columns]
+        values.columns = [f"{names[column]} {stat}" for stat in values.columns]
         table = table.join(values)
-    return table.reset_index()
+    return table.rename_axis(label).reset_index()
 
 
 def _numeric(column: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(column):
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
         return False
     if pd.api.types.is_numeric_dtype(column):
         return True
-    converted = pd.to_numeric(column.dropna(), errors="coerce")
+    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+        return False
+    values = column.dropna()
+    if len(values) and isinstance(values.iloc[0], pd.Timestamp):
+        return False
+    converted = pd.to_numeric(values, errors="coerce")
     return bool(len(converted)) and not converted.isna().any()
 
 
 def numeric_frame(runs: pd.DataFrame) -> pd.DataFrame:
-    """The numeric columns of a runs table as floats (params arrive as text)."""
+    """The numeric columns of a runs table as floats (params arrive as text); never times."""
     out = pd.DataFrame(index=runs.index)
     for column in runs.columns:
         if column != "run_id" and _numeric(runs[column]):
