@@ -270,13 +270,11 @@ def _assemble(frames: list[pd.DataFrame], plan: _Plan, x: str, buckets: bool) ->
         }
     )
     if buckets:
-        on_points = np.asarray(plan.points["widths"], dtype=np.int64)[index] > 0
-        path = {
-            k: np.where(on_points, plan.points[k], plan.rollup[k]) for k in ("origins", "widths")
-        }
+        on_points = np.asarray(plan.points["widths"], dtype=np.int64) > 0
+        origins = np.where(on_points, plan.points["origins"], plan.rollup["origins"])[index]
+        widths = np.where(on_points, plan.points["widths"], plan.rollup["widths"])[index]
         axis = points["step" if x == "step" else "time"].to_numpy(dtype=np.int64)
-        origins = np.asarray(path["origins"], dtype=np.int64)[index]
-        widths = np.maximum(np.asarray(path["widths"], dtype=np.int64)[index], 1)
+        widths = np.maximum(widths, 1)
         out["bucket"] = (axis - origins) // widths
     return out
 

@@ -371,3 +371,56 @@ def unread_count_or_zero(caller: Caller) -> int:
         return unread_count(caller)
     except CairnError:
         return 0
+
+
+# --- the Runs workspace: fresh table reads, chart panels (ui/views/runs.py) -------------------
+
+
+@st.cache_data(ttl=live.FRESH_TTL_S, show_spinner=False)
+def live_search(
+    caller: Caller, filter: str | None, order_by: str, columns: tuple[str, ...], limit: int
+) -> pd.DataFrame:
+    """:func:`search` for a live fragment's tick."""
+    return runs.search_runs(
+        context.client(), caller, filter, order_by, limit=limit, columns=list(columns)
+    )
+
+
+def runs_signature(caller: Caller, filter: str | None) -> tuple[int, str]:
+    """How many runs match and the newest one's id, never cached: a Runs page whose runs all
+    ended compares it now and then to notice a run started meanwhile."""
+    newest = runs.search_runs(
+        context.client(), caller, filter, "created desc", 1, columns=["run_id"]
+    )
+    first = str(newest["run_id"].iloc[0]) if len(newest) else ""
+    return runs.count_runs(context.client(), caller, filter), first
+
+
+def _panel_points(
+    caller: Caller, run_ids: tuple[str, ...], keys: tuple[str, ...], x: str, max_points: int
+) -> pd.DataFrame:
+    client = context.client()
+    if x.startswith("metric:"):
+        return series.metric_against(
+            client, caller, list(run_ids), list(keys), x.removeprefix("metric:"), max_points
+        )
+    axis: Literal["step", "time"] = "step" if x == "step" else "time"
+    return series.metric_series(
+        client, caller, list(run_ids), list(keys), max_points, axis, buckets=True
+    )
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def panel_points(
+    caller: Caller, run_ids: tuple[str, ...], keys: tuple[str, ...], x: str, max_points: int
+) -> pd.DataFrame:
+    """The Runs page's chart panels: each key of each run against ``x`` (``step``, ``wall``,
+    ``relative``, ``metric:<key>``), downsampled with bucket numbers (min/max bands)."""
+    return _panel_points(caller, run_ids, keys, x, max_points)
+
+
+@st.cache_data(ttl=live.FRESH_TTL_S, show_spinner=False)
+def live_panel_points(
+    caller: Caller, run_ids: tuple[str, ...], keys: tuple[str, ...], x: str, max_points: int
+) -> pd.DataFrame:
+    return _panel_points(caller, run_ids, keys, x, max_points)

@@ -68,4 +68,5 @@ def date_range(lo: pd.Series, hi: pd.Series, tz: str) -> pd.Series:
     first = local_times(lo, tz).dt.strftime(fmt)
     last = local_times(hi, tz).dt.strftime(fmt)
     text = (first + " to " + last).where(first != last, first)
-    return text.fillna(MISSING).astype(object)
+    out: pd.Series = text.fillna(MISSING).astype(object)
+    return out

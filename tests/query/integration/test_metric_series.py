@@ -219,3 +219,8 @@ def test_buckets_number_each_downsampled_point_so_bands_can_be_drawn(client: Cli
     assert sizes.max() <= 3  # low, high and perhaps the last point
     assert len(sizes) <= 50
     assert np.all(np.diff(df["bucket"]) >= 0)
+    runs = ["r-churn-1", "r-churn-2"]
+    many = metric_series(client, ALICE, runs, ["loss", "val_acc"], 101, x="time", buckets=True)
+    assert many.groupby(["run_id", "key", "bucket"]).size().max() <= 3
+    short = metric_series(client, ALICE, ["r-churn-2"], ["val_acc"], 101, buckets=True)
+    assert short["bucket"].is_unique  # a short series: each point its own bucket

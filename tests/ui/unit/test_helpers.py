@@ -336,7 +336,10 @@ def test_runs_view_round_trips_through_the_url_leaving_defaults_out() -> None:
     assert RunsView.from_params(view.to_params()) == view
     assert RunsView().to_params() == {}
     assert RunsView.from_params({"limit": "7"}).limit == 10_000  # only offered sizes
-    assert view.query_columns == ("run_id", "name", "params.lr", "tags.stage")
+    assert view.query_columns(["name", "params.lr"]) == (
+        *("run_id", "name", "status", "started", "duration"),
+        *("params.lr", "tags.stage", "created"),
+    )
 
 
 def test_grouping_aggregates_numeric_columns_including_text_params() -> None:
@@ -348,10 +351,10 @@ def test_grouping_aggregates_numeric_columns_including_text_params() -> None:
             "name": ["x", "y", "z"],
         }
     )
-    table = group_table(runs, "params.depth").set_index("params.depth")
+    table = group_table(runs, "params.depth").set_index("depth")
     assert table.loc["6", "runs"] == 2
     assert table.loc["(none)", "runs"] == 1
-    assert table.loc["6", "metrics.auc mean"] == pytest.approx(0.85)
+    assert table.loc["6", "auc mean"] == pytest.approx(0.85)
     assert "name mean" not in table.columns
 
 

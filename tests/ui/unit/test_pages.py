@@ -87,10 +87,13 @@ def test_runs_filter_sort_columns_and_grouping_live_in_the_url(pages: PageHarnes
         "params.max_depth",
         "metrics.val/auc",
     ]
-    assert table["name"].iloc[0] == "xgb-lr0.1-d6"  # best AUC first
+    # the name is a link to the run's permalink, the name itself its fragment (shown)
+    assert table["name"].iloc[0].endswith("#xgb-lr0.1-d6")  # best AUC first
+    assert table["name"].iloc[0].startswith("http://portal.test/run?id=")
     assert set(table["params.max_depth"]) == {6, 8, 10}
-    assert set(groups["params.max_depth"]) == {"6", "8", "10"}
-    assert "metrics.val/auc mean" in groups.columns
+    assert set(groups["max_depth"]) == {"6", "8", "10"}  # readable headers
+    assert "val/auc mean" in groups.columns
+    assert not groups["created"].astype(str).str.fullmatch(r"\d+").any()  # dates, not integers
     assert app.query_params["filter"] == params["filter"]
     assert app.query_params["group"] == "params.max_depth"
 
@@ -105,7 +108,7 @@ def test_runs_filter_errors_point_at_the_broken_character(pages: PageHarness) ->
 def test_runs_filter_typed_by_the_user_updates_table_and_url(pages: PageHarness) -> None:
     app = pages.open("views/runs.py", ALICE)
     app.text_input(key="runs.filter").input("tags.stage = 'baseline'").run()
-    assert list(_frames(app)[0]["name"]) == ["baseline-logreg"]
+    assert [name.split("#")[-1] for name in _frames(app)[0]["name"]] == ["baseline-logreg"]
     assert app.query_params["filter"] == "tags.stage = 'baseline'"
 
 
