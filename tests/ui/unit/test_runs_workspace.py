@@ -15,7 +15,7 @@ from reports.format import People, Person
 from ui import runs_charts, runs_columns, runs_filters
 from ui.runs_format import date_range, durations, run_durations
 from ui.runs_table import display_frame, export_frame, to_csv, to_parquet
-from ui.runs_view import RunsView, group_table
+from ui.runs_view import group_table
 
 NOW = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
 
