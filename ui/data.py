@@ -29,6 +29,7 @@ from query import (
     provenance,
     reproduction,
     run_details,
+    run_search,
     runs,
     series,
     sharing,
@@ -89,6 +90,20 @@ def search(
 ) -> pd.DataFrame:
     return runs.search_runs(
         context.client(), caller, filter, order_by, limit=limit, columns=list(columns)
+    )
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def find_runs(
+    caller: Caller,
+    text: str,
+    limit: int,
+    teams: frozenset[str] | None = None,
+    project: tuple[str, str] | None = None,
+) -> run_search.RunMatches:
+    """A run picker's matches (every visible run is searched; ``limit`` is what is shown)."""
+    return run_search.find_runs(
+        context.client(), caller, text, limit=limit, teams=teams, project=project
     )
 
 

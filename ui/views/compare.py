@@ -7,7 +7,7 @@ import streamlit as st
 
 from cairn_contract.errors import CairnError
 from reports.format import short, when
-from ui import charts, context, data, links, media_view
+from ui import charts, context, data, links, media_view, run_picker
 from ui.compare_view import (
     SECTIONS,
     default_charts,
@@ -25,12 +25,12 @@ run_ids = links.split_ids(st.query_params.get("runs"))
 
 st.title("Compare")
 if len(run_ids) < 2:
-    recent = data.search(caller, None, "created desc", ("run_id", "name", "project"), 500)
-    names = {str(r.run_id): f"{r.name} · {r.project}" for r in recent.itertuples()}
-    picked = st.multiselect("Runs to compare", list(names), default=[r for r in run_ids if r in names],
-                            format_func=lambda r: names.get(r, r))  # fmt: skip
+    picked = run_picker.pick_runs(
+        "Runs to compare", key="compare.picker", default=run_picker.matches_of(run_ids)
+    )
     if st.button("Compare", type="primary", disabled=len(picked) < 2):
-        st.query_params["runs"] = ",".join(picked)
+        st.query_params["runs"] = ",".join(run.run_id for run in picked)
+        run_picker.clear("compare.picker")
         st.rerun()
     st.caption("Or select runs in the Runs table and choose “Compare”.")
     st.stop()

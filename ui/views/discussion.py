@@ -6,7 +6,7 @@ import streamlit as st
 
 from reports.format import ago, md, when
 from reports.markdown import MENTION_CSS, to_html
-from ui import actions, context, data, discussion, links
+from ui import actions, context, data, discussion, links, run_picker
 from ui.events import Target
 
 caller = context.caller()
@@ -73,26 +73,19 @@ with decisions_tab:
                 st.page_link(
                     links.PAGES["run"], label=f"run {run_id[:8]}", query_params={"id": run_id}
                 )
+    st.markdown("**Record a decision** (provenance reports quote decisions about a model's runs)")
+    # The run search commits as one types, which a form would hold back: it stands above it.
+    about_key = f"discussion.about.{choice}"
+    about = run_picker.pick_runs(
+        "About these runs", key=about_key, project=(project.team, project.project)
+    )
     with st.form("discussion.decide", clear_on_submit=True):
-        st.markdown(
-            "**Record a decision** (provenance reports quote decisions about a model's runs)"
-        )
         title = st.text_input(
             "Decision", placeholder="Ship xgb-lr0.1-d6 as v2", key="discussion.decide.title"
         )
         body = st.text_area("Why", placeholder="Evidence, alternatives considered, who agreed …")
-        recent = data.search(
-            caller,
-            links.project_filter(project.team, project.project),
-            "created desc",
-            ("run_id", "name"),
-            500,
-        )
-        run_labels = {str(r.run_id): str(r.name) for r in recent.itertuples()}
-        about = st.multiselect(
-            "About these runs", list(run_labels), format_func=lambda k: run_labels.get(k, k)
-        )
         if st.form_submit_button("Record decision", type="primary"):
             with actions.report_errors("recording the decision"):
-                actions.record_decision(target, title, body, about)
+                actions.record_decision(target, title, body, [run.run_id for run in about])
+                run_picker.clear(about_key)
                 st.success("Decision recorded; it appears here once projected.")

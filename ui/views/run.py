@@ -20,6 +20,7 @@ from ui import (
     media_view,
     registry_view,
     reproduce_view,
+    run_picker,
     threads,
 )
 from ui.downloads import artifact_bytes
@@ -40,13 +41,10 @@ run_id = st.query_params.get("id", "")
 
 if not run_id:
     st.title("Run")
-    recent = data.search(caller, None, "created desc", ("run_id", "name", "project"), 200)
-    labels = {str(r.run_id): f"{r.name} · {r.project}" for r in recent.itertuples()}
-    picked = st.selectbox(
-        "Open a run", list(labels), format_func=lambda k: labels.get(k, k), index=None
-    )
+    picked = run_picker.pick_run("Open a run", key="run.picker")
     if picked:
-        st.query_params["id"] = picked
+        run_picker.clear("run.picker")
+        st.query_params["id"] = picked.run_id
         st.rerun()
     st.stop()
 

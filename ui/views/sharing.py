@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from reports.format import md, when
-from ui import actions, context, data, links
+from ui import actions, context, data, links, run_picker
 from ui.events import Target, TargetKind
 
 caller = context.caller()
@@ -21,26 +21,19 @@ st.markdown(
     "filters and columns of the Runs table, the runs and charts of a comparison, a run's chart "
     "view. People who open one see it if they may see the runs (their team's, or shared)."
 )
-recent = data.search(caller, None, "created desc", ("run_id", "team", "project", "name"), 500)
-labels = {str(r.run_id): f"{r.name} · {r.team}/{r.project}" for r in recent.itertuples()}
 run_col, compare_col = st.columns(2)
 with run_col:
-    one = st.selectbox(
-        "A run", list(labels), format_func=lambda k: labels.get(k, k), index=None, key="sharing.run"
-    )
+    one = run_picker.pick_run("A run", key="sharing.run")
     if one:
-        st.code(links.permalink(base, "run", links.run_params(one)), language=None)
-        st.caption("Its charts, with the metrics and axes you chose there:")
-        st.code(
-            links.permalink(base, "run", {"id": one, "tab": "Charts", "keys": "val/loss,val/auc"}),
-            language=None,
+        st.code(links.permalink(base, "run", links.run_params(one.run_id)), language=None)
+        st.caption(
+            "Its charts, as you set them up there, come from the Run page's Permalink button."
         )
 with compare_col:
-    several = st.multiselect(
-        "A comparison", list(labels), format_func=lambda k: labels.get(k, k), key="sharing.compare"
-    )
+    several = run_picker.pick_runs("A comparison", key="sharing.compare")
     if len(several) >= 2:
-        st.code(links.permalink(base, "compare", links.compare_params(several)), language=None)
+        ids = [run.run_id for run in several]
+        st.code(links.permalink(base, "compare", links.compare_params(ids)), language=None)
 
 st.header("Share with another team", divider="gray")
 own_projects = sorted(
@@ -50,20 +43,10 @@ what = st.radio(
     "What", ["Runs", "A whole project (its current runs)"], horizontal=True, key="sharing.what"
 )
 if what == "Runs":
-    own_ids = (
-        set(recent[recent["team"].isin(me.teams)]["run_id"].astype(str))
-        if not me.admin
-        else set(labels)
+    chosen_runs = run_picker.pick_runs(
+        "Runs", key="sharing.runs", teams=None if me.admin else me.teams
     )
-    own = {k: v for k, v in labels.items() if k in own_ids}
-    chosen_runs = st.multiselect(
-        "Runs", list(own), format_func=lambda k: own.get(k, k), key="sharing.runs"
-    )
-    targets = [
-        Target(TargetKind.RUN, str(r.run_id), str(r.team), str(r.project))
-        for r in recent.itertuples()
-        if str(r.run_id) in chosen_runs
-    ]
+    targets = [Target(TargetKind.RUN, run.run_id, run.team, run.project) for run in chosen_runs]
 else:
     project = st.selectbox(
         "Project", own_projects, format_func=lambda p: f"{p[0]}/{p[1]}", key="sharing.project"

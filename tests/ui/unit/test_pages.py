@@ -305,7 +305,8 @@ def test_sharing_a_run_with_another_team_appends_a_share(
 ) -> None:
     sink = RecordingSink()
     app = pages.open("views/sharing.py", ALICE, None, sink)
-    app.multiselect(key="sharing.runs").select(portal_store.run_ids["baseline-logreg"]).run()
+    app.text_input(key="sharing.runs.text").input("baseline-log").run()
+    app.multiselect(key="sharing.runs.pick").select(portal_store.run_ids["baseline-logreg"]).run()
     app.text_input(key="sharing.grantee").input("vision")
     _submit(app, "Share")
     (event,) = sink.events
