@@ -26,6 +26,7 @@ from query import (
     diffs,
     lineage,
     model_registry,
+    progress,
     provenance,
     reproduction,
     run_details,
@@ -186,6 +187,12 @@ def run_statuses(caller: Caller, run_ids: Sequence[str]) -> dict[str, str]:
 @st.cache_data(ttl=live.FRESH_TTL_S, show_spinner=False)
 def live_comparison(caller: Caller, run_ids: tuple[str, ...]) -> compare.RunComparison:
     return compare.compare_runs(context.client(), caller, list(run_ids))
+
+
+@st.cache_data(ttl=live.FRESH_TTL_S, show_spinner=False)
+def live_progress(caller: Caller, run_ids: tuple[str, ...]) -> progress.RunProgress:
+    """Status, times and metric summaries only: what a live tick redraws, in two queries."""
+    return progress.run_progress(context.client(), caller, list(run_ids))
 
 
 @st.cache_data(ttl=live.FRESH_TTL_S, show_spinner=False)

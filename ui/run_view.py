@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
 
-from query._records import CodeVersion, Environment
+from query._records import CodeVersion, Environment, RunSummary
 from query.compare import RunComparison
-from reports.format import size
+from query.progress import RunProgress
+from reports.format import People, duration, size, when
+from ui import live
 
 SECTIONS = (
     "Charts", "Params", "System", "Artifacts", "Models", "Datasets", "Environment", "Code", "Lineage",
@@ -64,6 +67,26 @@ def preferred(keys: Sequence[str]) -> list[str]:
     return sorted(keys, key=rank)
 
 
+def overview_facts(run: RunSummary, people: People, now: datetime | None = None) -> dict[str, str]:
+    """The Run page's header: status, people, times and host. A running run's duration is the
+    time since it started ("4 min so far"), redrawn every second while the page is live."""
+    if run.duration_s is not None:
+        took = duration(run.duration_s)
+    elif run.started_at is not None and run.status == live.RUNNING:
+        took = f"{duration(((now or datetime.now(UTC)) - run.started_at).total_seconds())} so far"
+    else:
+        took = "-"
+    return {
+        "Status": run.status + (f" ({run.status_reason})" if run.status_reason else ""),
+        "Owner": people.name(run.owner),
+        "Created by": people.name(run.created_by),
+        "Started": when(run.started_at),
+        "Finished": when(run.finished_at) or "-",
+        "Duration": took,
+        "Host": run.host or "-",
+    }
+
+
 def params_table(comparison: RunComparison) -> pd.DataFrame:
     """A single run's parameters as (key, value) rows, sorted by key."""
     rows = dict(comparison.params_common)
@@ -72,7 +95,7 @@ def params_table(comparison: RunComparison) -> pd.DataFrame:
     return pd.DataFrame(sorted(rows.items()), columns=["param", "value"])
 
 
-def metrics_table(comparison: RunComparison) -> pd.DataFrame:
+def metrics_table(comparison: RunComparison | RunProgress) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {"metric": m.key, "last": m.last[0], "min": m.min[0], "max": m.max[0], "last step": m.last_step[0]}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pandas as pd
 import streamlit as st
 
 from cairn_contract.errors import CairnError
 from query.lineage import Node, NodeKind
-from reports.format import duration, md, short, size, when
+from query.progress import RunProgress
+from reports.format import md, short, size
 from reports.markdown import to_html
 from ui import (
     branches_view,
@@ -17,6 +20,7 @@ from ui import (
     discussion,
     histograms_view,
     links,
+    live,
     media_view,
     registry_view,
     reproduce_view,
@@ -31,6 +35,7 @@ from ui.run_view import (
     code_facts,
     environment_facts,
     metrics_table,
+    overview_facts,
     params_table,
 )
 from ui.sweep_view import sweep_of
@@ -48,6 +53,9 @@ if not run_id:
         st.rerun()
     st.stop()
 
+# A running run's overview, charts and summary redraw in place every second (ui/live.py); a
+# finished run's page has no timer. The interval comes from an uncached status read.
+every = live.interval(data.run_statuses(caller, (run_id,)).values())
 try:
     comparison = data.comparison(caller, (run_id,))
 except CairnError as exc:
@@ -56,21 +64,32 @@ except CairnError as exc:
 run = comparison.runs[0]
 identity = comparison.identities[0]
 metric_keys = [m.key for m in comparison.metrics]
+stale_when_finished = [lambda: data.comparison.clear(caller, (run_id,))]
+
+
+def progress() -> RunProgress:
+    """Status, times and metric summaries: read fresh each tick while live."""
+    if every:
+        return data.live_progress(caller, (run_id,))
+    return RunProgress(comparison.run_ids, comparison.runs, comparison.metrics)
+
 
 st.title(md(run.name or run.run_id))
 st.caption(f"`{run.run_id}` · {run.team}/{run.project}")
-overview = {
-    "Status": run.status + (f" ({run.status_reason})" if run.status_reason else ""),
-    "Owner": people.name(run.owner),
-    "Created by": people.name(run.created_by),
-    "Started": when(run.started_at),
-    "Finished": when(run.finished_at) or "-",
-    "Duration": duration(run.duration_s) or "running",
-    "Host": run.host or "-",
-}
-for column, (label, value) in zip(st.columns(len(overview)), overview.items(), strict=True):
-    column.caption(label)
-    column.markdown(f"**{md(value)}**")
+
+
+def overview() -> None:
+    """Status, times and host; the first tick that sees the run ended reruns the page once."""
+    shown = progress().runs[0]
+    live.stop_when_finished(every, [shown.status], forget=stale_when_finished)
+    for column, (label, value) in zip(
+        st.columns(7), overview_facts(shown, people).items(), strict=True
+    ):
+        column.caption(label)
+        column.markdown(f"**{md(value)}**")
+
+
+live.fragment(overview, every)()
 facts = [
     f"git {md(short(run.git_commit, 10))} on {md(run.git_branch)}"
     if run.git_commit
@@ -126,21 +145,6 @@ if section == "Charts":
     )
     view = ChartView(tuple(keys), x, log_y, smoothing)
     st.query_params.update(view.to_params())
-    points = data.metric_series(
-        caller, (run_id,), view.keys, 1000, "time" if x == "time" else "step", smoothing or None
-    )
-    anchored = data.comments(caller, "run", run_id)
-    attempts = data.earlier_attempts(caller, run_id, view.keys) if branches.rewinds else None
-    names = {c.author: people.name(c.author) for c in anchored}
-    for left, right in zip(view.keys[::2], [*view.keys[1::2], None], strict=False):
-        for column, key in zip(st.columns(2), (left, right), strict=False):
-            if key:
-                figure = charts.metric_figure(
-                    points, key, {run_id: run.name}, x=x, log_y=log_y, smoothed=bool(smoothing),
-                    anchors=threads.anchored(anchored, key), names=names,
-                    marks=branches_view.marks(branches), attempts=attempts,
-                )  # fmt: skip
-                column.plotly_chart(figure, key=f"run.chart.{key}")
     with st.popover("Permalink to this chart view", icon=":material/link:"):
         st.code(
             links.permalink(
@@ -150,8 +154,31 @@ if section == "Charts":
             ),
             language=None,
         )
-    st.subheader("Summary")
-    st.dataframe(metrics_table(comparison), hide_index=True)
+    x_axis: Literal["step", "time"] = "time" if x == "time" else "step"
+    series_args = (caller, (run_id,), view.keys, 1000, x_axis, smoothing or None)
+    stale_when_finished.append(lambda: data.metric_series.clear(*series_args))
+
+    anchored = data.comments(caller, "run", run_id)
+    attempts = data.earlier_attempts(caller, run_id, view.keys) if branches.rewinds else None
+    names = {c.author: people.name(c.author) for c in anchored}
+
+    def chart_panel() -> None:
+        """The charts and the summary of last values: live while the run runs (comments and
+        earlier attempts are read with the page, not every tick)."""
+        points = (data.live_metric_series if every else data.metric_series)(*series_args)
+        for left, right in zip(view.keys[::2], [*view.keys[1::2], None], strict=False):
+            for column, key in zip(st.columns(2), (left, right), strict=False):
+                if key:
+                    figure = charts.metric_figure(
+                        points, key, {run_id: run.name}, x=x, log_y=log_y, smoothed=bool(smoothing),
+                        anchors=threads.anchored(anchored, key), names=names,
+                        marks=branches_view.marks(branches), attempts=attempts,
+                    )  # fmt: skip
+                    column.plotly_chart(figure, key=f"run.chart.{key}")
+        st.subheader("Summary")
+        st.dataframe(metrics_table(progress()), hide_index=True)
+
+    live.fragment(chart_panel, every)()
 
 elif section == histograms_view.SECTION:
     histograms_view.show(caller, run_id, histogram_keys)
