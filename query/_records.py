@@ -166,6 +166,17 @@ def require_visible(
     return found
 
 
+def visible_or_none(
+    client: Client, vis: Visibility, run_ids: Sequence[str]
+) -> dict[str, RunSummary]:
+    """Like :func:`visible_runs`, but at least one id must be found (else the NotFoundError of
+    :func:`require_visible`): for reads that show what is visible of a list of runs."""
+    found = visible_runs(client, vis, run_ids)
+    if not found:
+        raise NotFoundError("none of these runs exists or is visible to you", field="run_ids")
+    return found
+
+
 def params(client: Client, vis: Visibility, ids: Sequence[str]) -> dict[str, dict[str, str]]:
     sql = (
         f"SELECT run_id, key, argMax(value, {LATEST}) AS value FROM {vis.table('params')}"

@@ -8,6 +8,10 @@ difference that is not in the parameters is still visible.
 The runs are checked against the caller's visibility while the detail queries run in parallel
 (one per kind of record, each over all runs at once); the check's verdict is taken before any
 detail is used. A 50-run comparison thus costs about the latency of the slowest single query.
+
+With ``partial=True`` (a shared comparison link naming a run the caller may not see), the runs
+the caller may see are compared and the others only counted in ``hidden``: a run that does not
+exist and one that is not visible count the same, and nothing else about them is returned.
 """
 
 from __future__ import annotations
@@ -58,12 +62,18 @@ class RunComparison:
     metrics: tuple[MetricSideBySide, ...]
     tags: tuple[dict[str, str], ...]
     identities: tuple[RunIdentity, ...]
+    hidden: int = 0  # requested runs left out (missing or not visible), with ``partial=True``
 
     @property
     def same_code(self) -> bool:
         """Every run has the same commit and the same uncommitted patch."""
         codes = {(i.code.commit, i.code.diff_sha256) if i.code else None for i in self.identities}
         return len(codes) == 1 and None not in codes
+
+    @property
+    def environment_recorded(self) -> int:
+        """How many of the runs recorded an environment."""
+        return sum(1 for i in self.identities if i.environment is not None)
 
     @property
     def same_environment(self) -> bool:
@@ -102,8 +112,10 @@ def compare_runs(
     *,
     database: str | None = None,
     parallel: bool = True,
+    partial: bool = False,
 ) -> RunComparison:
-    """Compare runs; raises NotFoundError if any run is missing or not visible to ``caller``."""
+    """Compare runs; raises NotFoundError if any run is missing or not visible to ``caller``,
+    or, with ``partial``, compares the visible ones (NotFoundError only if none is)."""
     if isinstance(run_ids, str) or not run_ids:
         raise ValidationError("run_ids must be a non-empty list", field="run_ids", rule="empty")
     ids = list(dict.fromkeys(run_ids))
@@ -115,7 +127,7 @@ def compare_runs(
     # queries only read ids that the gate then has to let through.
     vis = Visibility.deferred(caller, str(database or client.database or "default"))
     fetchers: dict[str, Any] = {
-        "runs": _records.require_visible,
+        "runs": _records.visible_or_none if partial else _records.require_visible,
         "params": _records.params,
         "tags": _records.tags,
         "metrics": _records.metric_summaries,
@@ -132,8 +144,10 @@ def compare_runs(
             summaries = futures.pop("runs").result()
             found = {name: future.result() for name, future in futures.items()}
     else:
-        summaries = _records.require_visible(client, vis, ids)
+        summaries = fetchers["runs"](client, vis, ids)
         found = {name: f(client, vis, ids) for name, f in fetchers.items() if name != "runs"}
+    requested = len(ids)
+    ids = [run_id for run_id in ids if run_id in summaries]  # all of them unless ``partial``
     differing, common = split_common([found["params"].get(run_id, {}) for run_id in ids])
     return RunComparison(
         run_ids=tuple(ids),
@@ -151,4 +165,5 @@ def compare_runs(
             )
             for run_id in ids
         ),
+        hidden=requested - len(ids),
     )

@@ -93,7 +93,7 @@ def diff_code(
     )
 
 
-_COMPARED_FIELDS = (
+COMPARED_FIELDS = (
     "python_version",
     "python_implementation",
     "os",
@@ -119,7 +119,7 @@ def diff_environment(
     envs = _records.environments(client, vis, [run_a, run_b])
     a, b = envs.get(run_a), envs.get(run_b)
     fields: list[Change] = []
-    for name in _COMPARED_FIELDS:
+    for name in COMPARED_FIELDS:
         before = str(getattr(a, name)) if a else ""
         after = str(getattr(b, name)) if b else ""
         if before != after:
