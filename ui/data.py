@@ -23,6 +23,7 @@ from query import (
     branches,
     collaboration,
     compare,
+    diff_matrix,
     diffs,
     lineage,
     model_registry,
@@ -114,8 +115,18 @@ def count(caller: Caller, filter: str | None) -> int:
 
 
 @st.cache_data(ttl=15, show_spinner=False)
-def comparison(caller: Caller, run_ids: tuple[str, ...]) -> compare.RunComparison:
-    return compare.compare_runs(context.client(), caller, list(run_ids))
+def comparison(
+    caller: Caller, run_ids: tuple[str, ...], partial: bool = False
+) -> compare.RunComparison:
+    """``partial``: the visible runs of a link, the others only counted (the Compare page)."""
+    return compare.compare_runs(context.client(), caller, list(run_ids), partial=partial)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def runs_diff_matrix(
+    caller: Caller, run_ids: tuple[str, ...], baseline: str | None
+) -> diff_matrix.DiffMatrix:
+    return diff_matrix.diff_matrix(context.client(), caller, list(run_ids), baseline=baseline)
 
 
 @st.cache_data(ttl=15, show_spinner=False)
@@ -132,11 +143,12 @@ def comparison_with_series(
     x: Literal["step", "time"],
     smoothing: float | None,
 ) -> tuple[compare.RunComparison, pd.DataFrame]:
-    """The comparison and the metric overlay together, fetched concurrently (the slowest of the
-    two, not their sum: what makes a 50-run comparison open fast)."""
+    """The comparison (of the visible runs: ``partial``) and the metric overlay together,
+    fetched concurrently (the slowest of the two, not their sum: what makes a 50-run comparison
+    open fast)."""
     client = context.client()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        found = pool.submit(compare.compare_runs, client, caller, list(run_ids))
+        found = pool.submit(compare.compare_runs, client, caller, list(run_ids), partial=True)
         points = pool.submit(
             series.metric_series,
             client,

@@ -1,4 +1,6 @@
-"""Compare: any number of runs side by side; and what differs between two of them."""
+"""Compare: up to 100 runs side by side (charts with a colour per run, grouped mean ± band, the
+last values), their code, environment and data as a matrix against a baseline run, and what
+differs between two of them in detail. Runs of a link the caller may not see are only counted."""
 
 from __future__ import annotations
 
@@ -6,16 +8,20 @@ import pandas as pd
 import streamlit as st
 
 from cairn_contract.errors import CairnError
-from reports.format import short, when
-from ui import charts, context, data, links, media_view, run_picker
+from reports.format import md, short, when
+from ui import charts, compare_groups, compare_pairs, context, data, links, media_view, run_picker
 from ui.compare_view import (
+    SECTION_KINDS,
     SECTIONS,
     default_charts,
     labels,
+    last_values,
+    matrix_table,
+    not_visible,
     numbers,
     params_diff,
-    pick_pair,
     points_per_run,
+    summary_line,
 )
 from ui.run_view import ChartView, preferred
 
@@ -52,7 +58,8 @@ try:
         keys_col, x_col, log_col, smooth_col = st.columns([4, 1, 1, 2])
         keys = keys_col.multiselect(
             "Metrics", metric_keys, key="compare.keys",
-            default=list(view.keys if "keys" in st.query_params else view.keys[: default_charts(len(run_ids))]),
+            default=list(view.keys if "keys" in st.query_params
+                         else preferred(metric_keys)[: default_charts(len(run_ids))]),
         )  # fmt: skip
         x = x_col.radio(
             "x axis",
@@ -72,47 +79,71 @@ try:
             "time" if x == "time" else "step", smoothing or None,
         )  # fmt: skip
     else:
-        comparison = data.comparison(caller, tuple(run_ids))
+        comparison = data.comparison(caller, tuple(run_ids), partial=True)
 except CairnError as exc:
     st.error(exc.message)
     st.stop()
 names = labels(comparison)
+colors = dict(zip(comparison.run_ids, charts.run_colors(len(comparison.run_ids)), strict=True))
 
 with top:
-    st.caption(f"{len(run_ids)} runs")
+    st.caption(f"{len(comparison.run_ids)} runs")
+    if comparison.hidden:
+        st.warning(not_visible(comparison.hidden), icon=":material/visibility_off:")
     overview = pd.DataFrame(
-        [{"run": names[r.run_id], "project": f"{r.team}/{r.project}", "owner": people.name(r.owner),
-          "status": r.status, "created": when(r.created_at), "commit": short(r.git_commit, 10)}
+        [{"colour": "", "run": names[r.run_id], "project": f"{r.team}/{r.project}",
+          "owner": people.name(r.owner), "status": r.status, "created": when(r.created_at),
+          "commit": short(r.git_commit, 10)}
          for r in comparison.runs]
     )  # fmt: skip
-    st.dataframe(overview, hide_index=True, height=min(35 * (len(overview) + 1) + 3, 300))
-    same = [
-        label
-        for label, flag in (("code", comparison.same_code), ("environment", comparison.same_environment),
-                            ("datasets", comparison.same_datasets))
-        if flag
-    ]  # fmt: skip
-    st.markdown(
-        f"Same {', '.join(same)} across all runs."
-        if same
-        else "Code, environment and datasets differ."
-    )
+    swatches = [f"background-color: {colors[r]}" for r in comparison.run_ids]
+    st.dataframe(
+        overview.style.apply(lambda _: swatches, subset=["colour"]),
+        hide_index=True, height=min(35 * (len(overview) + 1) + 3, 300),
+        column_config={"colour": st.column_config.TextColumn("", width=28)},
+    )  # fmt: skip
+    st.markdown(summary_line(comparison))
 
 if section == "Metrics":
-    for key in view.keys:
-        figure = charts.metric_figure(
-            points, key, names, x=x, log_y=log_y, smoothed=bool(smoothing)
-        )
-        st.plotly_chart(figure, key=f"compare.chart.{key}")
-    side = pd.DataFrame(
-        {
-            names[r]: [m.last[i] for m in comparison.metrics]
-            for i, r in enumerate(comparison.run_ids)
-        },
-        index=[m.key for m in comparison.metrics],
-    )
+    options = compare_groups.group_options(comparison)
+    group_col, band_col = st.columns([3, 2])
+    wanted = st.query_params.get("group")
+    group_by = group_col.selectbox(
+        "Group runs by", options, index=options.index(wanted) if wanted in options else None,
+        placeholder="no grouping: a line per run", key="compare.group",
+    )  # fmt: skip
+    spread = band_col.radio(
+        "Band", ["minmax", "std"], horizontal=True, key="compare.band",
+        index=1 if st.query_params.get("band") == "std" else 0,
+        format_func=lambda b: "min to max" if b == "minmax" else "mean ± std",
+        disabled=group_by is None,
+    )  # fmt: skip
+    if group_by:
+        st.query_params.update({"group": group_by, "band": spread})
+    else:
+        for param in ("group", "band"):
+            st.query_params.pop(param, None)
+    groups = compare_groups.group_of(comparison, group_by) if group_by else {}
+    group_names = list(dict.fromkeys(groups.values()))
+    group_colors = dict(zip(group_names, charts.run_colors(len(group_names)), strict=True))
+    # Two charts a row while their legends fit above them; full width once legends stand aside.
+    wide = len(view.keys) == 1 or len(group_names or names) > charts.LEGEND_MAX_RUNS
+    panels = [st.container()] if wide else st.columns(2)
+    for index, key in enumerate(view.keys):
+        with panels[index % len(panels)]:
+            if group_by:
+                figure = charts.band_figure(
+                    compare_groups.bands(points, key, groups, x=x), key, group_colors,
+                    x=x, log_y=log_y, spread=spread,
+                )  # fmt: skip
+            else:
+                figure = charts.metric_figure(
+                    points, key, names, x=x, log_y=log_y, smoothed=bool(smoothing), colors=colors
+                )
+            st.plotly_chart(figure, key=f"compare.chart.{key}")
     st.subheader("Last values")
-    st.dataframe(side)
+    table = last_values(comparison, names)
+    st.dataframe(table, height=min(35 * (len(table) + 1) + 3, 420))
 
 elif section == "Params":
     differing = params_diff(comparison, names)
@@ -143,7 +174,7 @@ elif section in ("Parallel coordinates", "Scatter"):
         st.plotly_chart(charts.parallel_coordinates(complete, color), key="compare.parcoords")
         if len(complete.columns) < len(frame.columns):
             st.caption(
-                "Params and metrics that some runs lack are left out: "
+                "Metrics and numeric params that some runs lack are left out: "
                 + ", ".join(sorted(set(frame.columns) - set(complete.columns)))
             )
     else:
@@ -160,112 +191,40 @@ elif section == media_view.SECTION:
     media_view.show_compare(caller, comparison.run_ids, names)
 
 else:
-    a_default, b_default = pick_pair(run_ids, st.query_params.get("a"), st.query_params.get("b"))
-    a_col, b_col = st.columns(2)
-    run_a: str = (
-        a_col.selectbox(
-            "From",
-            run_ids,
-            index=run_ids.index(a_default),
-            format_func=lambda k: names.get(k, k),
-            key="compare.a",
-        )
-        or a_default
-    )
-    run_b: str = (
-        b_col.selectbox(
-            "To",
-            run_ids,
-            index=run_ids.index(b_default),
-            format_func=lambda k: names.get(k, k),
-            key="compare.b",
-        )
-        or b_default
-    )
-    st.query_params.update({"a": run_a, "b": run_b})
-    if section == "Code":
-        code = data.code_diff(caller, run_a, run_b)
-        if code.identical:
-            st.success("Same commit and same uncommitted changes.")
-        else:
-            commits = "same commit" if code.same_commit else "different commits"
-            st.markdown(
-                f"**{commits}**: `{short(code.code_a.commit if code.code_a else '', 10)}` → `{short(code.code_b.commit if code.code_b else '', 10)}`"
-            )
-            if code.compare_url:
-                st.link_button("Compare the commits on the forge", code.compare_url)
-            if code.patch_diff:
-                st.caption("Difference between the two runs' uncommitted changes:")
-                st.code(code.patch_diff, language="diff")
-    elif section == "Environment":
-        env = data.environment_diff(caller, run_a, run_b)
-        if env.identical:
-            st.success("Same environment (packages and platform).")
-        fields = pd.DataFrame(
-            [{"field": c.key, names[run_a]: c.before, names[run_b]: c.after} for c in env.fields]
-        )
-        if not fields.empty:
-            st.dataframe(fields, hide_index=True)
-        packages = env.packages
-        rows = [
-            {"package": c.key, "change": "changed", names[run_a]: c.before, names[run_b]: c.after}
-            for c in packages.changed
-        ]
-        rows += [
-            {"package": k, "change": "added", names[run_a]: "", names[run_b]: v}
-            for k, v in packages.added
-        ]
-        rows += [
-            {"package": k, "change": "removed", names[run_a]: v, names[run_b]: ""}
-            for k, v in packages.removed
-        ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
-        st.caption(f"{packages.unchanged} packages identical.")
+    shown_ids = list(comparison.run_ids)
+    wanted_base = st.query_params.get("base")
+    baseline: str = st.selectbox(
+        "Baseline", shown_ids, format_func=lambda k: names.get(k, k), key="compare.base",
+        index=shown_ids.index(wanted_base) if wanted_base in shown_ids else 0,
+        help="Cells unlike the baseline run's are highlighted.",
+    ) or shown_ids[0]  # fmt: skip
+    st.query_params["base"] = baseline
+    matrix = data.runs_diff_matrix(caller, tuple(shown_ids), baseline)
+    kinds = SECTION_KINDS[section]
+    recorded = matrix.recorded["environment" if section == "Environment" else kinds[0]]
+    if not any(recorded):
+        st.info(f"No {section.lower()} recorded for any of these runs.")
+    elif not matrix.of_kind(*kinds):
+        st.success(f"Same {section.lower()} in every run.")
     else:
-        found = data.datasets_diff(caller, run_a, run_b).datasets
-        if found.empty:
-            st.success("Both runs used and produced the same data (same content digests).")
-        rows = [
-            {
-                "dataset": c.name,
-                "role": c.role,
-                "change": "content changed",
-                names[run_a]: c.before.digest,
-                names[run_b]: c.after.digest,
-            }
-            for c in found.changed
-        ]
-        rows += [
-            {
-                "dataset": d.name,
-                "role": d.role,
-                "change": f"only in {names[run_b]}",
-                names[run_a]: "",
-                names[run_b]: d.digest,
-            }
-            for d in found.added
-        ]
-        rows += [
-            {
-                "dataset": d.name,
-                "role": d.role,
-                "change": f"only in {names[run_a]}",
-                names[run_a]: d.digest,
-                names[run_b]: "",
-            }
-            for d in found.removed
-        ]
-        rows += [
-            {
-                "dataset": d.name,
-                "role": d.role,
-                "change": "same",
-                names[run_a]: d.digest,
-                names[run_b]: d.digest,
-            }
-            for d in found.unchanged
-        ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        st.markdown(
+            f"**{matrix.differing_runs(*kinds)}** of {len(shown_ids) - 1} runs differ from the"
+            f" baseline **{md(names[baseline])}** (highlighted)."
+        )
+        st.table(matrix_table(matrix, kinds, names))
+    unrecorded = [names[r] for r, flag in zip(shown_ids, recorded, strict=True) if not flag]
+    if unrecorded and any(recorded):
+        st.caption(f"No {section.lower()} recorded for: " + ", ".join(unrecorded))
+    same = [c for c in matrix.same if c.kind in kinds]
+    if same:
+        with st.expander(f"{len(same)} fields the same in every run"):
+            st.dataframe(
+                pd.DataFrame([(c.name, c.values[0]) for c in same], columns=["field", "value"]),
+                hide_index=True,
+            )
+    if len(shown_ids) > 1:
+        st.subheader("Two runs in detail")
+        compare_pairs.show_pair(caller, shown_ids, baseline, section, names)
 
 with st.popover("Permalink to this comparison", icon=":material/link:"):
     st.code(
