@@ -123,6 +123,14 @@ def to_html(markdown: str) -> str:
     return sanitize(rendered)
 
 
+def to_text(markdown: str) -> str:
+    """The words of a markdown text without its markup, on one line: for an excerpt shown as
+    plain text (a project card's latest comment). Rendered by the same safe pipeline, then every
+    tag dropped and entities decoded; show it with ``reports.format.md`` (still user text)."""
+    words: str = nh3.clean(to_html(markdown), tags=set())
+    return " ".join(html.unescape(words).split())
+
+
 MENTION_CSS = """
 .mention { background: rgba(255, 189, 69, 0.25); border-radius: 4px; padding: 0 2px; }
 """

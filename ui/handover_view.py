@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from query.people import Member
-from query.sharing import OwnedObject
+from query.sharing import OwnedObject, Transfer
+from reports.format import when
 from ui.events import Target, TargetKind
 
 
@@ -77,3 +78,27 @@ def everything_of(
     own_runs = runs[runs["owner"] == person] if not runs.empty else runs
     own_objects = [o for o in objects if o.team == team and o.owner == person]
     return run_targets(own_runs) + object_targets(own_objects)
+
+
+def handover_log(
+    transfers: Iterable[Transfer], run_names: Mapping[str, str], name_of: Callable[[str], str]
+) -> pd.DataFrame:
+    """The handover log's rows: what moved by its name (a run by its name, the id beside it, as
+    people remember runs by name), from whom to whom, why and by whom."""
+    rows = []
+    for t in transfers:
+        name = run_names.get(t.target_id, "") if t.target_kind == "run" else t.target_id
+        rows.append(
+            {
+                "when": when(t.occurred_at),
+                "what": f"{t.target_kind} {name or t.target_id[:12]}",
+                "id": t.target_id[:12] if t.target_kind == "run" else "",
+                "project": t.project,
+                "from": name_of(t.from_user),
+                "to": name_of(t.to_user),
+                "reason": t.reason,
+                "by": name_of(t.actor),
+            }
+        )
+    columns = ["when", "what", "id", "project", "from", "to", "reason", "by"]
+    return pd.DataFrame(rows, columns=columns)

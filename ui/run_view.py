@@ -55,6 +55,18 @@ class ChartView:
         return out
 
 
+CHART_VIEWS = "run.chart_views"  # session state: each run's chart view as last shown
+
+
+def chart_link_params(
+    run_id: str, remembered: Mapping[str, Mapping[str, str]], metric_keys: Sequence[str]
+) -> dict[str, str]:
+    """The Run page parameters that reopen ``run_id``'s charts as this person last saw them
+    (``remembered``: the session's :data:`CHART_VIEWS`), else as the page first shows them."""
+    view = remembered.get(run_id) or ChartView.from_params({}, metric_keys).to_params()
+    return {"id": run_id, "tab": "Charts", **view}
+
+
 def preferred(keys: Sequence[str]) -> list[str]:
     """Metric keys in the order worth charting first: validation, then losses and scores."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from reports.format import when
@@ -11,6 +10,7 @@ from ui import actions, context, data, links
 from ui.handover_view import (
     active_members,
     everything_of,
+    handover_log,
     object_targets,
     orphaned_runs,
     ownership_summary,
@@ -106,12 +106,18 @@ with st.form("handover.transfer"):
             )
 
 st.header("Handover log", divider="gray")
-log = pd.DataFrame(
-    [{"when": when(t.occurred_at), "what": f"{t.target_kind} {t.target_id[:12]}", "project": t.project,
-      "from": people.name(t.from_user), "to": people.name(t.to_user), "reason": t.reason, "by": people.name(t.actor)}
-     for t in data.transfers(caller) if t.team == team]
+team_run_names = (
+    dict(zip(runs["run_id"].astype(str), runs["name"].astype(str), strict=True))
+    if not runs.empty
+    else {}
+)
+log = handover_log(
+    [t for t in data.transfers(caller) if t.team == team], team_run_names, people.name
+)
+st.dataframe(
+    log, hide_index=True, key="handover.log",
+    column_config={"id": st.column_config.TextColumn("id", help="The run's id (its first 12 characters)")},
 )  # fmt: skip
-st.dataframe(log, hide_index=True)
 
 st.header("Project notes", divider="gray")
 projects = sorted({p.project for p in data.projects(caller) if p.team == team})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from reports.format import ago, md
-from reports.markdown import to_html
+from reports.markdown import to_html, to_text
 from ui import context, data, links
 from ui.projects_view import group_by_team, matches
 
@@ -48,7 +48,7 @@ for team, team_projects in group_by_team(projects, caller.teams):
                 if project.last_comment_at:
                     st.markdown(
                         f":material/forum: {md(people.name(project.last_comment_author))}, "
-                        f"{ago(project.last_comment_at)}: _{md(project.last_comment_excerpt)}_"
+                        f"{ago(project.last_comment_at)}: _{md(to_text(project.last_comment_excerpt))}_"
                     )
                 filter_text = links.project_filter(project.team, project.project)
                 go_runs, go_talk, go_models = st.columns(3)

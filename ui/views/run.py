@@ -30,6 +30,7 @@ from ui import (
 from ui.downloads import artifact_bytes
 from ui.events import Target, TargetKind
 from ui.run_view import (
+    CHART_VIEWS,
     SECTIONS,
     ChartView,
     code_facts,
@@ -145,6 +146,7 @@ if section == "Charts":
     )
     view = ChartView(tuple(keys), x, log_y, smoothing)
     st.query_params.update(view.to_params())
+    st.session_state.setdefault(CHART_VIEWS, {})[run_id] = view.to_params()  # Sharing links it
     with st.popover("Permalink to this chart view", icon=":material/link:"):
         st.code(
             links.permalink(

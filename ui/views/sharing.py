@@ -8,6 +8,7 @@ import streamlit as st
 from reports.format import md, when
 from ui import actions, context, data, links, run_picker
 from ui.events import Target, TargetKind
+from ui.run_view import CHART_VIEWS, chart_link_params
 
 caller = context.caller()
 me = context.identity()
@@ -26,9 +27,14 @@ with run_col:
     one = run_picker.pick_run("A run", key="sharing.run")
     if one:
         st.code(links.permalink(base, "run", links.run_params(one.run_id)), language=None)
+        shown = st.session_state.get(CHART_VIEWS, {})
         st.caption(
-            "Its charts, as you set them up there, come from the Run page's Permalink button."
+            "Its charts, as you last set them up on its Run page:"
+            if one.run_id in shown
+            else "Its charts (as its Run page first shows them; set them up there to link that):"
         )
+        chart = chart_link_params(one.run_id, shown, data.metric_keys(caller, (one.run_id,)))
+        st.code(links.permalink(base, "run", chart), language=None)
 with compare_col:
     several = run_picker.pick_runs("A comparison", key="sharing.compare")
     if len(several) >= 2:
