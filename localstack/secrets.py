@@ -28,6 +28,8 @@ class LocalSecrets:
     # Each team's SQL reporting password is derived from this (team_reporting_password), so
     # `cairn sql` can hand any team its credentials without storing a password per team.
     team_reporting_key: str = ""
+    # Signs the portal's sign-in cookie (CAIRN_PORTAL_COOKIE_SECRET, ui/session_cookie.py).
+    portal_cookie_secret: str = ""
 
     ADMIN_USER = "cairn"
     REPORTING_USER = "reporting"  # the cross-team reporting user (`cairn sql --all-teams`)
@@ -63,7 +65,7 @@ def write_private_json(path: Path, data: Mapping[str, object]) -> None:
 
 def load_or_create(path: Path) -> LocalSecrets:
     """The stack's secrets, created on first use; a file from before the automations secret key
-    or team reporting users existed gets the missing key added (the other credentials stay)."""
+    or team reporting users or the portal's cookie secret existed gets the missing key added (the other credentials stay)."""
     existing = load(path)
     if existing is not None:
         upgraded = existing  # a stack created before a key existed gets it added
@@ -71,6 +73,8 @@ def load_or_create(path: Path) -> LocalSecrets:
             upgraded = replace(upgraded, automations_secret_key=new_key())
         if not upgraded.team_reporting_key:
             upgraded = replace(upgraded, team_reporting_key=secrets.token_urlsafe(24))
+        if not upgraded.portal_cookie_secret:
+            upgraded = replace(upgraded, portal_cookie_secret=secrets.token_urlsafe(32))
         if upgraded != existing:
             save(path, upgraded)
         return upgraded
@@ -79,6 +83,7 @@ def load_or_create(path: Path) -> LocalSecrets:
         clickhouse_reporting_password=secrets.token_urlsafe(18),
         automations_secret_key=new_key(),
         team_reporting_key=secrets.token_urlsafe(24),
+        portal_cookie_secret=secrets.token_urlsafe(32),
     )
     save(path, created)
     return created

@@ -62,6 +62,7 @@ def service_env(
         CAIRN_PROCESSORS_DATA_DIR=str(settings.home / "processors"),
         CAIRN_PORTAL_URL=settings.portal_url,
         CAIRN_AUTOMATIONS_SECRET_KEY=secrets.automations_secret_key,
+        CAIRN_PORTAL_COOKIE_SECRET=secrets.portal_cookie_secret,
     )
     # A laptop's webhook receivers run on it: the local stack lets webhooks reach loopback
     # (and nothing else internal) unless the caller says otherwise.

@@ -11,6 +11,8 @@
 | ``CAIRN_ARTIFACT_STORE`` | the artifact store the SDK writes to (directory or fsspec URL), for downloads |
 | ``CAIRN_PORTAL_AUTH`` | ``auto`` (OIDC when ``[auth]`` is in Streamlit's secrets, else local), ``local`` or ``oidc`` |
 | ``CAIRN_PORTAL_POLL_S`` | how often a page with a just-posted comment polls for its projection |
+| ``CAIRN_PORTAL_COOKIE_SECRET`` | the key that signs the sign-in cookie (:mod:`ui.session_cookie`; at least 32 characters); unset: every reload asks to sign in again. ``cairn up`` generates one |
+| ``CAIRN_PORTAL_SESSION_DAYS`` | how long a sign-in lasts in a browser (default 7, between 0.01 and 90) |
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from servicekit.envconfig import read_float, read_str
 
 KEYS_FILE_NAME = "portal-keys.json"
 USERS_FILE_NAME = "portal-users.json"
+MIN_COOKIE_SECRET = 32
 
 
 class AuthMode(StrEnum):
@@ -66,6 +69,8 @@ class PortalSettings:
     artifact_store: str = ""
     auth_mode: AuthMode = AuthMode.AUTO
     poll_interval_s: float = 1.0
+    cookie_secret: str = field(default="", repr=False)  # signs the sign-in cookie; "" = off
+    session_days: float = 7.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PortalSettings:
@@ -86,6 +91,18 @@ class PortalSettings:
                 f"CAIRN_PORTAL_POLL_S must be between 0.2 and 60, got {poll}",
                 field="CAIRN_PORTAL_POLL_S",
             )
+        cookie_secret = read_str(env, "CAIRN_PORTAL_COOKIE_SECRET", "")
+        if cookie_secret and len(cookie_secret) < MIN_COOKIE_SECRET:
+            raise ConfigError(
+                f"CAIRN_PORTAL_COOKIE_SECRET must be at least {MIN_COOKIE_SECRET} characters",
+                field="CAIRN_PORTAL_COOKIE_SECRET",
+            )
+        days = read_float(env, "CAIRN_PORTAL_SESSION_DAYS", defaults.session_days)
+        if not 0.01 <= days <= 90:
+            raise ConfigError(
+                f"CAIRN_PORTAL_SESSION_DAYS must be between 0.01 and 90, got {days}",
+                field="CAIRN_PORTAL_SESSION_DAYS",
+            )
         return cls(
             clickhouse_url=read_str(env, "CAIRN_CLICKHOUSE_URL", defaults.clickhouse_url),
             ingest_url=read_str(env, "CAIRN_INGEST_URL", defaults.ingest_url),
@@ -99,6 +116,8 @@ class PortalSettings:
             ),
             auth_mode=mode,
             poll_interval_s=poll,
+            cookie_secret=cookie_secret,
+            session_days=days,
         )
 
 
