@@ -162,6 +162,22 @@ def transfer(targets: Sequence[tuple[Target, str]], to_user: str, reason: str) -
     return len(batch)
 
 
+def edit_run(target: Target, edits: Sequence[events.RunEdit]) -> int:
+    """Rename, describe, tag, untag, archive or restore run ``target`` (docs/permissions.md, P8):
+    a member of the run's team or a portal admin, one event per edit, as the signed-in person.
+    Returns how many events were appended."""
+    person = _check_team(target.team)
+    for edit in edits:
+        if edit.kind == "run_renamed" and not edit.text.strip():
+            raise ValidationError("a run needs a name", field="name", rule="required")
+        if any(not key.strip() for key, _ in edit.tags) or any(not k.strip() for k in edit.keys):
+            raise ValidationError("a tag needs a key", field="tags", rule="required")
+    batch = [events.run_edited(target, person, edit) for edit in edits]
+    if batch:
+        append(batch)
+    return len(batch)
+
+
 def set_notes(team: str, project: str, body: str) -> None:
     person = _check_team(team)
     append([events.project_notes_set(team, project, person, body.strip())])

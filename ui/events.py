@@ -1,5 +1,5 @@
 """The events the portal emits on people's behalf: comments, decisions, shares, ownership, notes,
-model registrations and alias moves.
+model registrations and alias moves, run housekeeping (rename, description, tags, archive).
 
 The portal changes nothing directly; everything a person does in it becomes an event appended
 through ingest (:mod:`ui.ingest_writer`), exactly like the SDK's. Each builder here is pure: it returns
@@ -25,7 +25,14 @@ from enum import StrEnum
 
 from cairn_contract.envelopes import new_envelope
 from cairn_contract.ids import new_uuid7
-from cairn_contract.v1 import collaboration_pb2, envelope_pb2, events_pb2, lineage_pb2, models_pb2
+from cairn_contract.v1 import (
+    collaboration_pb2,
+    envelope_pb2,
+    events_pb2,
+    lineage_pb2,
+    models_pb2,
+    runs_pb2,
+)
 
 _MENTION = re.compile(r"(?<![\w@`])@([A-Za-z0-9][A-Za-z0-9._:+\-]*[A-Za-z0-9]|[A-Za-z0-9])")
 
@@ -304,4 +311,41 @@ def model_alias_removed(target: Target, person: str, alias: str, reason: str) ->
     """Model ``target.id`` no longer has ``alias``."""
     event = events_pb2.Event(envelope=envelope(target, person))
     event.model_alias_removed.CopyFrom(models_pb2.ModelAliasRemoved(alias=alias, reason=reason))
+    return event
+
+
+RUN_EDITS = (
+    "run_renamed", "run_description_set", "tags_set", "tags_removed", "run_archived", "run_unarchived",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunEdit:
+    """One housekeeping change to a run (the same events as ``cairn.Api``'s run edits, W15)."""
+
+    kind: str  # one of RUN_EDITS
+    text: str = ""  # the new name, the description, or why it was archived / restored
+    tags: tuple[tuple[str, str], ...] = ()  # tags_set: (key, value) pairs
+    keys: tuple[str, ...] = ()  # tags_removed
+
+
+def run_edited(
+    target: Target, person: str, edit: RunEdit, *, sequence: int = 0
+) -> events_pb2.Event:
+    """The event of ``edit`` on run ``target`` by ``person`` (ingest validates lengths and keys)."""
+    if edit.kind not in RUN_EDITS:
+        raise ValueError(f"not a run edit: {edit.kind!r}")
+    event = events_pb2.Event(envelope=envelope(target, person, sequence=sequence))
+    if edit.kind == "run_renamed":
+        event.run_renamed.name = edit.text
+    elif edit.kind == "run_description_set":
+        event.run_description_set.description = edit.text
+    elif edit.kind == "tags_set":
+        event.tags_set.tags.extend(runs_pb2.Tag(key=k, value=v) for k, v in edit.tags)
+    elif edit.kind == "tags_removed":
+        event.tags_removed.keys.extend(edit.keys)
+    elif edit.kind == "run_archived":
+        event.run_archived.reason = edit.text
+    else:
+        event.run_unarchived.reason = edit.text
     return event

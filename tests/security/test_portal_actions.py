@@ -11,9 +11,10 @@ from streamlit.testing.v1 import AppTest
 from query.collaboration import Comment
 from tests.ui.conftest import ALICE, PageHarness, PortalStore, pages, portal_store  # noqa: F401
 from ui.auth import Identity
-from ui.context import IDENTITY_KEY, SINK_KEY
-from ui.events import Target
+from ui.context import IDENTITY_KEY, SETTINGS_KEY, SINK_KEY
+from ui.events import RunEdit, Target, TargetKind
 from ui.ingest_writer import RecordingSink
+from ui.settings import PortalSettings
 
 DAVE = Identity("dave", "Dave Singh", frozenset({"vision", "risk"}))  # a member, not an admin
 
@@ -68,9 +69,12 @@ def test_share_grantee_must_exist(
 # --- P1-P3: comments, decisions, notes; forced past the page (the button is not offered) -------
 
 
-def _act(action: str, identity: Identity, **kwargs: object) -> tuple[str, list[str]]:
+def _act(
+    action: str, identity: Identity, *, store: str = "", **kwargs: object
+) -> tuple[str, list[str]]:
     """Run one ``ui.actions`` call in a real Streamlit session as ``identity``: the error rule it
-    raised ('' if none) and the event types it appended."""
+    raised ('' if none) and the event types it appended (``store``: a ClickHouse URL, for actions
+    that read the store, such as numbering run events)."""
 
     def script(action: str, kwargs: dict[str, object]) -> None:
         import streamlit as st
@@ -88,6 +92,8 @@ def _act(action: str, identity: Identity, **kwargs: object) -> tuple[str, list[s
     app = AppTest.from_function(script, args=(action, kwargs), default_timeout=60)
     app.session_state[IDENTITY_KEY] = identity
     app.session_state[SINK_KEY] = sink
+    if store:
+        app.session_state[SETTINGS_KEY] = PortalSettings(clickhouse_url=store)
     app.run()
     assert not app.exception, app.exception
     kinds = [event.WhichOneof("payload") for event in sink.events]
@@ -154,3 +160,26 @@ def test_the_author_or_an_admin_deletes_a_comment() -> None:
             "",
             ["comment_deleted"],
         )
+
+
+def test_only_members_of_the_runs_team_edit_it(portal_store: PortalStore) -> None:  # noqa: F811
+    """P8: run housekeeping (rename, description, tags, archive/restore) by a member of the run's
+    team or a portal admin, one event each; a member of another team, even one the run is shared
+    with, is refused with PERMISSION_DENIED ``team_member`` and nothing is appended."""
+    url = portal_store.url
+    run = Target(TargetKind.RUN, portal_store.run_ids["xgb-lr0.1-d6"], "risk", "churn")
+    edits = [
+        RunEdit("run_renamed", "xgb-best"),
+        RunEdit("run_description_set", "the **winner**"),
+        RunEdit("tags_set", tags=(("stage", "prod"),)),
+        RunEdit("tags_removed", keys=("sweep",)),
+        RunEdit("run_archived", "superseded"),
+        RunEdit("run_unarchived"),
+    ]
+    kinds = [edit.kind for edit in edits]
+    carol = Identity("carol", "Carol Lin", frozenset({"vision"}))  # the run is shared with vision
+    assert _act("edit_run", carol, store=url, target=run, edits=edits) == ("team_member", [])
+    assert _act("edit_run", DAVE, store=url, target=run, edits=edits) == ("", kinds)
+    assert _act("edit_run", ADMIN, store=url, target=run, edits=edits[:1]) == ("", ["run_renamed"])
+    blank = [RunEdit("run_renamed", "  ")]
+    assert _act("edit_run", DAVE, store=url, target=run, edits=blank) == ("required", [])

@@ -24,6 +24,7 @@ from ui import (
     media_view,
     registry_view,
     reproduce_view,
+    run_housekeeping,
     run_picker,
     threads,
 )
@@ -76,7 +77,10 @@ def progress() -> RunProgress:
 
 
 st.title(md(run.name or run.run_id))
+if run.archived:
+    st.badge("Archived", icon=":material/archive:", color="gray")
 st.caption(f"`{run.run_id}` · {run.team}/{run.project}")
+run_housekeeping.show(caller, run, comparison.tags[0])
 
 
 def overview() -> None:
