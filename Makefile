@@ -11,7 +11,7 @@ PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q -c constraints.txt
 PROTOS := $(wildcard proto/cairn/v1/*.proto)
 
 .PHONY: help venv dev-venv up up-cluster down status demo test test-unit test-cluster test-integration test-e2e lint fmt proto proto-check \
-        browser bench bench-ingest bench-sdk bench-e2e bench-replay bench-query bench-api clean
+        browser bench bench-ingest bench-sdk bench-e2e bench-replay bench-query bench-api bench-portal clean
 
 help:
 	@echo "make up      start the local stack (Kafka, ClickHouse endpoint, ingest, processors, portal)"
@@ -109,6 +109,12 @@ bench-query: dev-venv
 # The query service through cairn.Api on a temporary stack (CAIRN_BENCH_RUNS, CAIRN_BENCH_STEPS).
 bench-api: dev-venv
 	$(BIN)/python -m bench.query_api
+
+# Every portal page in Chromium at 10,000 runs: first render and warm p50/p95 (CAIRN_BENCH_RUNS,
+# CAIRN_BENCH_STEPS, CAIRN_BENCH_RELOADS, CAIRN_BENCH_REPEAT, CAIRN_BENCH_PAGES; docs/benchmarks.md).
+bench-portal: dev-venv
+	./deploy/local/install-browser.sh
+	$(BIN)/python -m bench.portal_render
 
 # A fork's copy against reading by reference (CAIRN_BENCH_STEPS; figures in docs/benchmarks.md).
 bench-fork: dev-venv

@@ -1,58 +1,132 @@
-"""``python -m bench.portal_render``: how fast the portal's heaviest pages render, in Chromium.
+"""``make bench-portal``: how fast every portal page renders at 10,000 runs, in Chromium.
 
-The store is the query benchmark's synthetic one (:mod:`bench.query_scale`), loaded with
-``INSERT ... SELECT`` from ``numbers()`` into a ClickHouse endpoint started for the run: 10,000
-runs in 4 teams, every run with params, tags and 5 metrics, and 50 long runs of 100,000 steps
-per metric. Then the real portal (``streamlit run ui/app.py``) serves it and headless Chromium
-(Debian's, driven by Playwright) signs in as a member of all four teams and opens:
+The store is the query benchmark's synthetic one (:mod:`bench.query_scale`: 10,000 runs in 4
+teams and 20 projects, params, tags, provenance, models with lineage, run comments; every run
+logs 5 metrics, 100 of them 100,000 steps each) plus what the pages need besides
+(:mod:`bench.portal_store`: 20 sweeps of 100 trials, members, project notes, comments and
+decisions, handovers, automation rules and deliveries, inbox items), loaded with
+``INSERT ... SELECT`` from ``numbers()`` into a ClickHouse endpoint started for the run. Then the
+real portal (``streamlit run ui/app.py``) serves it and headless Chromium (Debian's, driven by
+Playwright) signs in as ``user-00``, a member of all four teams, and opens each page:
 
-- **Runs**, unfiltered, showing all 10,000 runs (the page's largest size);
-- **Compare** of the 50 long runs: the run table and the metric overlay it opens with (50 lines
-  of 100,000 steps each, downsampled in the store), and the last value of every metric.
+- **first render**: a new portal process per page (its data caches empty); sign in (landing on
+  another page), then open the page's address in the same session, the way a link or the
+  sidebar does; timed from the navigation until the page is complete: the script run has
+  finished, no element is still loading, the page's content is on screen, and no exception;
+- **warm**: the same address opened again ``CAIRN_BENCH_RELOADS`` times in that session (what a
+  reload or a return to the page does while the caches live); p50 and p95 of those.
 
-A render is timed from the click that asks for the page (signing in with the page in the URL,
-or a sidebar link, or a widget) until the page is complete: the script run has finished, no
-element is still loading, and the expected content is on screen. Each portal process is new,
-so its data caches start empty; see :func:`render_times` for the cases. The target: 2 s from
-the click, with the data in the store (cold portal caches).
+Goals (issue 18): first render < 2 s and warm p95 < 1 s for every page; the Sweep page < 1 s
+warm. Environment knobs for a quick run: ``CAIRN_BENCH_RUNS`` (10,000), ``CAIRN_BENCH_STEPS``
+(100,000 steps of each long run), ``CAIRN_BENCH_RELOADS`` (10), ``CAIRN_BENCH_REPEAT`` (fresh
+portal processes per page, 2), ``CAIRN_BENCH_PAGES`` (comma-separated page names, default all).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import secrets
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
+from bench.portal_profile import hook_directory, summarize
+from bench.portal_store import USER, has_extras, load_extras, sweep_ids
 from bench.query_scale import Shape, load, loaded, local_endpoint
 from localstack.health import http_ok
 from localstack.processes import free_port, start_process, stop_process, wait_until
 from query.client import connect
 from query.migrations import apply_migrations
-from tests.ui.browser import chromium, new_page, open_from_sidebar, wait_idle
+from tests.ui.browser import APP, chromium, exceptions, new_page, wait_idle
 from ui.users import LocalUser, hash_password, write_users
 
 REPO = Path(__file__).resolve().parents[1]
 DATABASE = "cairn"
 TEAMS = frozenset({"team-0", "team-1", "team-2", "team-3"})
-TARGET_S = 2.0
+FIRST_GOAL_S = 2.0
+WARM_GOAL_S = 1.0
+COMPARED = 50
+GOAL = f"first < {FIRST_GOAL_S:.0f} s, warm p95 < {WARM_GOAL_S:.0f} s"
+
+
+@dataclass(frozen=True)
+class PageCase:
+    """One page: the address it is opened at and what shows it is complete."""
+
+    name: str
+    path: str
+    ready: Callable[[Page], None]
+    landing: str = "inbox"  # where signing in lands before the page is opened
+
+
+def _title(text: str) -> Callable[[Page], None]:
+    def ready(page: Page) -> None:
+        page.locator("h1").filter(has_text=text).first.wait_for()
+
+    return ready
+
+
+def _with(title: str, selector: str) -> Callable[[Page], None]:
+    def ready(page: Page) -> None:
+        _title(title)(page)
+        page.locator(selector).first.wait_for()
+
+    return ready
+
+
+CHART = '[data-testid="stPlotlyChart"] .main-svg'
+TABLE = '[data-testid="stDataFrame"]'
+
+
+def cases(shape: Shape) -> list[PageCase]:
+    """Every page of the portal at the store's shape, with the data that makes it heavy."""
+    long_runs = [f"run-{n:05d}" for n in range(0, shape.runs, shape.big_every)]
+    sweep = sweep_ids(shape)[0]
+    lineage_run = f"run-{shape.runs // 2 + 2:05d}"  # deep in its project's chain of runs
+    return [
+        PageCase("Projects", "projects", _title("Projects"), landing="inbox"),
+        PageCase("Runs", "runs", _with("Runs", TABLE)),
+        PageCase("Run (long, Charts)", f"run?id={long_runs[-1]}&tab=Charts", _with("exp-", CHART)),
+        PageCase(
+            f"Compare {min(COMPARED, len(long_runs))}",
+            "compare?runs=" + ",".join(long_runs[:COMPARED]),
+            _with("Compare", CHART),
+        ),
+        PageCase("Sweeps (list)", "sweep", _with("Sweeps", TABLE)),
+        PageCase(
+            "Sweep (100 trials)", f"sweep?sweep={sweep}", _title(f"exp-{sweep[4:].lstrip('0')}")
+        ),
+        PageCase(
+            "Lineage", f"lineage?node=run:{lineage_run}&dir=both&depth=3", _with("Lineage", CHART)
+        ),
+        PageCase("Models", "models?model=model-proj-02", _with("Models", TABLE)),
+        PageCase("Discussion", "discussion?project=team-0/proj-00", _title("Discussion")),
+        PageCase("Handover", "handover?team=team-0", _with("Handover", TABLE)),
+        PageCase("Sharing", "sharing", _title("Sharing")),
+        PageCase("Automations", "automations?team=team-0", _with("Automations", TABLE)),
+        PageCase("Inbox", "inbox", _with("Inbox", TABLE), landing="projects"),
+    ]
 
 
 @contextmanager
-def portal(clickhouse_url: str, directory: Path) -> Iterator[tuple[str, str]]:
-    """The portal on a free port, with one user in every team; yields (URL, password)."""
+def portal(
+    clickhouse_url: str, directory: Path, profile: Path | None = None
+) -> Iterator[tuple[str, str]]:
+    """The portal on a free port, with ``user-00`` in every team; yields (URL, password).
+
+    With ``profile``, :mod:`bench.portal_profile` records its queries and page runs there."""
     password = secrets.token_urlsafe(12)
     users = directory / "portal-users.json"
-    write_users(users, [LocalUser("bench", "Bench User", hash_password(password), TEAMS)])
+    write_users(users, [LocalUser(USER, "Bench User", hash_password(password), TEAMS)])
     port = free_port()
     env = {
         **os.environ,
@@ -61,6 +135,10 @@ def portal(clickhouse_url: str, directory: Path) -> Iterator[tuple[str, str]]:
         "CAIRN_PORTAL_AUTH": "local",
         "CAIRN_PORTAL_URL": f"http://127.0.0.1:{port}",
     }
+    if profile is not None:
+        hook = hook_directory(directory)
+        env["PYTHONPATH"] = os.pathsep.join([str(hook), str(REPO), env.get("PYTHONPATH", "")])
+        env["CAIRN_BENCH_PROFILE"] = str(profile)
     argv = [
         sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"),
         "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
@@ -82,106 +160,149 @@ def portal(clickhouse_url: str, directory: Path) -> Iterator[tuple[str, str]]:
         stop_process(process)
 
 
-TOTAL = "10,000 of 10,000 runs"
+# Set a flag once the app's script run starts: a navigation's run is then known to have begun
+# (a fast run may start and finish between two polls of the state attribute).
+_WATCH = f"""() => {{
+    window.__cairnRan = false;
+    const app = document.querySelector('{APP}');
+    if (window.__cairnObserver) window.__cairnObserver.disconnect();
+    window.__cairnObserver = new MutationObserver(() => {{
+        if (app.getAttribute('data-test-script-state') === 'running') window.__cairnRan = true;
+    }});
+    window.__cairnObserver.observe(app, {{attributes: true}});
+}}"""
+# Streamlit follows the browser's history: a pushed address and a popstate event open that
+# page with its query parameters in the same session, as its own links do.
+_NAVIGATE = """(path) => {
+    window.history.pushState({}, '', '/' + path);
+    window.dispatchEvent(new PopStateEvent('popstate', {state: {}}));
+}"""
 
 
-def _complete(page: Page, started: float, ready: Callable[[Page], None]) -> float:
-    """Seconds from ``started`` until ``ready(page)`` returned and the page then went quiet."""
-    ready(page)
-    called = time.monotonic()
-    return called - started + wait_idle(page, timeout=120, settle=0.5)
-
-
-def _runs_shown(page: Page) -> None:
-    page.get_by_text(TOTAL, exact=True).wait_for()
-
-
-def _compare_shown(page: Page) -> None:
-    """The run table and the default metric overlay, drawn (its SVG layers exist)."""
-    page.get_by_text("50 runs", exact=True).wait_for()
-    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for()
-    page.locator('[data-testid="stPlotlyChart"] .scatterlayer .trace').nth(49).wait_for(
-        state="attached"
-    )
-
-
-def render_times(url: str, password: str, compare_ids: list[str]) -> dict[str, float]:
-    """Seconds to a complete page, per case, for one fresh portal process (empty data caches).
-
-    - *runs, first visit*: signing in to the Runs page in a browser that never saw the portal
-      (nothing cached: the portal's JavaScript is fetched and compiled too);
-    - *runs cold*: the sidebar link to Runs, in a browser that has the portal's static files
-      cached from visiting another page first (as for anyone who used the portal before);
-    - *runs warm*: the same again, within the caches' lifetime;
-    - *compare cold*: selecting the 50 runs in the Runs table (a filter and the select-all box)
-      and clicking "Compare 50 runs", the way people open a comparison;
-    - *compare warm*: switching the chart to log scale (a rerun drawing the overlay again);
-    - *compare permalink*: opening the comparison's URL signed out and signing in (cold caches).
-    """
-    times: dict[str, float] = {}
-    filter_50 = "run_id in (" + ", ".join(f"'{r}'" for r in compare_ids) + ")"
-    with chromium() as browser:
-        page = _page(browser)
-        started = _sign_in(page, url, password, "runs?limit=1000")
-        times["runs, first visit"] = _complete(
-            page, started, lambda p: p.get_by_text("1,000 of 10,000 runs").wait_for()
-        )
-        _complete(page, _sign_in(page, url, password, "run?id=run-00001"), _chart_drawn)
-
-        started = time.monotonic()
-        open_from_sidebar(page, "Runs")
-        times["runs cold"] = _complete(page, started, _runs_shown)
-        open_from_sidebar(page, "Projects")
-        wait_idle(page, timeout=120)
-        started = time.monotonic()
-        open_from_sidebar(page, "Runs")
-        times["runs warm"] = _complete(page, started, _runs_shown)
-
-        _complete(
-            page,
-            _sign_in(page, url, password, "runs?filter=" + quote(filter_50)),
-            lambda p: p.get_by_text("50 of 50 runs").wait_for(),
-        )
-        table = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
-        assert table is not None
-        page.mouse.click(table["x"] + 18, table["y"] + 17)  # the select-all box
-        compare = page.locator('[data-testid="stPageLink"]', has_text="Compare 50 runs")
-        compare.wait_for()
-        wait_idle(page, timeout=120)
-        started = time.monotonic()
-        compare.click()
-        times["compare cold"] = _complete(page, started, _compare_shown)
-        started = time.monotonic()
-        page.get_by_text("Log scale").click()
-        times["compare warm"] = _complete(page, started, _compare_shown)
-        page.context.close()
-
-        page = _page(browser)
-        _complete(page, _sign_in(page, url, password, "run?id=run-00002"), _chart_drawn)
-        started = _sign_in(page, url, password, "compare?runs=" + ",".join(compare_ids) + "&x=time")
-        times["compare permalink"] = _complete(page, started, _compare_shown)
-        page.context.close()
-    return times
-
-
-def _page(browser: Browser) -> Page:
-    page = new_page(browser, 1600, 1100)
-    page.set_default_timeout(120_000)
-    return page
-
-
-def _chart_drawn(page: Page) -> None:
-    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for()
-
-
-def _sign_in(page: Page, url: str, password: str, path: str) -> float:
-    """Open ``path`` signed out, fill the form, click; returns the click's time."""
-    page.goto(f"{url}/{path}")
-    page.get_by_role("textbox", name="User").fill("bench")
-    page.get_by_role("textbox", name="Password", exact=True).fill(password)
+def open_page(page: Page, case: PageCase) -> float:
+    """Open ``case``'s address in the signed-in session; seconds until the page is complete."""
+    page.evaluate(_WATCH)
     started = time.monotonic()
+    page.evaluate(_NAVIGATE, case.path)
+    page.wait_for_function("window.__cairnRan === true", timeout=120_000)
+    case.ready(page)
+    seconds = time.monotonic() - started + wait_idle(page, timeout=120, settle=0.5)
+    shown = exceptions(page)
+    if shown:
+        raise RuntimeError(f"{case.name}: the page shows an exception: {shown[0][:500]}")
+    return seconds
+
+
+def sign_in(page: Page, url: str, password: str, path: str) -> None:
+    page.goto(f"{url}/{path}")
+    page.get_by_role("textbox", name="User").fill(USER)
+    page.get_by_role("textbox", name="Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    return started
+    page.get_by_text("Sign out").wait_for()
+    wait_idle(page, timeout=120)
+
+
+@dataclass
+class Figures:
+    first: list[float] = field(default_factory=list)
+    warm: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def measure(
+    clickhouse_url: str,
+    directory: Path,
+    chosen: Sequence[PageCase],
+    repeat: int,
+    reloads: int,
+    log: Callable[[str], None],
+    profile: Path | None = None,
+) -> dict[str, Figures]:
+    """First render (a new portal process per page and repetition) and warm renders."""
+    figures = {case.name: Figures() for case in chosen}
+    with chromium() as browser:
+        for round_ in range(repeat):
+            for case in chosen:
+                with portal(clickhouse_url, directory, profile) as (url, password):
+                    page = new_page(browser, 1600, 1100)
+                    page.set_default_timeout(120_000)
+                    try:
+                        sign_in(page, url, password, case.landing)
+                        first = open_page(page, case)
+                        warm = [open_page(page, case) for _ in range(reloads)]
+                    except Exception as exc:  # one page failing must not hide the others' figures
+                        shot = directory / f"failed-{case.name.split(' ')[0].lower()}.png"
+                        page.screenshot(path=str(shot), full_page=True)
+                        figures[case.name].errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                        log(f"  {case.name:<22} round {round_ + 1}: FAILED ({shot}): {exc}")
+                        continue
+                    finally:
+                        page.context.close()
+                figures[case.name].first.append(first)
+                figures[case.name].warm.extend(warm)
+                log(
+                    f"  {case.name:<22} round {round_ + 1}: first {first:5.2f} s, warm "
+                    + " ".join(f"{w:.2f}" for w in warm)
+                    + f"  (load {os.getloadavg()[0]:.1f})"
+                )
+    return figures
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile (p95 of 10 values is the largest but none)."""
+    ordered = sorted(values)
+    rank = math.ceil(fraction * len(ordered) - 1e-9)
+    return ordered[min(max(rank, 1), len(ordered)) - 1]
+
+
+@dataclass(frozen=True)
+class Row:
+    page: str
+    first_s: float  # the worst first render
+    warm_p50_s: float
+    warm_p95_s: float
+    goal: str
+    met: bool
+
+
+def rows(figures: dict[str, Figures]) -> list[Row]:
+    table = []
+    for name, found in figures.items():
+        if not found.first:  # every round failed: no figure, and the goal is not met
+            table.append(Row(name, math.nan, math.nan, math.nan, GOAL, False))
+            continue
+        first = max(found.first)
+        p50 = statistics.median(found.warm) if found.warm else math.nan
+        p95 = percentile(found.warm, 0.95) if found.warm else math.nan
+        table.append(Row(name, first, p50, p95, GOAL, first < FIRST_GOAL_S and p95 < WARM_GOAL_S))
+    return table
+
+
+def table_text(table: Sequence[Row]) -> str:
+    lines = [
+        f"{'page':<22} {'first s':>8} {'warm p50':>9} {'warm p95':>9}   {'goal':<30} met?",
+    ]
+    for row in table:
+        lines.append(
+            f"{row.page:<22} {row.first_s:8.2f} {row.warm_p50_s:9.2f} {row.warm_p95_s:9.2f}"
+            f"   {row.goal:<30} {'yes' if row.met else 'NO'}"
+        )
+    return "\n".join(lines)
+
+
+def shape_from_env(env: dict[str, str]) -> Shape:
+    runs = int(env.get("CAIRN_BENCH_RUNS", "10000"))
+    steps = int(env.get("CAIRN_BENCH_STEPS", "100000"))
+    return Shape(runs=runs, big_every=100, big_steps=steps)
+
+
+@contextmanager
+def _endpoint(url: str | None, directory: Path) -> Iterator[str]:
+    if url:
+        yield url.rstrip("/")
+        return
+    with local_endpoint(directory) as started:
+        yield started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,34 +315,61 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dir", type=Path, help="keep the endpoint's data here (reused when loaded)"
     )
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record each page run's ClickHouse round trips and cProfile (bench.portal_profile)",
+    )
     args = parser.parse_args(argv)
-    shape = Shape(runs=10_000, big_every=200, big_steps=100_000)
+    env = dict(os.environ)
+    shape = shape_from_env(env)
+    repeat = int(env.get("CAIRN_BENCH_REPEAT", "2"))
+    reloads = int(env.get("CAIRN_BENCH_RELOADS", "10"))
+    wanted = {w.strip() for w in env.get("CAIRN_BENCH_PAGES", "").split(",") if w.strip()}
+    chosen = [c for c in cases(shape) if not wanted or c.name.split(" ")[0] in wanted]
     with tempfile.TemporaryDirectory(prefix="cairn-portal-bench-") as tmp:
         directory = args.dir or Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        with local_endpoint(directory) as clickhouse_url:
-            client = connect(clickhouse_url, database="default")
+        with _endpoint(args.url, directory) as clickhouse_url:
+            client = connect(clickhouse_url, database="default", timeout_s=3600)
             if not loaded(client, DATABASE, shape):
+                client.command(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
                 apply_migrations(client, DATABASE)
                 print(
-                    f"loading {shape.runs:,} runs and {shape.points:,} metric points ...",
-                    flush=True,
+                    f"loading {shape.runs:,} runs, {shape.points:,} metric points ...", flush=True
                 )
                 load(client, DATABASE, shape, lambda line: print(line, flush=True))
-            compare_ids = [f"run-{n:05d}" for n in range(0, shape.runs, shape.big_every)][:50]
-            times: dict[str, list[float]] = {}
-            for _ in range(args.repeat):
-                with portal(clickhouse_url, directory) as (url, password):
-                    for case, seconds in render_times(url, password, compare_ids).items():
-                        times.setdefault(case, []).append(seconds)
-    print(f"\nportal render, {args.repeat} fresh portal processes (seconds to a complete page)")
-    print(f"{'case':<20} {'median':>7} {'best':>7} {'worst':>7}   target")
-    for case, values in times.items():
-        target = f"{TARGET_S:.1f} s" if case.endswith("cold") else ""
-        print(
-            f"{case:<20} {statistics.median(values):7.2f} {min(values):7.2f} {max(values):7.2f}   {target}"
-        )
+            if not has_extras(client, DATABASE):
+                load_extras(client, DATABASE, shape, lambda line: print(line, flush=True))
+            started_load = os.getloadavg()
+            print(
+                f"store: {shape.runs:,} runs, {shape.big_runs} of {shape.big_steps:,} steps; "
+                f"{repeat} fresh portal(s) per page, {reloads} warm reloads each",
+                flush=True,
+            )
+            profile = directory / "profile.jsonl" if args.profile else None
+            if profile is not None:
+                profile.unlink(missing_ok=True)
+            figures = measure(
+                clickhouse_url,
+                directory,
+                chosen,
+                repeat,
+                reloads,
+                lambda s: print(s, flush=True),
+                profile,
+            )
+            if profile is not None:
+                print("\nwhere the time goes (first render, then warm):")
+                print(summarize(profile))
+    ended_load = os.getloadavg()
+    print(f"\nportal pages (seconds to a complete page; first = worst of {repeat} fresh portals)")
+    print(table_text(rows(figures)))
+    print(
+        f"load average (1/5/15 min) at start {started_load[0]:.2f}/{started_load[1]:.2f}/"
+        f"{started_load[2]:.2f}, at end {ended_load[0]:.2f}/{ended_load[1]:.2f}/"
+        f"{ended_load[2]:.2f}, on {os.cpu_count()} cores"
+    )
     return 0
 
 
