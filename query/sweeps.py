@@ -214,12 +214,30 @@ def intermediate_values(
             rule="range",
         )
     found = _load(client, caller, sweep_run_id, database)
-    name, _ = found.summary.definition.direction_of(objective)
-    trials = found.trials
+    return trial_points(
+        client, caller, found.trials, found.summary.definition, objective=objective,
+        max_points=max_points, database=found.vis.database,
+    )  # fmt: skip
+
+
+def trial_points(
+    client: Client,
+    caller: Caller,
+    trials: pd.DataFrame,
+    definition: SweepDefinition,
+    *,
+    objective: str | None = None,
+    max_points: int = 200,
+    database: str | None = None,
+) -> pd.DataFrame:
+    """:func:`intermediate_values` for trials already read with :func:`sweep_with_trials`: the
+    Sweep page reads the sweep once, not once per chart. The points are read with ``caller``'s
+    visibility (:func:`query.series.metric_series`), whatever ``trials`` holds."""
+    name, _ = definition.direction_of(objective)
     ids = [str(r) for r in trials["run_id"]]
     parts = [
         series.metric_series(client, caller, ids[i : i + _SERIES_CHUNK], [name], max_points,
-                             database=found.vis.database)
+                             database=database)
         for i in range(0, len(ids), _SERIES_CHUNK)
     ]  # fmt: skip
     points = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=series.COLUMNS)])

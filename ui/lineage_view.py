@@ -9,6 +9,7 @@ model versions), e.g. ``run:0190…``, ``dataset:sha256:ab…``, ``model_version
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 import plotly.graph_objects as go
@@ -77,9 +78,15 @@ def layers(graph: LineageGraph) -> dict[Node, int]:
     return column
 
 
+ROW_PX = 70  # vertical room per row: a marker and a two-line label below it
+LABEL_CHARS = 18  # a label longer than this wraps (at most two lines, then "…")
+
+
 def positions(graph: LineageGraph) -> dict[Node, tuple[float, float]]:
     """(column, row) per node; within a column, nodes are ordered by the mean row of what flows
-    into them, which keeps most arrows short and uncrossed."""
+    into them, which keeps most arrows short and uncrossed. Rows are one unit apart in the
+    tallest column; a column with fewer nodes spreads them over the same height (at most three
+    units apart), so neighbours and their labels never crowd in the middle of a short column."""
     columns = layers(graph)
     parents: dict[Node, list[Node]] = {}
     for edge in graph.edges:
@@ -88,6 +95,7 @@ def positions(graph: LineageGraph) -> dict[Node, tuple[float, float]]:
     by_column: dict[int, list[Node]] = {}
     for node, col in sorted(columns.items(), key=lambda kv: (kv[1], kv[0].kind, kv[0].id)):
         by_column.setdefault(col, []).append(node)
+    tallest = max((len(nodes) for nodes in by_column.values()), default=1)
     out: dict[Node, tuple[float, float]] = {}
     for col in sorted(by_column):
         nodes = by_column[col]
@@ -97,15 +105,16 @@ def positions(graph: LineageGraph) -> dict[Node, tuple[float, float]]:
             return -sum(rows) / len(rows) if rows else 0.0
 
         nodes.sort(key=pull)
+        gap = min(tallest / len(nodes), 3.0) if len(nodes) > 1 else 1.0
         for i, node in enumerate(nodes):
-            out[node] = (float(col), (len(nodes) - 1) / 2 - i)
+            out[node] = (float(col), ((len(nodes) - 1) / 2 - i) * gap)
     return out
 
 
 def _padded(where: Mapping[Node, tuple[float, float]]) -> list[float]:
     """The y range with room above and below the outermost nodes (and their labels)."""
     ys = [y for _, y in where.values()] or [0.0]
-    return [min(ys) - 0.8, max(ys) + 0.6]
+    return [min(ys) - 0.9, max(ys) + 0.5]
 
 
 def label(node: Node, names: Mapping[Node, str]) -> str:
@@ -115,8 +124,28 @@ def label(node: Node, names: Mapping[Node, str]) -> str:
     return name or short(node.id, 10)
 
 
+def wrapped(text: str, width: int = LABEL_CHARS) -> str:
+    """A label for plotly: escaped (plotly reads a little HTML in text, and names are user text),
+    broken into at most two lines of about ``width`` characters, at a separator if one is near."""
+    lines: list[str] = []
+    rest = text
+    while rest and len(lines) < 2:
+        if len(rest) <= width:
+            lines.append(rest)
+            rest = ""
+            break
+        cut = max((rest.rfind(ch, width // 2, width) for ch in " -_/.:"), default=-1)
+        cut = cut + 1 if cut > 0 else width
+        lines.append(rest[:cut])
+        rest = rest[cut:]
+    if rest:
+        lines[-1] = lines[-1][: width - 1] + "…"
+    return "<br>".join(html.escape(line, quote=False) for line in lines)
+
+
 def figure(graph: LineageGraph, names: Mapping[Node, str]) -> go.Figure:
-    """Nodes (clickable: ``customdata`` is the node's URL form) and flow arrows."""
+    """Nodes (clickable: ``customdata`` is the node's URL form), flow arrows, and each node's
+    label under it on a white box drawn over the arrows, so crossing arrows never hide it."""
     where = positions(graph)
     fig = go.Figure()
     for edge in graph.edges:
@@ -135,21 +164,31 @@ def figure(graph: LineageGraph, names: Mapping[Node, str]) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=[where[n][0] for n in nodes], y=[where[n][1] for n in nodes],
-                mode="markers+text", name=kind.value.replace("_", " "),
-                text=[label(n, names) for n in nodes], textposition="bottom center",
+                mode="markers", name=kind.value.replace("_", " "),
+                text=[html.escape(label(n, names), quote=False) for n in nodes],
                 customdata=[format_node(n) for n in nodes],
                 marker={"symbol": symbol, "size": [26 if n == graph.root else 18 for n in nodes],
                         "color": color, "line": {"width": [3 if n == graph.root else 1 for n in nodes], "color": "#222"}},
                 hovertemplate="%{text}<br>%{customdata}<extra></extra>",
             )
         )  # fmt: skip
-    height = 140 + 90 * max(
-        (sum(1 for p in where.values() if p[0] == c) for c in {p[0] for p in where.values()}),
-        default=1,
-    )
+    for node, (x, y) in where.items():
+        fig.add_annotation(
+            x=x, y=y, xref="x", yref="y", text=wrapped(label(node, names)), showarrow=False,
+            yanchor="top", yshift=-15 if node == graph.root else -11, font={"size": 11, "color": "#444"},
+            bgcolor="rgba(255, 255, 255, 0.9)", borderpad=1,
+        )  # fmt: skip
+    ys = [y for _, y in where.values()] or [0.0]
+    height = 120 + ROW_PX * (max(ys) - min(ys) + 1)
     fig.update_layout(
-        height=min(max(height, 360), 640), margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        xaxis={"visible": False}, yaxis={"visible": False, "range": _padded(where)}, dragmode="pan",
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        height=int(min(max(height, 360), 2400)), margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        xaxis={"visible": False, "range": _x_range(where)}, yaxis={"visible": False, "range": _padded(where)},
+        dragmode="pan", legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
     )  # fmt: skip
     return fig
+
+
+def _x_range(where: Mapping[Node, tuple[float, float]]) -> list[float]:
+    """Room left and right of the outer columns for their labels."""
+    xs = [x for x, _ in where.values()] or [0.0]
+    return [min(xs) - 0.5, max(xs) + 0.5]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -21,10 +22,12 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 from cairn_contract import sweep_record as record
-from query import sweeps
+from query import sweep_analysis, sweeps
 from query.access import Caller
 from query.sweep_analysis import Evaluator, SweepDefinition
 from query.sweeps import SweepSummary
+from reports.format import duration
+from reports.format import number as compact
 from ui import context
 from ui.charts import PALETTE
 
@@ -56,19 +59,33 @@ def load(caller: Caller, sweep_run_id: str) -> tuple[SweepSummary, pd.DataFrame]
     return sweeps.sweep_with_trials(context.client(), caller, sweep_run_id)
 
 
+# The charts' reads take the trials the page already has (:func:`load`): one read of the sweep
+# per page, not one per chart (each is several statements). The sweep id and objective key the
+# caches; the trials are not hashed (they come from ``load``'s cache of the same lifetime).
+
+
 @st.cache_data(ttl=15, show_spinner=False)
-def intermediate(caller: Caller, sweep_run_id: str, objective: str) -> pd.DataFrame:
-    return sweeps.intermediate_values(
-        context.client(), caller, sweep_run_id, objective=objective, max_points=INTERMEDIATE_POINTS
-    )
+def intermediate(
+    caller: Caller, sweep_run_id: str, objective: str, _summary: SweepSummary, _trials: pd.DataFrame
+) -> pd.DataFrame:
+    return sweeps.trial_points(
+        context.client(), caller, _trials, _summary.definition, objective=objective,
+        max_points=INTERMEDIATE_POINTS,
+    )  # fmt: skip
 
 
 @st.cache_data(ttl=60, show_spinner="Computing param importance…")
 def importances(
-    caller: Caller, sweep_run_id: str, evaluator: Evaluator, objective: str
+    caller: Caller,
+    sweep_run_id: str,
+    evaluator: Evaluator,
+    objective: str,
+    _summary: SweepSummary,
+    _trials: pd.DataFrame,
 ) -> dict[str, float]:
-    return sweeps.param_importances(
-        context.client(), caller, sweep_run_id, evaluator=evaluator, objective=objective
+    sweep_analysis.check_evaluator(evaluator)
+    return sweep_analysis.param_importances(
+        _trials, _summary.definition, evaluator=evaluator, objective=objective
     )
 
 
@@ -97,10 +114,34 @@ def plain(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
+def _missing(value: object) -> bool:
+    return (
+        value is None
+        or value is pd.NaT
+        or value is pd.NA
+        or (isinstance(value, float | np.floating) and math.isnan(value))
+    )
+
+
+def cell(value: object) -> str:
+    """A trials-table cell as people read it: empty when missing, numbers compact (``0.03``,
+    ``0.8884``), times to the second in UTC."""
+    if _missing(value):
+        return ""
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, np.integer):
+        return str(int(value))
+    if isinstance(value, np.floating):
+        return compact(float(value))
+    return compact(value)
+
+
 def trials_table(trials: pd.DataFrame) -> Styler:
-    """The trials as shown: run id hidden, the state coloured; numbers stay numbers, so every
-    column sorts."""
-    shown = trials.drop(columns=["run_id"])
+    """The trials as shown: run id hidden, the state coloured, numbers compact, times to the
+    second, durations in words, nothing for a missing value; the values underneath stay
+    numbers and times, so those columns sort as such (a column with gaps sorts as text)."""
+    shown = trials.drop(columns=["run_id"]).rename(columns={"duration_s": "duration"})
     short = [c.removeprefix("params.").removeprefix("metrics.") for c in shown.columns]
     if len(set(short)) == len(short):  # a param and an objective of the same name keep prefixes
         shown.columns = pd.Index(short)
@@ -109,7 +150,36 @@ def trials_table(trials: pd.DataFrame) -> Styler:
         found = STATE_COLOURS.get(str(state))
         return f"color: {found}; font-weight: 600" if found else ""
 
-    return shown.style.map(colour, subset=["state"])
+    formats: dict[str, Any] = dict.fromkeys(shown.columns, cell)
+    formats["duration"] = duration
+    # The grid draws a missing value as "None" whatever the format says: a column with gaps
+    # (a running trial's end, a pruned step) is shown as its formatted text instead.
+    for column, show in list(formats.items()):
+        if shown[column].isna().any():
+            shown[column] = [show(value) if not _missing(value) else "" for value in shown[column]]
+            formats[column] = str
+    return shown.style.format(formats, na_rep="").map(colour, subset=["state"])
+
+
+LIST_COLUMNS = ["name", "project", "objectives", "trials", "complete", "pruned", "failed",
+                "running", "best_value", "status", "created"]  # fmt: skip
+
+
+def sweep_list(found: pd.DataFrame) -> pd.DataFrame:
+    """The sweeps list: what tells sweeps apart, narrow enough for the page (the sampler, pruner
+    and study are on each sweep's own page)."""
+    shown = found.assign(
+        project=found["team"].astype(str) + "/" + found["project"].astype(str),
+        objectives=[
+            ", ".join(
+                f"{o} {'↓' if d == 'minimize' else '↑'}" for o, d in zip(objs, dirs, strict=False)
+            )
+            for objs, dirs in zip(found["objectives"], found["directions"], strict=True)
+        ],
+        best_value=[compact(v) for v in found["best_value"]],
+        created=[cell(t) for t in found["created"]],
+    )
+    return shown[[c for c in LIST_COLUMNS if c in shown.columns]]
 
 
 # --- charts --------------------------------------------------------------------------------------

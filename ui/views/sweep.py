@@ -36,11 +36,7 @@ if not sweep_id:
     if picked:
         st.query_params["sweep"] = picked
         st.rerun()
-    overview = found.drop(columns=["run_id"]).assign(
-        objectives=[", ".join(o) for o in found["objectives"]],
-        directions=[", ".join(d) for d in found["directions"]],
-    )
-    st.dataframe(overview, hide_index=True)
+    st.dataframe(sweep_view.sweep_list(found), hide_index=True, key="sweep.list")
     st.stop()
 
 try:
@@ -121,7 +117,7 @@ if history.empty:
     left.caption("The optimisation history appears once a trial completes.")
 else:
     left.plotly_chart(sweep_view.history_figure(history, objective, direction), key="sweep.history")
-points = sweep_view.intermediate(caller, sweep_id, objective)
+points = sweep_view.intermediate(caller, sweep_id, objective, summary, trials)
 if points.empty:
     right.caption("No intermediate values were reported.")
 else:
@@ -143,7 +139,7 @@ if definition.space and not history.empty:
         format_func=lambda e: sweep_view.EVALUATOR_LABELS.get(e, e),
     ) or "fanova")  # fmt: skip
     try:
-        importance = sweep_view.importances(caller, sweep_id, evaluator, objective)
+        importance = sweep_view.importances(caller, sweep_id, evaluator, objective, summary, trials)
     except (CairnError, ImportError) as exc:
         st.warning(f"Param importance is unavailable: {exc}")
     else:

@@ -209,3 +209,15 @@ def test_another_team_sees_no_sweep_and_cannot_open_one(
             read(client, OTHER_TEAM, world.sweep_run_id)
     assert len(sweeps.sweep_trials(client, ADMIN, world.sweep_run_id)) == len(TRIALS)
     assert world.sweep_run_id in set(sweeps.sweeps(client, ADMIN)["run_id"])
+
+
+def test_trial_points_of_loaded_trials_are_the_intermediate_values_for_their_caller_only(
+    world: RecordedWorld, client: Client
+) -> None:
+    summary, trials = sweeps.sweep_with_trials(client, CALLER, world.sweep_run_id)
+    pd.testing.assert_frame_equal(
+        sweeps.trial_points(client, CALLER, trials, summary.definition),
+        sweeps.intermediate_values(client, CALLER, world.sweep_run_id),
+    )
+    # the points are read with the caller's visibility, whatever trials are handed in
+    assert sweeps.trial_points(client, OTHER_TEAM, trials, summary.definition).empty

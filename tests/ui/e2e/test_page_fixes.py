@@ -78,3 +78,57 @@ def test_the_sharing_pages_chart_link_is_the_chart_view_set_up_on_the_run_page(
     for name in ("keys", "x", "log"):
         assert shared[name] == on_screen[name], name
     assert not exceptions(page)
+
+
+def test_the_sweep_list_fits_the_page(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "alice", PASSWORD, "sweep")
+    wait_idle(page, timeout=120)
+    grid = page.locator(GRID).first
+    expect(grid).to_be_visible()
+    widths = grid.evaluate(
+        "e => { const s = e.querySelector('.dvn-scroller'); return [s.scrollWidth, s.clientWidth] }"
+    )
+    assert widths[0] <= widths[1], f"the list is {widths[0]} px wide in {widths[1]} px"
+    assert "xgb-sweep-01" in _grid_text(page, 0)
+    assert not exceptions(page)
+
+
+def _boxes(page: Page, selector: str) -> list[dict[str, float]]:
+    found = (element.bounding_box() for element in page.locator(selector).all())
+    return [box for box in found if box and box["width"] > 0]
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]
+    )  # fmt: skip
+
+
+def test_lineage_both_ways_at_depth_three_draws_labels_apart(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "alice", PASSWORD, "lineage?dir=both&depth=3")
+    wait_idle(page, timeout=120)
+    expect(page.get_by_text("nodes,", exact=False).first).to_be_visible()
+    page.locator(".scatterlayer .point").first.wait_for()
+    # a node's label: plotly's text next to points, or a text annotation (arrows have none)
+    labels = [
+        b for b in _boxes(page, ".textpoint text") + _boxes(page, "g.annotation-text-g text")
+        if b["height"] > 0
+    ]  # fmt: skip
+    markers = _boxes(page, ".scatterlayer .point")
+    assert len(labels) == len(markers) >= 15  # the demo's model, its data, runs and sweep
+
+    def centre(b: dict[str, float]) -> tuple[float, float]:
+        return b["x"] + b["width"] / 2, b["y"] + b["height"] / 2
+
+    def distance(a: dict[str, float], b: dict[str, float]) -> float:
+        (ax, ay), (bx, by) = centre(a), centre(b)
+        return float(((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5)
+
+    for i, one in enumerate(labels):
+        assert not [o for o in labels[i + 1 :] if _overlap(one, o)], "two labels overlap"
+        own = min(markers, key=lambda m: distance(one, m))
+        assert not [m for m in markers if m is not own and _overlap(one, m)], (
+            "a label covers another node"
+        )
+    assert not exceptions(page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
 from query.sharing import Transfer
 from reports.markdown import to_text
@@ -41,3 +42,48 @@ def test_a_chart_link_is_the_view_last_shown_else_the_pages_first_view() -> None
     }  # fmt: skip
     first = chart_link_params("r2", shown, ["train/loss", "val/auc"])
     assert first == {"id": "r2", "tab": "Charts", "keys": "val/auc,train/loss"}
+
+
+def test_the_trials_table_shows_numbers_times_and_gaps_as_people_read_them() -> None:
+    import pandas as pd
+
+    from ui.sweep_view import trials_table
+
+    started = pd.Timestamp("2026-12-01 17:55:12.751692", tz="UTC")
+    trials = pd.DataFrame({
+        "number": pd.array([0, 1], dtype="Int64"), "run_id": ["a", "b"], "name": ["t0", "t1"],
+        "state": ["complete", "running"], "status": ["finished", "running"],
+        "params.lr": [0.03, None], "metrics.val/auc": [0.888379421, float("nan")],
+        "pruned_step": pd.array([None, None], dtype="Int64"),
+        "started": [started, started], "ended": [started + pd.Timedelta(minutes=18), pd.NaT],
+        "duration_s": [1080.0, float("nan")],
+    })  # fmt: skip
+    shown = trials_table(trials)
+    html = shown.to_html()
+    for raw in ("None", "nan", "NaT", "0.030000", "17:55:12.751692", "1080"):
+        assert raw not in html, raw
+    for readable in ("0.03", "0.8884", "2026-12-01 17:55:12", "18.0 min"):
+        assert readable in html, readable
+    assert shown.data["number"].dtype == "Int64"  # a column without gaps still sorts as numbers
+
+
+def test_lineage_rows_spread_short_columns_and_labels_wrap_escaped() -> None:
+    from query.lineage import Edge, GraphNode, LineageGraph, Node, NodeKind
+    from ui.lineage_view import positions, wrapped
+
+    data = Node(NodeKind.DATASET, "sha256:d")
+    runs = [Node(NodeKind.RUN, f"r{i}") for i in range(6)]
+    model = Node(NodeKind.MODEL_VERSION, "m", 1)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    edges = [Edge(run, "used", data, "risk", "churn", "alice", at) for run in runs]
+    edges.append(Edge(model, "built_by", runs[0], "risk", "churn", "alice", at))
+    nodes = [GraphNode(n, str(n.id), 1) for n in (data, *runs, model)]
+    where = positions(LineageGraph(model, "both", 2, tuple(nodes), tuple(edges), False))
+    run_rows = sorted(where[r][1] for r in runs)
+    assert [b - a for a, b in pairwise(run_rows)] == [1.0] * 5
+    assert where[data][0] < where[runs[0]][0] < where[model][0]
+    assert wrapped("xgb-lr0.03-d10") == "xgb-lr0.03-d10"
+    assert wrapped("a-very-long-run-name-of-the-sweep-trial-17") == (
+        "a-very-long-run-<br>name-of-the-sweep…"
+    )
+    assert wrapped("<b>bold</b>") == "&lt;b&gt;bold&lt;/b&gt;"
