@@ -93,7 +93,7 @@ def cases(shape: Shape) -> list[PageCase]:
     sweep = sweep_ids(shape)[0]
     lineage_run = f"run-{shape.runs // 2 + 2:05d}"  # deep in its project's chain of runs
     return [
-        PageCase("Projects", "projects", _title("Projects"), landing="inbox"),
+        PageCase("Projects", "", _title("Projects"), landing="inbox"),
         PageCase("Runs", "runs", _with("Runs", TABLE)),
         PageCase("Run (long, Charts)", f"run?id={long_runs[-1]}&tab=Charts", _with("exp-", CHART)),
         PageCase(
@@ -113,7 +113,7 @@ def cases(shape: Shape) -> list[PageCase]:
         PageCase("Handover", "handover?team=team-0", _with("Handover", TABLE)),
         PageCase("Sharing", "sharing", _title("Sharing")),
         PageCase("Automations", "automations?team=team-0", _with("Automations", TABLE)),
-        PageCase("Inbox", "inbox", _with("Inbox", TABLE), landing="projects"),
+        PageCase("Inbox", "inbox", _with("Inbox", TABLE), landing=""),  # "": Projects
     ]
 
 
