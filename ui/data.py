@@ -434,6 +434,8 @@ def _panel_points(
     caller: Caller, run_ids: tuple[str, ...], keys: tuple[str, ...], x: str, max_points: int
 ) -> pd.DataFrame:
     client = context.client()
+    if not run_ids:
+        return pd.DataFrame()
     if x.startswith("metric:"):
         return series.metric_against(
             client, caller, list(run_ids), list(keys), x.removeprefix("metric:"), max_points

@@ -87,6 +87,14 @@ def chart_runs(selected: Sequence[str], shown: Sequence[str]) -> tuple[list[str]
     return runs, f"all {len(runs)} shown runs"
 
 
+def combine(*parts: pd.DataFrame) -> pd.DataFrame:
+    """The points of several reads (finished runs' cached, running runs' fresh) as one frame."""
+    found = [part for part in parts if len(part)]
+    if not found:
+        return pd.DataFrame(columns=["run_id", "key", "step", "timestamp", "x", "value", "bucket"])
+    return pd.concat(found, ignore_index=True)
+
+
 def _time_unit(seconds: float) -> tuple[float, str]:
     if seconds < 120:
         return 1.0, "s"

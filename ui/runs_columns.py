@@ -9,9 +9,10 @@ tags, and ``(param)``/``(metric)`` only where a param and a metric share a key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from domain.filters import ATTRIBUTES
+from cairn_contract.errors import ValidationError
+from domain.filters import ATTRIBUTES, parse_field
 
 # Always shown, first: the name links to the run (the table's way to open one).
 NAME = "name"
@@ -69,6 +70,18 @@ def choices(params: Sequence[str], tags: Sequence[str], metrics: Sequence[str]) 
         *(f"metrics_min.{k}" for k in metrics),
         *(f"metrics_max.{k}" for k in metrics),
     ]
+
+
+def valid(columns: Iterable[str]) -> list[str]:
+    """The columns the filter language can name (a column from a URL may be anything)."""
+    out = []
+    for column in columns:
+        try:
+            parse_field(column)
+        except ValidationError:
+            continue
+        out.append(column)
+    return out
 
 
 def choice_label(column: str) -> str:

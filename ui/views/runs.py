@@ -24,6 +24,10 @@ from ui.runs_table import (
 from ui.runs_view import LIMITS, RunsView, group_table, order_spec, user_default_columns
 
 WATCH_S = 5.0  # how often a page with no running run checks whether a run was started
+# A live table of more rows than this redraws every LARGE_TABLE_S instead of every second:
+# reading and sending 10,000 rows each second would keep the page (and the store) busy.
+LARGE_TABLE_ROWS = 1_000
+LARGE_TABLE_S = 10.0
 
 caller = context.caller()
 people = data.people()
@@ -34,6 +38,7 @@ tz = st.context.timezone or "UTC"
 metric_keys = data.known_keys(caller, "metrics")
 param_keys = data.known_keys(caller, "params")
 choices = runs_columns.choices(param_keys, data.known_keys(caller, "tags"), metric_keys)
+choices += runs_columns.valid(c for c in view.columns if c not in choices)  # keys new since
 defaults = runs_columns.default_columns(param_keys, metric_keys, user_default_columns(caller))
 
 st.title("Runs")
@@ -142,6 +147,8 @@ except ValidationError as exc:
     st.stop()
 
 every = live.interval(found["status"].astype(str)) if len(found) else None
+if every is not None and len(found) > LARGE_TABLE_ROWS:
+    every = max(every, LARGE_TABLE_S)
 run_url_prefix = links.permalink(context.settings().portal_url, "run") + "?id="
 
 
@@ -175,17 +182,24 @@ def workspace() -> None:
             caller, view.filter or None, view.order_by, query_columns, view.limit
         )
         live.stop_when_finished(every, runs["status"].astype(str), forget=[data.search.clear])
-    st.caption(
+    count_col, live_col = st.columns([4, 1])
+    count_col.caption(
         f"{len(runs):,} of {total:,} runs"
         + (" (raise 'Show' to see more)" if total > len(runs) else "")
-        + (" · live" if every is not None else "")
     )
+    if every is not None:
+        live_col.caption(f":material/autorenew: live, every {every:g} s", help="runs are running")
     chosen = selected_ids(runs)
     names = dict(zip(runs["run_id"].astype(str), runs["name"].astype(str), strict=False))
     if chart_keys:
+        chart_args = (tuple(chart_keys), chart_x, runs_charts.POINTS)
         ids, which = runs_charts.chart_runs(chosen, list(runs["run_id"].astype(str)))
-        read = data.live_panel_points if every is not None else data.panel_points
-        points = read(caller, tuple(ids), tuple(chart_keys), chart_x, runs_charts.POINTS)
+        running = set(runs.loc[runs["status"].astype(str) == live.RUNNING, "run_id"].astype(str))
+        points = runs_charts.combine(
+            data.panel_points(caller, tuple(i for i in ids if i not in running), *chart_args),
+            # only running runs' series are re-read on each tick; the others are cached
+            data.live_panel_points(caller, tuple(i for i in ids if i in running), *chart_args),
+        )
         st.caption(f"Charts of {which}")
         panels = st.columns(min(len(chart_keys), 3))
         for i, key in enumerate(chart_keys):

@@ -27,6 +27,8 @@ def test_default_columns_add_the_most_common_metric_and_param_keys_or_the_saved_
         "metrics.val/auc", "metrics.loss", "params.lr", "params.depth", "params.seed",
     )  # fmt: skip
     assert runs_columns.default_columns(["lr"], ["loss"], ["params.lr"]) == ("name", "params.lr")
+    # a column from a URL is offered if the filter language can name it (a key new since)
+    assert runs_columns.valid(["metrics.loss", "bogus", "name"]) == ["metrics.loss", "name"]
 
 
 def test_headers_are_readable_and_unique() -> None:
