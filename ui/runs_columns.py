@@ -45,13 +45,16 @@ def default_columns(
 ) -> tuple[str, ...]:
     """What the table shows when the URL names no columns: the person's saved columns if they
     saved some, else the run's main attributes and the metric and param keys most runs have
-    (``params`` and ``metrics`` come most used first, as ``query.runs.known_keys`` orders them)."""
+    (``params`` and ``metrics`` come most used first, as ``query.runs.known_keys`` orders them).
+    Keys a column cannot name (see :func:`valid`) are skipped."""
     if saved:
         return with_name(saved)
+    metric_columns = valid(f"metrics.{key}" for key in metrics)
+    param_columns = valid(f"params.{key}" for key in params)
     return (
         *BASE_COLUMNS,
-        *(f"metrics.{key}" for key in metrics[:DEFAULT_METRICS]),
-        *(f"params.{key}" for key in params[:DEFAULT_PARAMS]),
+        *metric_columns[:DEFAULT_METRICS],
+        *param_columns[:DEFAULT_PARAMS],
     )
 
 
@@ -61,19 +64,26 @@ def with_name(columns: Sequence[str]) -> tuple[str, ...]:
 
 
 def choices(params: Sequence[str], tags: Sequence[str], metrics: Sequence[str]) -> list[str]:
-    """Every column the chooser offers: the run's attributes, then metrics, params and tags."""
+    """Every column the chooser offers: the run's attributes, then metrics, params and tags
+    (keys a column cannot name are left out)."""
     return [
         *ATTRIBUTE_COLUMNS,
-        *(f"metrics.{k}" for k in metrics),
-        *(f"params.{k}" for k in params),
-        *(f"tags.{k}" for k in tags),
-        *(f"metrics_min.{k}" for k in metrics),
-        *(f"metrics_max.{k}" for k in metrics),
+        *valid(
+            [
+                *(f"metrics.{k}" for k in metrics),
+                *(f"params.{k}" for k in params),
+                *(f"tags.{k}" for k in tags),
+                *(f"metrics_min.{k}" for k in metrics),
+                *(f"metrics_max.{k}" for k in metrics),
+            ]
+        ),
     ]
 
 
 def valid(columns: Iterable[str]) -> list[str]:
-    """The columns the filter language can name (a column from a URL may be anything)."""
+    """The columns the filter language can name bare: result columns are named by the bare
+    field (``query.runs.search_runs``), so a key such as ``batch size`` cannot be a column yet
+    (it can be filtered, quoted: ``params.`batch size```); a column from a URL may be anything."""
     out = []
     for column in columns:
         try:

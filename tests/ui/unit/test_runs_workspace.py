@@ -29,6 +29,10 @@ def test_default_columns_add_the_most_common_metric_and_param_keys_or_the_saved_
     assert runs_columns.default_columns(["lr"], ["loss"], ["params.lr"]) == ("name", "params.lr")
     # a column from a URL is offered if the filter language can name it (a key new since)
     assert runs_columns.valid(["metrics.loss", "bogus", "name"]) == ["metrics.loss", "name"]
+    # a key the filter language cannot name bare never becomes a default column or a choice
+    assert "params.batch size" not in runs_columns.default_columns(["batch size", "lr"], [])
+    assert "params.lr" in runs_columns.default_columns(["batch size", "lr"], [])
+    assert "tags.my tag" not in runs_columns.choices([], ["my tag"], [])
 
 
 def test_headers_are_readable_and_unique() -> None:
