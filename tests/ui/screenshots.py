@@ -30,6 +30,9 @@ class Shot:
     user: str
     path: str  # the page and its parameters; {run}, {runs} are filled in
     before: Callable[[Page], None] | None = field(default=None, compare=False)
+    # A page that redraws itself once a second (a running run, ui/live.py) is never quiet for
+    # long: wait for its chart, then a fixed moment, instead of for silence.
+    live: bool = False
 
 
 SHOTS = (
@@ -39,6 +42,7 @@ SHOTS = (
          "&sort=metrics.val/auc+desc&group=params.max_depth"),
     Shot("run", "alice", "run?id={run}&tab=Charts&keys=val/loss,val/auc,train/loss,lr"),
     Shot("run-discussion", "alice", "run?id={run}&tab=Discussion"),
+    Shot("run-live", "alice", "run?id={live}&tab=Charts&keys=val/loss,val/auc,train/loss,lr", live=True),
     Shot("compare", "alice", "compare?runs={runs}&keys=val/loss,val/auc"),
     Shot("compare-params", "alice", "compare?runs={runs}&tab=Parallel+coordinates"),
     Shot("compare-code", "alice", "compare?runs={runs}&tab=Code"),
@@ -57,18 +61,38 @@ def _ids(stack: DemoStack) -> dict[str, str]:
     )  # fmt: skip
     by_name = dict(zip(found["name"], found["run_id"], strict=True))
     trio = ("xgb-lr0.1-d6", "xgb-lr0.3-d6", "xgb-lr0.03-d8")
-    return {"run": by_name["xgb-lr0.1-d6"], "runs": ",".join(by_name[n] for n in trio)}
+    return {
+        "run": by_name["xgb-lr0.1-d6"],
+        "runs": ",".join(by_name[n] for n in trio),
+        "live": by_name["lgbm-v3-nightly"],  # the demo's running run
+    }
+
+
+def _open_live(page: Page, base_url: str, user: str, path: str) -> None:
+    page.goto(f"{base_url}/{path}")
+    page.get_by_role("textbox", name="User").fill(user)
+    page.get_by_role("textbox", name="Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stSkeleton], [data-testid=stSpinner]')",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(3000)  # a few ticks, so every chart has drawn
 
 
 def take(browser: Browser, base_url: str, shot: Shot, ids: dict[str, str], out: Path) -> None:
     page = new_page(browser, 1440, 1250)
     try:
-        if shot.user:
+        if shot.live:
+            _open_live(page, base_url, shot.user, shot.path.format(**ids))
+        elif shot.user:
             sign_in(page, base_url, shot.user, PASSWORD, shot.path.format(**ids))
         else:
             page.goto(base_url)
             page.get_by_role("button", name="Sign in", exact=True).wait_for()
-        wait_idle(page, timeout=60, settle=1.5)
+        if not shot.live:
+            wait_idle(page, timeout=60, settle=1.5)
         if shot.before is not None:
             shot.before(page)
             wait_idle(page, timeout=60, settle=1.0)
