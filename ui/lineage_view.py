@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -53,32 +54,38 @@ def flow(edge: Edge) -> tuple[Node, Node]:
 
 
 def layers(graph: LineageGraph) -> dict[Node, int]:
-    """Each node's column: the longest flow path reaching it (cycles are cut)."""
+    """Each node's column: the longest flow path reaching it (cycles are cut). Iterative, so a
+    graph of thousands of nodes in a long chain does not reach Python's recursion limit."""
     incoming: dict[Node, list[Node]] = {n.node: [] for n in graph.nodes}
     for edge in graph.edges:
         start, end = flow(edge)
         incoming.setdefault(end, []).append(start)
         incoming.setdefault(start, [])
     column: dict[Node, int] = {}
-    visiting: set[Node] = set()
-
-    def depth(node: Node) -> int:
-        if node in column:
-            return column[node]
-        if node in visiting:
-            return 0
-        visiting.add(node)
-        found = max((depth(parent) + 1 for parent in incoming[node]), default=0)
-        visiting.discard(node)
-        column[node] = found
-        return found
-
-    for node in incoming:
-        depth(node)
+    for root in incoming:
+        if root in column:
+            continue
+        # depth-first with an explicit stack: a node is settled once all its parents are
+        on_path: set[Node] = {root}
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        while stack:
+            node, i = stack[-1]
+            parents = incoming[node]
+            while i < len(parents) and (parents[i] in column or parents[i] in on_path):
+                i += 1  # settled, or on the current path (a cycle: cut)
+            if i < len(parents):
+                stack[-1] = (node, i + 1)
+                on_path.add(parents[i])
+                stack.append((parents[i], 0))
+                continue
+            stack.pop()
+            on_path.discard(node)
+            column[node] = max((column[p] + 1 for p in parents if p in column), default=0)
     return column
 
 
 ROW_PX = 70  # vertical room per row: a marker and a two-line label below it
+MAX_LABELS = 200  # larger graphs name their nodes on hover only (labels would be unreadable)
 LABEL_CHARS = 18  # a label longer than this wraps (at most two lines, then "…")
 
 
@@ -148,15 +155,17 @@ def figure(graph: LineageGraph, names: Mapping[Node, str]) -> go.Figure:
     label under it on a white box drawn over the arrows, so crossing arrows never hide it."""
     where = positions(graph)
     fig = go.Figure()
+    # Annotations are collected and set once: adding them one by one is quadratic in plotly.
+    notes: list[dict[str, Any]] = []
     for edge in graph.edges:
         start, end = flow(edge)
         if start in where and end in where:
             (x0, y0), (x1, y1) = where[start], where[end]
-            fig.add_annotation(
-                x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
-                showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=1.2,
-                arrowcolor="#9AA0A6", standoff=14, startstandoff=14, text="",
-            )  # fmt: skip
+            notes.append({
+                "x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
+                "showarrow": True, "arrowhead": 2, "arrowsize": 1.2, "arrowwidth": 1.2,
+                "arrowcolor": "#9AA0A6", "standoff": 14, "startstandoff": 14, "text": "",
+            })  # fmt: skip
     for kind, (symbol, color) in STYLE.items():
         nodes = [n for n in where if n.kind == kind]
         if not nodes:
@@ -172,12 +181,14 @@ def figure(graph: LineageGraph, names: Mapping[Node, str]) -> go.Figure:
                 hovertemplate="%{text}<br>%{customdata}<extra></extra>",
             )
         )  # fmt: skip
-    for node, (x, y) in where.items():
-        fig.add_annotation(
-            x=x, y=y, xref="x", yref="y", text=wrapped(label(node, names)), showarrow=False,
-            yanchor="top", yshift=-15 if node == graph.root else -11, font={"size": 11, "color": "#444"},
-            bgcolor="rgba(255, 255, 255, 0.9)", borderpad=1,
-        )  # fmt: skip
+    for node, (x, y) in where.items() if len(where) <= MAX_LABELS else ():
+        notes.append({
+            "x": x, "y": y, "xref": "x", "yref": "y", "text": wrapped(label(node, names)), "showarrow": False,
+            "yanchor": "top", "yshift": -15 if node == graph.root else -11, "font": {"size": 11, "color": "#444"},
+            "bgcolor": "rgba(255, 255, 255, 0.9)", "borderpad": 1,
+        })  # fmt: skip
+    fig.update_layout(annotations=notes)
+
     ys = [y for _, y in where.values()] or [0.0]
     height = 120 + ROW_PX * (max(ys) - min(ys) + 1)
     fig.update_layout(

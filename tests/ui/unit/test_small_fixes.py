@@ -87,3 +87,31 @@ def test_lineage_rows_spread_short_columns_and_labels_wrap_escaped() -> None:
         "a-very-long-run-<br>name-of-the-sweep…"
     )
     assert wrapped("<b>bold</b>") == "&lt;b&gt;bold&lt;/b&gt;"
+
+
+def test_lineage_layers_of_a_chain_of_thousands_of_nodes_and_a_cycle() -> None:
+    from query.lineage import Edge, GraphNode, LineageGraph, Node, NodeKind
+    from ui.lineage_view import MAX_LABELS, figure, layers
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    chain = [Node(NodeKind.DATASET if i % 2 == 0 else NodeKind.RUN, f"n{i}") for i in range(3001)]
+    # dataset -> run (run used dataset), run -> dataset (run produced dataset), alternately
+    edges = [
+        Edge(b, "used", a, "t", "p", "u", at) if a.kind == NodeKind.DATASET
+        else Edge(a, "produced", b, "t", "p", "u", at)
+        for a, b in pairwise(chain)
+    ]  # fmt: skip
+    nodes = tuple(GraphNode(n, n.id, 0) for n in chain)
+    graph = LineageGraph(chain[0], "downstream", 3000, nodes, tuple(edges), False)
+    found = layers(graph)  # the recursive version hit Python's recursion limit here
+    assert (found[chain[0]], found[chain[-1]]) == (0, 3000)
+    cycle = Edge(chain[1], "used", chain[2], "t", "p", "u", at)  # n2 -> n1 -> n2: cut, not looped
+    looped = LineageGraph(chain[0], "downstream", 3000, nodes, (*edges, cycle), False)
+    assert len(layers(looped)) == len(chain)
+    small = LineageGraph(chain[0], "downstream", 9, tuple(GraphNode(n, n.id, 0) for n in chain[:10]),
+                         tuple(edges[:9]), False)  # fmt: skip
+    labelled = [a for a in figure(small, {}).layout.annotations if a.text]
+    assert len(labelled) == 10
+    big = [a for a in figure(graph, {}).layout.annotations if a.text]
+    assert len(chain) > MAX_LABELS
+    assert big == []
