@@ -62,16 +62,20 @@ with everything_tab:
                              query_params={"model": comment.target_id})  # fmt: skip
 
 with decisions_tab:
-    for decision in data.decisions(caller, project=project.project):
-        if decision.team != project.team:
-            continue
+    decided = [d for d in data.decisions(caller, project=project.project) if d.team == project.team]
+    about_runs = data.run_summaries(caller, sorted({r for d in decided for r in d.run_ids}))
+    decided_names = {str(r.run_id): str(r.name) for r in about_runs.itertuples()}
+    for decision in decided:
         with st.container(border=True):
             st.markdown(f"### {md(decision.title)}")
             st.caption(f"{md(people.name(decision.author))} · {when(decision.decided_at)}")
             st.html(to_html(decision.body_markdown))
             for run_id in decision.run_ids:
                 st.page_link(
-                    links.PAGES["run"], label=f"run {run_id[:8]}", query_params={"id": run_id}
+                    links.PAGES["run"],
+                    label=f"run {md(decided_names.get(run_id) or run_id[:8])}",
+                    query_params={"id": run_id},
+                    help=f"run id {run_id}",
                 )
     st.markdown("**Record a decision** (provenance reports quote decisions about a model's runs)")
     # The run search commits as one types, which a form would hold back: it stands above it.

@@ -132,3 +132,15 @@ def test_lineage_both_ways_at_depth_three_draws_labels_apart(page: Page, portal:
             "a label covers another node"
         )
     assert not exceptions(page)
+
+
+def test_a_decision_names_the_runs_it_is_about(page: Page, portal: Portal) -> None:
+    sign_in(page, portal.url, "alice", PASSWORD, "discussion?project=risk/churn")
+    wait_idle(page, timeout=120)
+    page.get_by_role("tab", name="Decisions").click()
+    wait_idle(page)
+    link = page.get_by_role("link", name="run xgb-lr0.1-d6", exact=True)
+    expect(link).to_be_visible()
+    assert f"id={portal.run_id('xgb-lr0.1-d6')}" in (link.get_attribute("href") or "")
+    expect(page.get_by_role("link", name="run baseline-logreg", exact=True)).to_be_visible()
+    assert not exceptions(page)
