@@ -10,6 +10,10 @@ Starts a whole local stack in a temporary home (``localstack.ephemeral``), then 
    visible-at minus logged-at (same machine clock), reported as p50/p99.
 
 Run: ``python -m bench.e2e_throughput [--seconds 60] [--processes 2] [--rate 100000]``.
+``--flamegraphs DIR`` also samples the processors, ingest and the ClickHouse endpoint with
+``py-spy`` (in the dev extra) during the throughput phase and writes ``DIR/e2e-<part>.svg``: where
+each service's time goes (Python frames, sampled without pausing the process: the engine's C++
+shows as time inside the endpoint's ``chdb`` calls).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 SERIES_POINTS = 1_000
+PROFILED_PARTS = ("processors", "ingest", "clickhouse")
 
 
 def _worker_throughput(seconds: float, name: str) -> None:
@@ -109,7 +114,23 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(seconds: float, processes: int, rate: int) -> dict[str, Any]:
+def _flamegraphs(home: Path, seconds: float, out: Path) -> list[subprocess.Popen[bytes]]:
+    """One ``py-spy record`` per service of the stack in ``home``, for ``seconds``."""
+    spy = Path(sys.executable).with_name("py-spy")
+    out.mkdir(parents=True, exist_ok=True)
+    recorders = []
+    for part in PROFILED_PARTS:
+        pid = (home / "run" / f"{part}.pid").read_text().strip()
+        command = [str(spy), "record", "--pid", pid, "--duration", str(int(seconds)),
+                   "--rate", "50", "--nonblocking",
+                   "--output", str(out / f"e2e-{part}.svg")]  # fmt: skip
+        recorders.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    return recorders
+
+
+def measure(
+    seconds: float, processes: int, rate: int, flamegraphs: Path | None = None
+) -> dict[str, Any]:
     from localstack.ephemeral import temporary_stack
     from query.client import connect
 
@@ -121,6 +142,7 @@ def measure(seconds: float, processes: int, rate: int) -> dict[str, Any]:
         env = {**stack.env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
         workers = [_spawn(env, "throughput", str(seconds), f"tp-{i}") for i in range(processes)]
+        recorders = _flamegraphs(Path(home), seconds, flamegraphs) if flamegraphs else []
         reports = [json.loads(w.communicate()[0].strip().splitlines()[-1]) for w in workers]
         run_ids = [r["run_id"] for r in reports]
         total = sum(r["points"] for r in reports)
@@ -128,6 +150,8 @@ def measure(seconds: float, processes: int, rate: int) -> dict[str, Any]:
         while _count(client, run_ids) < total:
             time.sleep(0.1)
         visible = time.time()
+        for recorder in recorders:
+            recorder.wait(timeout=seconds + 60)
         throughput = {
             "processes": processes,
             "seconds": seconds,
@@ -185,6 +209,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--rate", type=int, default=100_000)
+    parser.add_argument("--flamegraphs", type=Path, help="write py-spy flame graphs here")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -194,7 +219,7 @@ def main() -> None:
         else:
             _worker_paced(float(rest[0]), int(rest[1]), rest[2])
         return
-    result = measure(args.seconds, args.processes, args.rate)
+    result = measure(args.seconds, args.processes, args.rate, args.flamegraphs)
     t, f = result["throughput"], result["freshness"]
     print(
         f"end to end, {t['processes']} SDK processes for {t['seconds']:.0f} s: {t['points']:,} points"
