@@ -9,7 +9,17 @@ import streamlit as st
 
 from cairn_contract.errors import CairnError
 from reports.format import md, short, when
-from ui import charts, compare_groups, compare_pairs, context, data, links, media_view, run_picker
+from ui import (
+    charts,
+    compare_groups,
+    compare_pairs,
+    context,
+    data,
+    links,
+    live,
+    media_view,
+    run_picker,
+)
 from ui.compare_view import (
     SECTION_KINDS,
     SECTIONS,
@@ -128,22 +138,40 @@ if section == "Metrics":
     group_colors = dict(zip(group_names, charts.run_colors(len(group_names)), strict=True))
     # Two charts a row while their legends fit above them; full width once legends stand aside.
     wide = len(view.keys) == 1 or len(group_names or names) > charts.LEGEND_MAX_RUNS
-    panels = [st.container()] if wide else st.columns(2)
-    for index, key in enumerate(view.keys):
-        with panels[index % len(panels)]:
-            if group_by:
-                figure = charts.band_figure(
-                    compare_groups.bands(points, key, groups, x=x), key, group_colors,
-                    x=x, log_y=log_y, spread=spread,
-                )  # fmt: skip
-            else:
-                figure = charts.metric_figure(
-                    points, key, names, x=x, log_y=log_y, smoothed=bool(smoothing), colors=colors
-                )
-            st.plotly_chart(figure, key=f"compare.chart.{key}")
-    st.subheader("Last values")
-    table = last_values(comparison, names)
-    st.dataframe(table, height=min(35 * (len(table) + 1) + 3, 420))
+    live_ids = tuple(comparison.run_ids)
+    # While a compared run is running, the charts and last values redraw in place every second
+    # (ui/live.py) from fresh reads; the widgets above stay as they are.
+    every = live.interval(data.run_statuses(caller, live_ids).values())
+
+    def metrics_panel() -> None:
+        now, drawn, overlay = {}, comparison, points
+        if every:
+            now = data.run_statuses(caller, live_ids)
+            drawn = data.live_comparison(caller, live_ids)
+            overlay = data.live_metric_series(
+                caller, live_ids, view.keys, points_per_run(len(run_ids)),
+                "time" if x == "time" else "step", smoothing or None,
+            )  # fmt: skip
+        live.stop_when_finished(every, now.values(), forget=[data.comparison_with_series.clear])
+        panels = [st.container()] if wide else st.columns(2)
+        for index, key in enumerate(view.keys):
+            with panels[index % len(panels)]:
+                if group_by:
+                    figure = charts.band_figure(
+                        compare_groups.bands(overlay, key, groups, x=x), key, group_colors,
+                        x=x, log_y=log_y, spread=spread,
+                    )  # fmt: skip
+                else:
+                    figure = charts.metric_figure(
+                        overlay, key, names, x=x, log_y=log_y, smoothed=bool(smoothing),
+                        colors=colors,
+                    )  # fmt: skip
+                st.plotly_chart(figure, key=f"compare.chart.{key}")
+        st.subheader("Last values")
+        table = last_values(drawn, names)
+        st.dataframe(table, height=min(35 * (len(table) + 1) + 3, 420))
+
+    live.fragment(metrics_panel, every)()
 
 elif section == "Params":
     differing = params_diff(comparison, names)
