@@ -50,7 +50,8 @@ def test_share_grantee_must_exist(
 ) -> None:
     sink = RecordingSink()
     app = pages.open("views/sharing.py", ALICE, None, sink)
-    app.multiselect(key="sharing.runs").select(portal_store.run_ids["baseline-logreg"]).run()
+    app.text_input(key="sharing.runs.text").input("baseline-log").run()
+    app.multiselect(key="sharing.runs.pick").select(portal_store.run_ids["baseline-logreg"]).run()
     app.text_input(key="sharing.grantee").input("visoin")  # a typo
     _submit(app, "Share")
     assert sink.events == []
@@ -59,7 +60,9 @@ def test_share_grantee_must_exist(
     for grantee, shared in (("nobody-here", []), ("carol", ["carol"])):
         user_sink = RecordingSink()
         page = pages.open("views/sharing.py", ALICE, None, user_sink)
-        page.multiselect(key="sharing.runs").select(portal_store.run_ids["baseline-logreg"])
+        page.text_input(key="sharing.runs.text").input("baseline-log").run()
+        page.multiselect(key="sharing.runs.pick").select(portal_store.run_ids["baseline-logreg"])
+        page.run()
         page.selectbox(key="sharing.kind").select("user")
         page.text_input(key="sharing.grantee").input(grantee)
         _submit(page, "Share")
