@@ -22,6 +22,7 @@ from cairn_contract.v1 import (
     identity_pb2,
     lineage_pb2,
     runs_pb2,
+    views_pb2,
 )
 from domain._media_checks import media_checks
 from domain.automations import check_definition
@@ -63,6 +64,7 @@ def checks_for(limits: Limits) -> Mapping[str, Check]:
         "cairn.v1.RunForked": _run_forked,
         "cairn.v1.RunRewound": _run_rewound,
         "cairn.v1.RuleDefinition": check_definition,
+        "cairn.v1.ViewSaved": _view_saved,
         **media_checks(limits),
     }
 
@@ -92,6 +94,18 @@ def _run_rewound(message: Message, path: str) -> None:
     rewound = cast(runs_pb2.RunRewound, message)
     if rewound.to_step < 0:
         fail(f"{path}.to_step", "min", f"must be >= 0, got {rewound.to_step}")
+
+
+def _view_saved(message: Message, path: str) -> None:
+    """Param names are unique (a URL holds each once); only a personal view is a default."""
+    view = cast(views_pb2.ViewSaved, message)
+    seen: set[str] = set()
+    for i, param in enumerate(view.params):
+        if param.name in seen:
+            fail(f"{path}.params[{i}].name", "unique_name", f"{param.name!r} appears twice")
+        seen.add(param.name)
+    if view.user_default and view.visibility != views_pb2.VIEW_VISIBILITY_PERSONAL:
+        fail(f"{path}.user_default", "default_is_personal", "only a personal view is a default")
 
 
 def _lineage_edge(message: Message, path: str) -> None:

@@ -10,7 +10,7 @@ rows behind, so the caller can route it to the dead-letter topic and go on.
 
 The rows of each event type are written by the function of that name in one module per area
 (``run_rows``, ``provenance_rows``, ``model_rows``, ``identity_rows``, ``collaboration_rows``,
-``automation_rows``, ``media_rows``; shared column groups in ``row_fields``). Which event types exist is said
+``automation_rows``, ``media_rows``, ``view_rows``; shared column groups in ``row_fields``). Which event types exist is said
 once, by ``cairn_contract.event_types.EVENT_TYPES``: this module looks up one projection per
 entry when it is imported, so an event type without one (or with two) fails at once.
 """
@@ -34,6 +34,7 @@ from domain import (
     provenance_rows,
     run_rows,
     tables,
+    view_rows,
 )
 from domain import row_fields as rows
 from domain.columns import ColumnBuffer
@@ -198,6 +199,7 @@ _ROW_MODULES = (
     collaboration_rows,
     automation_rows,
     media_rows,
+    view_rows,
 )
 
 

@@ -649,6 +649,27 @@ INBOX_READS = TableSchema(
     doc="Inbox items their person marked read (inbox_items_read events).",
 )
 
+SAVED_VIEWS = TableSchema(
+    "saved_views",
+    (
+        ("view_id", Kind.STR),
+        ("action", Kind.LABEL),  # 'saved' or 'deleted'
+        ("team", Kind.LABEL),
+        ("project", Kind.STR),  # '' when the view spans projects
+        ("name", Kind.STR),
+        ("page", Kind.LABEL),  # the portal page: 'runs'
+        ("state_version", Kind.UINT),
+        ("params", Kind.MAP),  # URL parameter -> value: the page's state
+        ("visibility", Kind.LABEL),  # 'personal' or 'team'; '' on a deletion
+        ("user_default", Kind.BOOL),
+        ("actor", Kind.STR),
+        ("reason", Kind.STR),
+        *_ORDER,
+    ),
+    identity=("view_id", "event_id"),
+    doc="Every save and deletion of a saved view (migration 11); saved_views_current reads it.",
+)
+
 AUTOMATION_TABLES = (RULES, DELIVERIES, INBOX, INBOX_READS)
 # Written by the automation sender, not projected from events: a replay must leave them alone.
 OPERATIONAL_TABLES = (DELIVERIES, INBOX)
@@ -686,5 +707,6 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     OWNERSHIP,
     PROJECT_NOTES,
     *AUTOMATION_TABLES,
+    SAVED_VIEWS,
 )
 TABLES_BY_NAME = {table.name: table for table in ALL_TABLES}

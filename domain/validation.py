@@ -205,6 +205,11 @@ class BatchValidator:
         # A rule's id is its name within the team: a slug, like a project's.
         id_rule = rules.SLUG if env.aggregate_kind == envelope_pb2.AGGREGATE_KIND_RULE else rules.ID
         self._check_text(env.aggregate_id, id_rule, f"{epath}.aggregate_id")
+        # A saved view's id is a UUIDv7 its writer made, so no one can claim a guessable id first.
+        if env.aggregate_kind == envelope_pb2.AGGREGATE_KIND_VIEW and not UUID7_PATTERN.fullmatch(
+            env.aggregate_id
+        ):
+            fail(f"{epath}.aggregate_id", "uuid7", "a saved view's id is a canonical UUIDv7")
         if not env.occurred_at_ns:
             fail(f"{epath}.occurred_at_ns", "required", "is required")
         self._check_time(env.occurred_at_ns, f"{epath}.occurred_at_ns", now_ns)

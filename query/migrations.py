@@ -26,6 +26,7 @@ from query.reporting_schema import (
     REPORTING_STATEMENTS,
     reporting_database,
 )
+from query.saved_views_schema import SAVED_VIEW_STATEMENTS
 from query.schema import HISTOGRAM_STATEMENTS, SCHEMA_STATEMENTS
 from query.series_schema import ROLLUP_ENDS_STATEMENTS, SERIES_STATEMENTS
 from query.sql import quote_identifier
@@ -79,6 +80,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=8, name="history_rollup_ends", statements=ROLLUP_ENDS_STATEMENTS),
     Migration(version=9, name="forks_and_rewinds", statements=BRANCH_STATEMENTS),
     Migration(version=10, name="media", statements=MEDIA_STATEMENTS),
+    Migration(version=11, name="saved_views", statements=SAVED_VIEW_STATEMENTS),
 )
 
 

@@ -26,6 +26,7 @@ from domain.tables import (
     MODEL_VERSION_EDITS,
     MODEL_VERSION_LOG,
     RUN_BRANCHES,
+    SAVED_VIEWS,
     TABLE_ROWS,
     Kind,
     TableSchema,
@@ -73,6 +74,7 @@ _LATER_TABLES = frozenset(
         METRIC_ATTEMPTS.name,
         MEDIA.name,
         TABLE_ROWS.name,
+        SAVED_VIEWS.name,
     }
 )
 

@@ -25,6 +25,7 @@ from cairn.v1 import (
     models_pb2,
     provenance_pb2,
     runs_pb2,
+    views_pb2,
 )
 from cairn_contract.envelopes import new_envelope
 
@@ -32,6 +33,7 @@ TEAM = "vision"
 PROJECT = "mnist"
 RUN_ID = "run-0001"
 MODEL_ID = "digits"
+VIEW_ID = "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"  # a saved view's id is a UUIDv7
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 NOW_NS = time.time_ns()
 
@@ -373,7 +375,7 @@ def _payloads() -> dict[str, tuple[envelope_pb2.AggregateKind.ValueType, str, ob
         ),
         "resource_shared": (
             _VIEW,
-            "view-1",
+            VIEW_ID,
             collaboration_pb2.ResourceShared(
                 grantee=user, access=collaboration_pb2.ACCESS_LEVEL_VIEW
             ),
@@ -401,6 +403,21 @@ def _payloads() -> dict[str, tuple[envelope_pb2.AggregateKind.ValueType, str, ob
             TEAM,
             automations_pb2.InboxItemsRead(user_id="alice", item_ids=["d-1", "d-2"]),
         ),
+        "view_saved": (
+            _VIEW,
+            VIEW_ID,
+            views_pb2.ViewSaved(
+                name="Best AUC",
+                page="runs",
+                state_version=1,
+                params=[
+                    views_pb2.ViewParam(name="filter", value="metrics.val/auc > 0.9"),
+                    views_pb2.ViewParam(name="cols", value="name,metrics.val/auc"),
+                ],
+                visibility=views_pb2.VIEW_VISIBILITY_TEAM,
+            ),
+        ),
+        "view_deleted": (_VIEW, VIEW_ID, views_pb2.ViewDeleted(reason="superseded")),
     }
 
 

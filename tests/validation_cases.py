@@ -30,6 +30,7 @@ LIMITS = Limits(
     max_media_per_event=3,
     max_media_per_step=5,
     max_media_blob_bytes=1_000,
+    max_view_param_chars=100,
 )
 FAR_FUTURE_NS = 4_000_000_000_000_000_000  # year 2096
 RANGE = f"[{LIMITS.min_timestamp_ns}, now + 24h]"
@@ -572,6 +573,66 @@ CASES: list[Case] = [
         "events[0].media_logged.items[0].kind",
         "required",
         "is required",
+    ),
+    # Saved views.
+    Case(
+        "saved view id that is not a UUIDv7",
+        _one("view_saved", lambda e: _set(e.envelope, aggregate_id="default")),
+        f"{EP}.aggregate_id",
+        "uuid7",
+        "a saved view's id is a canonical UUIDv7",
+    ),
+    Case(
+        "saved view without a name",
+        _one("view_saved", lambda e: _set(e.view_saved, name="")),
+        "events[0].view_saved.name",
+        "required",
+        "is required",
+    ),
+    Case(
+        "saved view without a visibility",
+        _one("view_saved", lambda e: _set(e.view_saved, visibility=0)),
+        "events[0].view_saved.visibility",
+        "required",
+        "is required",
+    ),
+    Case(
+        "saved view of a page that is not a slug",
+        _one("view_saved", lambda e: _set(e.view_saved, page="Runs Page")),
+        "events[0].view_saved.page",
+        "slug_format",
+        "'Runs Page' is not valid: " + SLUG_HELP,
+    ),
+    Case(
+        "saved view parameter too long",
+        _one("view_saved", lambda e: _set(e.view_saved.params[0], value="x" * 101)),
+        "events[0].view_saved.params[0].value",
+        "max_length",
+        "101 characters, at most 100 allowed",
+    ),
+    Case(
+        "saved view naming a parameter twice",
+        _one("view_saved", lambda e: _set(e.view_saved.params[1], name="filter")),
+        "events[0].view_saved.params[1].name",
+        "unique_name",
+        "'filter' appears twice",
+    ),
+    Case(
+        "a team view as a person's default",
+        _one("view_saved", lambda e: _set(e.view_saved, user_default=True)),
+        "events[0].view_saved.user_default",
+        "default_is_personal",
+        "only a personal view is a default",
+    ),
+    Case(
+        "saved view event on a run",
+        _one(
+            "view_deleted",
+            lambda e: _set(e.envelope, aggregate_kind=envelope_pb2.AGGREGATE_KIND_RUN),
+        ),
+        f"{EP}.aggregate_kind",
+        "aggregate_kind",
+        "view_deleted events belong to AGGREGATE_KIND_VIEW, not AGGREGATE_KIND_RUN",
     ),
     # Histograms.
     Case(

@@ -34,8 +34,9 @@ _RULE = envelope_pb2.AGGREGATE_KIND_RULE
 # (``cairn_contract.envelopes.SCHEMA_VERSION``).
 SUPPORTED_SCHEMA_VERSIONS = frozenset(range(1, SCHEMA_VERSION + 1))
 
-# Aggregate kinds whose events must name a project (a run, project or view lives in one).
-PROJECT_SCOPED_AGGREGATES = frozenset({_RUN, _PROJECT, _VIEW})
+# Aggregate kinds whose events must name a project (a run or project lives in one). A saved view
+# belongs to a team; its project is optional (the Runs page spans projects).
+PROJECT_SCOPED_AGGREGATES = frozenset({_RUN, _PROJECT})
 
 
 # Rewrites an event of schema version N, in place, into version N + 1.
@@ -108,6 +109,8 @@ EVENT_TYPES: Mapping[str, EventType] = _types(
     EventType("rule_resumed", frozenset({_RULE})),
     EventType("rule_deleted", frozenset({_RULE})),
     EventType("inbox_items_read", frozenset({_TEAM})),
+    EventType("view_saved", frozenset({_VIEW})),
+    EventType("view_deleted", frozenset({_VIEW})),
 )
 
 IDENTITY_EVENT_TYPES = frozenset(name for name, t in EVENT_TYPES.items() if t.identity)

@@ -74,6 +74,7 @@ TEXT = TextRule("text", "max_text_chars", multiline=True)
 MARKDOWN = TextRule("markdown", "max_markdown_chars", multiline=True)
 PARAM_VALUE = TextRule("param_value", "max_param_value_chars", multiline=True)
 TAG_VALUE = TextRule("tag_value", "max_tag_value_chars", multiline=True)
+VIEW_PARAM = TextRule("view_param", "max_view_param_chars", multiline=True)
 DIFF = TextRule("diff", "max_diff_chars", any_characters=True)
 URI = TextRule(
     "uri",
@@ -212,6 +213,9 @@ STRING_RULES: Mapping[str, Mapping[str, TextRule]] = {
     "cairn.v1.RuleResumed": {"reason": TEXT},
     "cairn.v1.RuleDeleted": {"reason": TEXT},
     "cairn.v1.InboxItemsRead": {"user_id": ID, "item_ids": ID},
+    "cairn.v1.ViewParam": {"name": KEY, "value": VIEW_PARAM},
+    "cairn.v1.ViewSaved": {"name": NAME, "page": SLUG},
+    "cairn.v1.ViewDeleted": {"reason": TEXT},
 }
 
 # Message full name -> fields (or oneof names) that must be set: non-empty strings and lists,
@@ -266,4 +270,6 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
     "cairn.v1.EmailAction": ("address",),
     "cairn.v1.InboxAction": ("user_id",),
     "cairn.v1.InboxItemsRead": ("user_id", "item_ids"),
+    "cairn.v1.ViewSaved": ("name", "page", "state_version", "visibility"),
+    "cairn.v1.ViewParam": ("name",),
 }

@@ -45,6 +45,7 @@ class Limits:
     max_tag_value_chars: int = 5_000
     max_uri_chars: int = 2_048
     max_markdown_chars: int = 65_536  # comment bodies, notes, run descriptions, tracebacks
+    max_view_param_chars: int = 16_384  # one URL parameter of a saved view (filter, columns)
     # Time: a timestamp must lie in [min_timestamp_ns, now + max_clock_skew_ns].
     min_timestamp_ns: int = 946_684_800 * NANOS_PER_SECOND  # 2000-01-01T00:00:00Z
     max_clock_skew_ns: int = 24 * 3600 * NANOS_PER_SECOND

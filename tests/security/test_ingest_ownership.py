@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cairn_contract.ids import new_uuid7
 from cairn_contract.v1 import envelope_pb2, events_pb2
 from tests.event_samples import all_event_types, sample_event
 from tests.integration.test_ingest_server import read_topic
@@ -156,6 +157,24 @@ async def test_share_of_foreign_run(teams: TwoTeams, event_type: str) -> None:
     own = event_for(event_type, "beta", run)
     own.envelope.aggregate_kind = envelope_pb2.AGGREGATE_KIND_RUN
     assert (await teams.send(teams.key("beta"), own)).accepted_events == 1
+
+
+async def test_saved_view_events_of_foreign_view(teams: TwoTeams) -> None:
+    """W23: the first event for a saved view claims it for its team; another team may not save
+    over it, delete it or share it (even with an admin key), and a view id that is not a UUIDv7
+    is refused before anything is claimed."""
+    view_id = new_uuid7()
+    assert (
+        await teams.send(teams.key("beta"), event_for("view_saved", "beta", view_id))
+    ).accepted_events == 1
+    for event_type in ("view_saved", "view_deleted", "resource_shared"):
+        foreign = event_for(event_type, "alpha", view_id)
+        assert_foreign(await teams.refused(teams.key("alpha", "admin"), foreign))
+    own = event_for("view_deleted", "beta", view_id)
+    assert (await teams.send(teams.key("beta"), own)).accepted_events == 1
+    guessable = await teams.refused(teams.key("alpha"), event_for("view_saved", "alpha", "default"))
+    assert guessable.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert guessable.violations[0][:2] == ("events[0].envelope.aggregate_id", "uuid7")
 
 
 async def test_transfer_of_foreign_run(teams: TwoTeams) -> None:

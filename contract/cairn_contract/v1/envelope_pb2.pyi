@@ -147,7 +147,7 @@ class Envelope(_message.Message):
     team: _builtins.str
     """Team slug; every event belongs to exactly one team."""
     project: _builtins.str
-    """Project slug within the team; required for run, project and view aggregates."""
+    """Project slug within the team; required for run and project aggregates, optional for views."""
     received_at_ns: _builtins.int
     """When ingest accepted the event, by the server's clock. Set by ingest; clients leave it 0."""
     @_builtins.property

@@ -23,6 +23,7 @@ from cairn_contract.v1 import provenance_pb2 as provenance_pb2
 from cairn_contract.v1 import query_pb2 as query_pb2
 from cairn_contract.v1 import query_pb2_grpc as query_pb2_grpc
 from cairn_contract.v1 import runs_pb2 as runs_pb2
+from cairn_contract.v1 import views_pb2 as views_pb2
 
 _MODULES = (
     "automations_pb2",
@@ -41,6 +42,7 @@ _MODULES = (
     "query_pb2",
     "query_pb2_grpc",
     "runs_pb2",
+    "views_pb2",
 )
 for _name in _MODULES:
     sys.modules[f"{__name__}.{_name}"] = globals()[_name]
