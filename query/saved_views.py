@@ -1,6 +1,6 @@
 """Saved views: the ones a caller may see, one by id, and a person's default columns.
 
-Who sees a saved view (docs/permissions.md, R16): its owner (the person who first saved it, while
+Who sees a saved view (docs/permissions.md, R19): its owner (the person who first saved it, while
 a member of its team); every member of its team when its visibility is ``team``; whoever it is
 shared with (``resource_shared`` on the view, to the person or one of their teams); a portal
 admin opening it by id. Deleted views are seen by no one. Unlike runs, a shared *project* does

@@ -41,12 +41,14 @@ class TargetKind(StrEnum):
     RUN = "run"  # aggregate id: the run id
     PROJECT = "project"  # aggregate id: the project slug
     MODEL = "model"  # aggregate id: the model id
+    VIEW = "view"  # aggregate id: the saved view id (shared from the Runs page)
 
 
 _AGGREGATE = {
     TargetKind.RUN: envelope_pb2.AGGREGATE_KIND_RUN,
     TargetKind.PROJECT: envelope_pb2.AGGREGATE_KIND_PROJECT,
     TargetKind.MODEL: envelope_pb2.AGGREGATE_KIND_MODEL,
+    TargetKind.VIEW: envelope_pb2.AGGREGATE_KIND_VIEW,
 }
 _ACCESS = {
     "view": collaboration_pb2.ACCESS_LEVEL_VIEW,

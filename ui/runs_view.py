@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from query.access import Caller
 from ui.runs_columns import headers
 from ui.runs_format import date_range, durations
 
@@ -84,16 +83,6 @@ class RunsView:
 
 def order_spec(column: str, descending: bool) -> str:
     return f"{column} {'desc' if descending else 'asc'}"
-
-
-def user_default_columns(caller: Caller) -> tuple[str, ...] | None:
-    """The columns ``caller`` saved as their default for the Runs table, or None.
-
-    The seam for per-person saved columns: saved views keep them as events (``ui/saved_views``);
-    until that is wired here every person gets the computed defaults.
-    """
-    del caller
-    return None
 
 
 def group_table(runs: pd.DataFrame, group_by: str, tz: str = "UTC") -> pd.DataFrame:

@@ -1,5 +1,5 @@
 """Saved views through the real write path (ingest, Kafka, processors, ClickHouse) and read back
-with ``query.saved_views`` as different callers (docs/permissions.md, W23 and R16).
+with ``query.saved_views`` as different callers (docs/permissions.md, W23 and R19).
 
 The pipeline's writer key writes every event, so the views' owner is that key's holder; the
 test reads who that is from the first view and asks as that person, a teammate, a person of

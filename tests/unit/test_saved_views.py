@@ -1,5 +1,5 @@
 """Saved views without infrastructure: the portal's events pass validation, ownership keeps a
-view with its team (W23), the projection's rows, and who may delete or share (P8)."""
+view with its team (W23), the projection's rows, and who may delete or share (P9)."""
 
 from __future__ import annotations
 

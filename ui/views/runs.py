@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from cairn_contract.errors import ValidationError
-from ui import context, data, links, live, runs_charts, runs_columns, runs_filters
+from ui import context, data, links, live, runs_charts, runs_columns, runs_filters, saved_views
 from ui.runs_charts import ChartsView
 from ui.runs_table import (
     display_frame,
@@ -21,7 +21,7 @@ from ui.runs_table import (
     to_csv,
     to_parquet,
 )
-from ui.runs_view import LIMITS, RunsView, group_table, order_spec, user_default_columns
+from ui.runs_view import LIMITS, RunsView, group_table, order_spec
 
 WATCH_S = 5.0  # how often a page with no running run checks whether a run was started
 # A live table of more rows than this redraws every LARGE_TABLE_S instead of every second:
@@ -31,7 +31,7 @@ LARGE_TABLE_S = 10.0
 
 caller = context.caller()
 people = data.people()
-params = st.query_params.to_dict()
+params = saved_views.opened_params(st.query_params.to_dict())  # runs?view=<id>
 view = RunsView.from_params(params)
 charts = ChartsView.from_params(params)
 tz = st.context.timezone or "UTC"
@@ -39,9 +39,12 @@ metric_keys = data.known_keys(caller, "metrics")
 param_keys = data.known_keys(caller, "params")
 choices = runs_columns.choices(param_keys, data.known_keys(caller, "tags"), metric_keys)
 choices += runs_columns.valid(c for c in view.columns if c not in choices)  # keys new since
-defaults = runs_columns.default_columns(param_keys, metric_keys, user_default_columns(caller))
+defaults = runs_columns.default_columns(
+    param_keys, metric_keys, saved_views.default_columns(caller)
+)
 
 st.title("Runs")
+views_slot = st.container()  # saved views: filled once the state is known
 if "runs.filter" not in st.session_state:
     st.session_state["runs.filter"] = view.filter
 
@@ -136,6 +139,8 @@ charts = ChartsView(
     chart_smooth,
 )
 st.query_params.from_dict({**view.to_params(), **charts.to_params()})
+with views_slot:
+    saved_views.panel({**view.to_params(), **charts.to_params()})
 
 query_columns = view.query_columns(columns)
 try:
