@@ -11,7 +11,7 @@ The page calls four functions:
 - :func:`default_columns` for the person's default columns (the page uses them when its URL
   names none).
 - :func:`panel` where the page's controls are, with the parameters it is about to write to the
-  URL: the "Views" selector (open, copy link, share, delete) and "Save view".
+  URL and the columns it shows: the "Views" selector (open, copy link, share, delete) and "Save view".
 - :func:`save_default_columns` (the panel offers it as "Save columns as my default").
 
 Who may do what (P9): anyone signed in saves personal views, and team views in their teams;
@@ -273,8 +273,10 @@ def _open_chosen() -> None:
         st.query_params.from_dict({VIEW_PARAM: chosen})
 
 
-def panel(params: Mapping[str, str]) -> None:
-    """The "Views" selector and "Save view" for the page's current ``params``."""
+def panel(params: Mapping[str, str], columns: Sequence[str]) -> None:
+    """The "Views" selector and "Save view" for the page's current ``params``, and "Save columns
+    as my default" for the ``columns`` it shows (the URL leaves out columns equal to the
+    defaults, so they are passed as shown)."""
     who = context.identity()
     views = {v.view_id: v for v in visible_views(who.caller)}
     pending = st.session_state.pop(_KEY + "next", None)
@@ -293,7 +295,7 @@ def panel(params: Mapping[str, str]) -> None:
         _save_form(params, who.teams)
     if default_col.button("Save columns as my default", key=_KEY + "default"):
         with actions.report_errors("saving your default columns"):
-            save_default_columns(columns_of(params) or ())
+            save_default_columns(columns)
             st.toast("Saved: the Runs page opens with these columns")
 
 

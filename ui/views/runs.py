@@ -140,7 +140,7 @@ charts = ChartsView(
 )
 st.query_params.from_dict({**view.to_params(), **charts.to_params()})
 with views_slot:
-    saved_views.panel({**view.to_params(), **charts.to_params()})
+    saved_views.panel({**view.to_params(), **charts.to_params()}, columns)
 
 query_columns = view.query_columns(columns)
 try:
