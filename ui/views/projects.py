@@ -78,7 +78,8 @@ if query:
     for run in found.itertuples():
         st.page_link(
             links.PAGES["run"],
-            label=f"{run.name} · {run.team}/{run.project} · {people.name(str(run.owner))} · {run.status}",
+            label=f"{md(str(run.name))} · {md(str(run.team))}/{md(str(run.project))} · "
+            f"{md(people.name(str(run.owner)))} · {run.status}",
             icon=":material/monitoring:",
             query_params={"id": str(run.run_id)},
         )

@@ -116,10 +116,10 @@ children = data.search(
 if not children.empty:
     with st.expander(f"{len(children)} child runs"):
         for child in children.itertuples():
-            st.page_link(links.PAGES["run"], label=f"{child.name} ({child.status})",
+            st.page_link(links.PAGES["run"], label=f"{md(str(child.name))} ({child.status})",
                          query_params=links.run_params(str(child.run_id)))  # fmt: skip
 if run.sweep_id:
-    st.page_link(links.PAGES["runs"], label=f"Sweep {run.sweep_id}", icon=":material/grid_view:",
+    st.page_link(links.PAGES["runs"], label=f"Sweep {md(run.sweep_id)}", icon=":material/grid_view:",
                  query_params={"filter": f"sweep_id = {data.quote(run.sweep_id)}"})  # fmt: skip
 if sweep_run := sweep_of(run.run_id, run.parent_run_id, comparison.tags[0]):
     st.page_link(links.PAGES["sweep"], label="Open the sweep", icon=":material/tune:",

@@ -6,9 +6,12 @@ recording sink, so each test can check the exact events a click would append thr
 
 from __future__ import annotations
 
+import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from cairn.v1 import envelope_pb2
+from reports.format import md
 from tests.ui.conftest import ADMIN, ALICE, CAROL, PageHarness, PortalStore
 from ui.context import IDENTITY_KEY, SINK_KEY
 from ui.ingest_writer import RecordingSink
@@ -58,6 +61,26 @@ def test_projects_search_narrows_projects_and_finds_runs_by_name(pages: PageHarn
     app = pages.open("views/projects.py", ALICE, {"q": "lgbm"})
     labels = [link.proto.label for link in app.get("page_link")]
     assert any(label.startswith("lgbm-v1") for label in labels)
+
+
+def test_run_names_in_search_links_stay_text(
+    pages: PageHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run named with Markdown (a link, bold) is listed as those characters, escaped: page
+    link labels render Markdown, so an unescaped name could become a link to anywhere."""
+    from ui import data
+
+    hostile = "**boss** [x](https://evil.example)"
+    found = pd.DataFrame(
+        [{"run_id": "r1", "team": "risk", "project": "churn", "name": hostile,
+          "owner": "alice", "status": "finished", "created": pd.Timestamp("2026-12-01")}]
+    )  # fmt: skip
+    monkeypatch.setattr(data, "search", lambda *args, **kwargs: found)
+    app = pages.open("views/projects.py", ALICE, {"q": "boss"})
+    assert not app.exception
+    (label,) = [link.proto.label for link in app.get("page_link") if "boss" in link.proto.label]
+    assert label.startswith(md(hostile))
+    assert "](https" not in label
 
 
 # --- Runs ---------------------------------------------------------------------------------------
