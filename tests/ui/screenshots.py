@@ -39,11 +39,12 @@ SHOTS = (
     Shot("sign-in", "", ""),
     Shot("projects", "dave", ""),
     Shot("runs", "alice", "runs?cols=name,owner,status,params.learning_rate,params.max_depth,metrics.val/auc"
-         "&sort=metrics.val/auc+desc&group=params.max_depth"),
+         "&sort=metrics.val/auc+desc&group=params.max_depth", live=True),  # lgbm-v3-nightly runs
     Shot("run", "alice", "run?id={run}&tab=Charts&keys=val/loss,val/auc,train/loss,lr"),
     Shot("run-discussion", "alice", "run?id={run}&tab=Discussion"),
     Shot("run-live", "alice", "run?id={live}&tab=Charts&keys=val/loss,val/auc,train/loss,lr", live=True),
     Shot("compare", "alice", "compare?runs={runs}&keys=val/loss,val/auc"),
+    Shot("compare-20", "dave", "compare?runs={twenty}&keys=val/loss,val/auc,train/loss", live=True),
     Shot("compare-params", "alice", "compare?runs={runs}&tab=Parallel+coordinates"),
     Shot("compare-code", "alice", "compare?runs={runs}&tab=Code"),
     Shot("lineage", "alice", "lineage?node=model_version:churn-classifier:2&dir=upstream&depth=5"),
@@ -60,11 +61,17 @@ def _ids(stack: DemoStack) -> dict[str, str]:
         columns=["run_id", "name"], limit=100,
     )  # fmt: skip
     by_name = dict(zip(found["name"], found["run_id"], strict=True))
+    # Twenty runs dave sees (risk's and one of vision's) for the compare-at-scale shot.
+    everyone = search_runs(
+        connect(stack.clickhouse_url), Caller("screenshots", admin=True),
+        "team in ('risk', 'vision')", "created asc", columns=["run_id"], limit=20,
+    )  # fmt: skip
     trio = ("xgb-lr0.1-d6", "xgb-lr0.3-d6", "xgb-lr0.03-d8")
     return {
         "run": by_name["xgb-lr0.1-d6"],
         "runs": ",".join(by_name[n] for n in trio),
         "live": by_name["lgbm-v3-nightly"],  # the demo's running run
+        "twenty": ",".join(everyone["run_id"]),
     }
 
 
