@@ -5,6 +5,8 @@ permalink reproducing the charts as set up on the Run page."""
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -30,11 +32,27 @@ def _grid_text(page: Page, index: int) -> str:
 def test_a_project_cards_latest_comment_shows_its_words_not_markdown(
     page: Page, portal: Portal
 ) -> None:
-    sign_in(page, portal.url, "alice", PASSWORD)
-    wait_idle(page, timeout=120)
-    # Dave's comment: "Scoring service p99 latency with v2: **12 ms** (v1: 9 ms). ..."
-    excerpt = page.locator("em").filter(has_text="p99 latency with v2")
-    expect(excerpt).to_have_text(re.compile(r"p99 latency with v2: 12 ms \(v1: 9 ms\)"))
+    # Dave comments on a churn run in Markdown; it becomes the churn card's latest comment.
+    marker = f"card-{uuid.uuid4().hex[:8]}"
+    dave = page.context.browser.new_context().new_page()  # type: ignore[union-attr]
+    run_id = portal.run_id("xgb-lr0.3-d4")
+    sign_in(dave, portal.url, "dave", PASSWORD, f"run?id={run_id}&tab=Discussion")
+    dave.get_by_role("textbox", name="Add a comment").fill(
+        f"Scoring p99 with v2: **12 ms** (v1: _9 ms_) {marker}"
+    )
+    dave.get_by_role("button", name="Post comment").click()
+    dave.locator(".cairn-comment", has_text=marker).wait_for()
+    dave.context.close()
+    excerpt = page.locator("em").filter(has_text=marker)
+    deadline = time.monotonic() + 60
+    while True:  # the card shows what the store has projected (cached briefly)
+        sign_in(page, portal.url, "alice", PASSWORD)
+        wait_idle(page, timeout=120)
+        if excerpt.count():
+            break
+        assert time.monotonic() < deadline, "the comment did not reach the project card"
+        time.sleep(2)
+    expect(excerpt).to_have_text(re.compile(rf"Scoring p99 with v2: 12 ms \(v1: 9 ms\) {marker}"))
     assert "*" not in excerpt.inner_text()
     assert not exceptions(page)
 
