@@ -105,6 +105,20 @@ def _side_by_side(
     return tuple(rows)
 
 
+def checked_run_ids(run_ids: Sequence[str], doing: str = "compared") -> list[str]:
+    """``run_ids`` without repeats, in order: a non-empty list of at most :data:`MAX_COMPARED`
+    (ValidationError on ``run_ids`` otherwise; ``doing`` words the limit's message). The one
+    check of every read of several runs at once (compare, diff matrix, live progress)."""
+    if isinstance(run_ids, str) or not run_ids:
+        raise ValidationError("run_ids must be a non-empty list", field="run_ids", rule="empty")
+    ids = list(dict.fromkeys(run_ids))
+    if len(ids) > MAX_COMPARED:
+        raise ValidationError(
+            f"at most {MAX_COMPARED} runs can be {doing}", field="run_ids", rule="max"
+        )
+    return ids
+
+
 def compare_runs(
     client: Client,
     caller: Caller,
@@ -116,13 +130,7 @@ def compare_runs(
 ) -> RunComparison:
     """Compare runs; raises NotFoundError if any run is missing or not visible to ``caller``,
     or, with ``partial``, compares the visible ones (NotFoundError only if none is)."""
-    if isinstance(run_ids, str) or not run_ids:
-        raise ValidationError("run_ids must be a non-empty list", field="run_ids", rule="empty")
-    ids = list(dict.fromkeys(run_ids))
-    if len(ids) > MAX_COMPARED:
-        raise ValidationError(
-            f"at most {MAX_COMPARED} runs can be compared", field="run_ids", rule="max"
-        )
+    ids = checked_run_ids(run_ids)
     # The shares are read inside the gate's statement (no round trip of their own); the other
     # queries only read ids that the gate then has to let through.
     vis = Visibility.deferred(caller, str(database or client.database or "default"))

@@ -32,7 +32,7 @@ from clickhouse_connect.driver.client import Client
 from cairn_contract.errors import ValidationError
 from query import _records
 from query.access import Caller, Visibility
-from query.compare import MAX_COMPARED, RunIdentity
+from query.compare import RunIdentity, checked_run_ids
 from query.diffs import COMPARED_FIELDS
 
 KINDS = ("code", "environment", "packages", "datasets")
@@ -146,13 +146,7 @@ def diff_matrix(
     """The matrix of the runs among ``run_ids`` the caller may see (the others only counted in
     ``hidden``, a missing run and an invisible one alike); NotFoundError if none is visible,
     ValidationError if ``baseline`` is not one of the visible runs."""
-    if isinstance(run_ids, str) or not run_ids:
-        raise ValidationError("run_ids must be a non-empty list", field="run_ids", rule="empty")
-    ids = list(dict.fromkeys(run_ids))
-    if len(ids) > MAX_COMPARED:
-        raise ValidationError(
-            f"at most {MAX_COMPARED} runs can be compared", field="run_ids", rule="max"
-        )
+    ids = checked_run_ids(run_ids)
     vis = Visibility.deferred(caller, str(database or client.database or "default"))
     with ThreadPoolExecutor(max_workers=4) as pool:
         # The details are read beside the gate (one round trip); only the ids the gate lets

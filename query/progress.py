@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-from cairn_contract.errors import ValidationError
 from query import _records
 from query._records import RunSummary
 from query.access import Caller, Visibility
-from query.compare import MAX_COMPARED, MetricSideBySide, _side_by_side
+from query.compare import MetricSideBySide, _side_by_side, checked_run_ids
 
 
 @dataclass(frozen=True)
@@ -33,13 +32,7 @@ def run_progress(
 ) -> RunProgress:
     """Summaries and metric summaries of visible runs; NotFoundError if any is missing or hidden
     (as :func:`~query.compare.compare_runs`: the gate's verdict comes before the metrics)."""
-    if isinstance(run_ids, str) or not run_ids:
-        raise ValidationError("run_ids must be a non-empty list", field="run_ids", rule="empty")
-    ids = list(dict.fromkeys(run_ids))
-    if len(ids) > MAX_COMPARED:
-        raise ValidationError(
-            f"at most {MAX_COMPARED} runs can be read at once", field="run_ids", rule="max"
-        )
+    ids = checked_run_ids(run_ids, "read at once")
     vis = Visibility.deferred(caller, str(database or client.database or "default"))
     with ThreadPoolExecutor(max_workers=2) as pool:
         gate = pool.submit(_records.require_visible, client, vis, ids)
