@@ -48,10 +48,12 @@ from localstack.processes import free_port, start_process, stop_process, wait_un
 from query.access import Caller
 from query.client import connect
 from query.compare import compare_runs
+from query.ddl import SINGLE_NODE
 from query.lineage import Node, lineage
 from query.migrations import apply_migrations
 from query.runs import search_runs
 from query.series import metric_series
+from query.series_schema import rollup_backfill
 from query.sql import quote_identifier as q
 
 USER = "bench-user"
@@ -378,6 +380,11 @@ def load(client: Client, database: str, shape: Shape, log: Callable[[str], None]
         started = time.monotonic()
         client.command(sql, settings={"max_insert_threads": 2, "max_threads": 2})
         log(f"  loaded {label:<32} {time.monotonic() - started:6.1f} s")
+    started = time.monotonic()
+    for statement in rollup_backfill():  # the processors would have written them with the points
+        for sql in statement.render(database, SINGLE_NODE):
+            client.command(sql, settings={"max_insert_threads": 2, "max_threads": 2})
+    log(f"  loaded {'metric rollups':<32} {time.monotonic() - started:6.1f} s")
     for table in (
         "metrics",
         "metric_summaries",

@@ -43,7 +43,8 @@ class ColumnBuffer:
         self.rows += 1
 
     def extend(self, count: int, **columns: Any) -> None:
-        """``count`` rows: numpy arrays of that length, or scalars repeated ``count`` times."""
+        """``count`` rows: numpy arrays or lists of that length, or scalars repeated ``count``
+        times."""
         if count == 0:
             return
         for name, chunks in self._chunks.items():
@@ -54,6 +55,12 @@ class ColumnBuffer:
                         f"{self.schema.name}.{name}: {len(value)} values for {count} rows"
                     )
                 chunks.append(_Array(value))
+            elif isinstance(value, list):
+                if len(value) != count:
+                    raise ValueError(
+                        f"{self.schema.name}.{name}: {len(value)} values for {count} rows"
+                    )
+                chunks.append(_Values(value))
             else:
                 chunks.append(_Repeat(value, count))
         self.rows += count
@@ -78,6 +85,8 @@ class ColumnBuffer:
                     out.extend([chunk.value] * chunk.count)
                 elif isinstance(chunk, _Array):
                     out.extend(chunk.array.tolist())
+                elif isinstance(chunk, _Values):
+                    out.extend(chunk.values)
                 else:
                     out.append(chunk)
             return out
@@ -87,6 +96,8 @@ class ColumnBuffer:
                 parts.append(np.full(chunk.count, chunk.value, dtype=dtype))
             elif isinstance(chunk, _Array):
                 parts.append(chunk.array)
+            elif isinstance(chunk, _Values):
+                parts.append(np.asarray(chunk.values, dtype=dtype))
             else:
                 parts.append(np.asarray([chunk], dtype=dtype))
         if not parts:
@@ -112,3 +123,10 @@ class _Array:
 
     def __init__(self, array: np.ndarray[Any, Any]) -> None:
         self.array = array
+
+
+class _Values:
+    __slots__ = ("values",)
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = values

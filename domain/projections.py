@@ -38,6 +38,7 @@ from domain import (
 )
 from domain import row_fields as rows
 from domain.columns import ColumnBuffer
+from domain.metric_rollups import ROLLUP_TABLES
 from domain.ownership import AggregateOwners, check_event, claim_for, ownership_key
 
 Event = events_pb2.Event
@@ -62,7 +63,9 @@ class Projection:
     """The rows implied by a sequence of events, per table."""
 
     def __init__(self) -> None:
-        self.buffers = {schema.name: ColumnBuffer(schema) for schema in tables.ALL_TABLES}
+        self.buffers = {
+            schema.name: ColumnBuffer(schema) for schema in (*tables.ALL_TABLES, *ROLLUP_TABLES)
+        }
         self.position: LogPosition | None = None  # of the event being projected
         self.events = 0
         self.points = 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cairn_contract.v1 import events_pb2, lineage_pb2, metrics_pb2, runs_pb2
+from domain import metric_rollups
 from domain import row_fields as rows
 
 if TYPE_CHECKING:
@@ -172,6 +173,8 @@ def _times(timestamps: Any, count: int, default_ns: int) -> np.ndarray[Any, Any]
 def metrics(p: Projection, e: Event) -> None:
     env = e.envelope
     buffer = p.buffers["metrics"]
+    keys: list[str] = []
+    arrays: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
     for series in e.metrics.series:
         steps = np.asarray(series.steps, dtype=np.int64)
         values = np.asarray(series.values, dtype=np.float64)
@@ -187,7 +190,13 @@ def metrics(p: Projection, e: Event) -> None:
             value=values,
             sequence=env.sequence,
         )
+        keys.append(series.key)
+        for out, array in zip(arrays, (steps, times, values), strict=True):
+            out.append(array)
         p.points += len(steps)
+    metric_rollups.add_event(
+        p.buffers["metric_rollup"], p.buffers["metric_rollup_ends"], env.aggregate_id, keys, *arrays
+    )
 
 
 def system_metrics(p: Projection, e: Event) -> None:

@@ -28,6 +28,7 @@ class Kind(StrEnum):
     STRINGS = "strings"  # list of strings
     FLOATS = "floats"  # list of 64-bit floats
     MAP = "map"  # string -> string
+    TUPLE = "tuple"  # a fixed tuple of numbers (a point of an aggregate partial), written as is
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,16 @@ class MaterializedView:
 
 
 @dataclass(frozen=True)
+class DropView:
+    """Removes a view or materialized view (a later migration retiring an earlier one's)."""
+
+    name: str
+
+    def render(self, database: str, topology: Topology) -> list[str]:
+        return [f"DROP VIEW IF EXISTS {q(database)}.{q(self.name)}{topology.on_cluster}"]
+
+
+@dataclass(frozen=True)
 class View:
     """A read view presenting the latest state; ``select`` uses ``{db}`` for the database."""
 

@@ -37,9 +37,9 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from cairn_contract.errors import ValidationError
+from domain.metric_rollups import BLOCK as ROLLUP_BLOCK
 from query import _execute
 from query.access import Caller, Visibility
-from query.series_schema import ROLLUP_BLOCK
 
 MAX_RUNS = 1_000
 MAX_KEYS = 100

@@ -28,7 +28,11 @@ from query.reporting_schema import (
 )
 from query.saved_views_schema import SAVED_VIEW_STATEMENTS
 from query.schema import HISTOGRAM_STATEMENTS, SCHEMA_STATEMENTS
-from query.series_schema import ROLLUP_ENDS_STATEMENTS, SERIES_STATEMENTS
+from query.series_schema import (
+    ROLLUP_ENDS_STATEMENTS,
+    ROLLUPS_FROM_PROCESSORS_STATEMENTS,
+    SERIES_STATEMENTS,
+)
 from query.sql import quote_identifier
 
 
@@ -81,6 +85,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=9, name="forks_and_rewinds", statements=BRANCH_STATEMENTS),
     Migration(version=10, name="media", statements=MEDIA_STATEMENTS),
     Migration(version=11, name="saved_views", statements=SAVED_VIEW_STATEMENTS),
+    Migration(
+        version=12, name="rollups_from_processors", statements=ROLLUPS_FROM_PROCESSORS_STATEMENTS
+    ),
 )
 
 

@@ -19,18 +19,21 @@ besides the lowest and highest value: per run, key and block, the point at the b
 step as ``(step, time, value)`` (the max of a tuple orders by step first) and the number of rows.
 Like the rollup it is exact only for series that were never re-logged, and is used only for them.
 
-All three are fed by materialized views on ``metrics`` with aggregates that duplicate inserts cannot
-change (min, max, bitmap union; the row count only grows, which sends a series to the exact
+``metric_bounds`` is fed by a materialized view on ``metrics`` with aggregates that duplicate inserts
+cannot change (min, max, bitmap union; the row count only grows, which sends a series to the exact
 path), and backfilled by the migration; rows inserted while it runs may be counted twice, which
-errs the same safe way. Like ``metric_summaries`` they hold nothing of their own: a replay may
-rebuild them (``query/rebuild.py`` should list them among the swapped tables).
+errs the same safe way. The two rollups were fed the same way until migration 12
+(``rollups_from_processors``) dropped their views: the processors now compute their rows from the
+packed arrays and insert them with the points (domain/metric_rollups.py has the reason and the
+figures). Whatever writes ``metrics`` directly (benchmark seeders) fills them afterwards with
+:data:`ROLLUP_BACKFILL`. Like ``metric_summaries`` they hold nothing of their own: a replay
+rebuilds them (``query/rebuild.py`` lists them among the swapped tables).
 """
 
 from __future__ import annotations
 
-from query.ddl import MaterializedView, RawSQL, Statement, Table
-
-ROLLUP_BLOCK = 64  # steps per rollup row
+from domain.metric_rollups import BLOCK as ROLLUP_BLOCK
+from query.ddl import DropView, MaterializedView, RawSQL, Statement, Table
 
 _TIME = "DateTime64(9, 'UTC')"
 _POINT = "Tuple(Float64, Int64, Int64)"  # (value, step, time in ns)
@@ -127,3 +130,26 @@ ROLLUP_ENDS_STATEMENTS: tuple[Statement, ...] = (
     MaterializedView("metric_rollup_ends_mv", "metric_rollup_ends", _ROLLUP_ENDS_SELECT),
     _backfill("metric_rollup_ends", "run_id, key, block, last, points", _ROLLUP_ENDS_SELECT),
 )
+
+# Migration 12: the processors write the rollups' rows themselves (domain/metric_rollups.py).
+ROLLUPS_FROM_PROCESSORS_STATEMENTS: tuple[Statement, ...] = (
+    DropView("metric_rollup_mv"),
+    DropView("metric_rollup_ends_mv"),
+)
+
+
+# For code that writes ``metrics`` directly instead of through a projection (the benchmarks' bulk
+# seeders): fills both rollups from the stored points ``where`` selects (SQL over ``metrics``'
+# columns, written by the caller, never from user input). Run once per set of points, after they
+# are in: running it twice adds every block's point count again, which sends the series to the
+# exact path (see above).
+def rollup_backfill(where: str = "1") -> tuple[Statement, ...]:
+    def scoped(select: str) -> str:
+        return select.replace(" GROUP BY", f" WHERE {where} GROUP BY", 1)
+
+    return (
+        _backfill("metric_rollup", "run_id, key, block, low, high", scoped(_ROLLUP_SELECT)),
+        _backfill(
+            "metric_rollup_ends", "run_id, key, block, last, points", scoped(_ROLLUP_ENDS_SELECT)
+        ),
+    )

@@ -29,6 +29,8 @@ from clickhouse_connect.driver.client import Client
 
 import cairn
 from query.client import connect
+from query.ddl import SINGLE_NODE
+from query.series_schema import rollup_backfill
 
 DB = "cairn"
 _PROJECT_RUNS = (
@@ -121,7 +123,7 @@ class CairnAdapter:
     def op_load_store(self, args: dict[str, Any]) -> dict[str, Any]:
         """Workload 4's store, written straight into the projection tables with
         ``INSERT ... SELECT FROM numbers()`` (the shape a restore from a backup has); the
-        ``metric_summaries`` materialized view is fed by the same inserts."""
+        ``metric_summaries`` materialized view is fed by the same inserts, the rollups afterwards."""
         started = time.perf_counter()
         prefix = run_id_prefix(args["project_index"])
         rid = f"concat('{prefix}', leftPad(lower(hex(i)), 12, '0'))"
@@ -178,6 +180,12 @@ class CairnAdapter:
                 " number % {steps:UInt64} AS s FROM numbers({n:UInt64}))",
                 parameters={**common, "steps": steps, "n": history_runs * steps},
             )
+        # The processors write the rollups with the points; this store skips them, so fill them
+        # for this chunk's runs (their ids sort in index order: fixed-width hex).
+        first, last = f"{prefix}{args['start']:012x}", f"{prefix}{args['stop'] - 1:012x}"
+        for statement in rollup_backfill(f"run_id >= '{first}' AND run_id <= '{last}'"):
+            for sql in statement.render(DB, SINGLE_NODE):
+                self.client.command(sql)
         return {
             "seconds": time.perf_counter() - started,
             "method": "INSERT ... SELECT FROM numbers() into the projection tables",
