@@ -8,6 +8,7 @@ import pytest
 pytest_plugins = [
     "tests.integration.conftest_kafka",
     "tests.integration.conftest_clickhouse",
+    "tests.integration.processors_harness",  # the ``setup`` fixture: a test's topics and database
     "tests.pipeline",
 ]
 

@@ -12,11 +12,12 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from clickhouse_connect.driver.client import Client
@@ -24,6 +25,8 @@ from clickhouse_connect.driver.client import Client
 from cairn.v1 import events_pb2
 from localstack import health, processes
 from query.client import connect
+from query.migrations import apply_migrations, drop_database
+from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,3 +152,35 @@ async def with_worker(worker: Worker, body: Callable[[], Awaitable[Any]]) -> Any
         return await body()
     finally:
         await asyncio.to_thread(worker.stop)
+
+
+@dataclass
+class Setup:
+    """A test's own topics and database on the session's broker and endpoint."""
+
+    bootstrap: str
+    topics: Topics
+    url: str  # admin URL with the test's database
+    database: str
+    home: Path
+
+    def worker(self, group: str = "") -> Worker:
+        return Worker(
+            self.bootstrap, self.url, self.topics, self.home, group or f"g-{self.database}"
+        )
+
+
+@pytest.fixture
+async def setup(
+    kafka_bootstrap: str, clickhouse_endpoint: ClickHouseEndpoint, tmp_path: Path
+) -> AsyncIterator[Setup]:
+    topics = Topics.unique()
+    await create_topics(kafka_bootstrap, topics)
+    database = f"t_{uuid.uuid4().hex[:10]}"
+    admin = store(f"{clickhouse_endpoint.url}/default")
+    await asyncio.to_thread(apply_migrations, admin, database)
+    yield Setup(
+        kafka_bootstrap, topics, f"{clickhouse_endpoint.url}/{database}", database, tmp_path
+    )
+    for db in (database, f"{database}_previous", f"{database}_replay"):
+        drop_database(admin, db)

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -26,13 +22,9 @@ from cairn.v1 import (
     runs_pb2,
 )
 from processors.replay import replay
-from query.migrations import apply_migrations, drop_database
 from tests.builders import event
-from tests.integration.conftest_clickhouse import ClickHouseEndpoint
 from tests.integration.processors_harness import (
-    Topics,
-    Worker,
-    create_topics,
+    Setup,
     eventually,
     produce,
     store,
@@ -44,36 +36,6 @@ RUN = envelope_pb2.AGGREGATE_KIND_RUN
 MODEL = envelope_pb2.AGGREGATE_KIND_MODEL
 TEAM = envelope_pb2.AGGREGATE_KIND_TEAM
 PROJECT = envelope_pb2.AGGREGATE_KIND_PROJECT
-
-
-@dataclass
-class Setup:
-    bootstrap: str
-    topics: Topics
-    url: str  # admin URL with the test's database
-    database: str
-    home: Path
-
-    def worker(self, group: str = "") -> Worker:
-        return Worker(
-            self.bootstrap, self.url, self.topics, self.home, group or f"g-{self.database}"
-        )
-
-
-@pytest.fixture
-async def setup(
-    kafka_bootstrap: str, clickhouse_endpoint: ClickHouseEndpoint, tmp_path: Path
-) -> AsyncIterator[Setup]:
-    topics = Topics.unique()
-    await create_topics(kafka_bootstrap, topics)
-    database = f"t_{uuid.uuid4().hex[:10]}"
-    admin = store(f"{clickhouse_endpoint.url}/default")
-    await asyncio.to_thread(apply_migrations, admin, database)
-    yield Setup(
-        kafka_bootstrap, topics, f"{clickhouse_endpoint.url}/{database}", database, tmp_path
-    )
-    for db in (database, f"{database}_previous", f"{database}_replay"):
-        drop_database(admin, db)
 
 
 def complete_run(run_id: str) -> list[events_pb2.Event]:
