@@ -1,5 +1,12 @@
 """Writing a :class:`~domain.projections.Projection` to ClickHouse: one columnar insert per table.
 
+Tables whose columns are all strings, numbers and times (the point tables among them) go as Arrow
+built straight from the buffers' numpy arrays, strings dictionary-encoded per series
+(:meth:`~domain.columns.ColumnBuffer.encoded`): no Python object per row. Building clickhouse-connect's
+Native columns for a million points took ~0.27 s of the worker's CPU (lists of run ids, keys and
+times, then encoding each), the Arrow table ~0.08 s. Other tables (arrays, maps, tuples, bytes)
+keep the Native insert.
+
 The writer never gives up on a batch: a failed write is retried with capped exponential backoff
 until it succeeds (the store may be restarting). The caller acknowledges the Kafka offsets only
 after :meth:`ProjectionWriter.write_until_done` returns, so a crash at any point leads to
@@ -13,14 +20,44 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import pyarrow as pa
 import structlog
 from clickhouse_connect.driver.client import Client
 
+from domain.columns import ColumnBuffer, Labels
 from domain.ownership import Owner
 from domain.projections import Projection
+from domain.tables import Kind
 from query import branches, ownership
 
 log = structlog.get_logger(__name__)
+
+
+# Synchronous: when an insert returns, the rows are in the table (26.x defaults to async inserts,
+# which would let an acknowledgement run ahead of the data).
+_SYNCHRONOUS = {"async_insert": 0}
+
+_ARROW_TYPES = {
+    Kind.INT: pa.int64(),
+    Kind.UINT: pa.uint64(),
+    Kind.FLOAT: pa.float64(),
+    Kind.TIME: pa.timestamp("ns", tz="UTC"),
+}
+
+
+def arrow_table(buffer: ColumnBuffer) -> pa.Table:
+    """The buffer's rows as an Arrow table (zero-copy over its arrays where numpy allows)."""
+    arrays = []
+    for name, column in buffer.encoded().items():
+        if isinstance(column, Labels):
+            arrays.append(
+                pa.DictionaryArray.from_arrays(
+                    pa.array(column.codes, pa.int32()), pa.array(column.values, pa.string())
+                )
+            )
+        else:
+            arrays.append(pa.array(column, _ARROW_TYPES[buffer.schema.kind(name)]))
+    return pa.Table.from_arrays(arrays, names=list(buffer.schema.column_names))
 
 
 @dataclass(frozen=True)
@@ -63,17 +100,20 @@ class ProjectionWriter:
             done.append((run_id, to_step, sequence))
         rows = 0
         for name, buffer in projection.nonempty().items():
+            rows += buffer.rows
+            if buffer.encodable:
+                client.insert_arrow(
+                    name, arrow_table(buffer), database=self.database, settings=_SYNCHRONOUS
+                )
+                continue
             client.insert(
                 name,
                 buffer.columns(),
                 column_names=list(buffer.schema.column_names),
                 database=self.database,
                 column_oriented=True,
-                # Synchronous: when insert returns, the rows are in the table (26.x defaults to
-                # async inserts, which would let an acknowledgement run ahead of the data).
-                settings={"async_insert": 0},
+                settings=_SYNCHRONOUS,
             )
-            rows += buffer.rows
         return rows
 
     def run_owners(self, run_ids: Iterable[str]) -> dict[str, Owner]:
