@@ -3,6 +3,8 @@
 One agent, ``project_events``, reads the event and identity topics in batches (``noack_take``:
 up to ``flush_max_events`` events or ``flush_interval_s``), projects them, writes the rows to
 ClickHouse, sends poison events to the dead-letter topic, and only then acknowledges the batch.
+Projecting the next batch overlaps the write of the last one (``pipelined``); writes and
+acknowledgements stay one at a time and in order.
 Aggregate ownership is enforced again here (domain/ownership.py): an event for a run, model or
 view another team owns is poison, whatever wrote it to Kafka. Events of one aggregate share a
 partition, hence a worker, so the owners this worker projected plus the store's are complete.
@@ -79,17 +81,19 @@ async def load_owners(events: list[Any], writer: Writer, owners: AggregateOwners
             owners.apply(Claim(key, owner.team, owner.created_by))
 
 
-async def handle_batch(
-    events: list[Any],
-    writer: Writer,
-    dead_letter: DeadLetter,
-    metrics: ProcessorMetrics,
-    owners: AggregateOwners | None = None,
+async def prepare_batch(
+    events: list[Any], writer: Writer, owners: AggregateOwners | None = None
 ) -> BatchOutcome:
-    """Everything before the acknowledgement: project, write (until it succeeds), dead-letter."""
+    """Project a batch (after looking up the store's owners of its runs): no write yet."""
     if owners is not None:
         await load_owners(events, writer, owners)
-    outcome = project_batch(events, owners)
+    return project_batch(events, owners)
+
+
+async def finish_batch(
+    outcome: BatchOutcome, writer: Writer, dead_letter: DeadLetter, metrics: ProcessorMetrics
+) -> None:
+    """Write a projected batch (until it succeeds) and dead-letter its poison events."""
     if outcome.projection.events:
         result = await writer.write_until_done(outcome.projection)
         metrics.write_seconds.observe(result.seconds)
@@ -108,6 +112,18 @@ async def handle_batch(
     metrics.events.inc(outcome.projection.events)
     metrics.points.inc(outcome.projection.points)
     metrics.poison.inc(len(outcome.poison))
+
+
+async def handle_batch(
+    events: list[Any],
+    writer: Writer,
+    dead_letter: DeadLetter,
+    metrics: ProcessorMetrics,
+    owners: AggregateOwners | None = None,
+) -> BatchOutcome:
+    """Everything before the acknowledgement: project, write (until it succeeds), dead-letter."""
+    outcome = await prepare_batch(events, writer, owners)
+    await finish_batch(outcome, writer, dead_letter, metrics)
     return outcome
 
 
@@ -168,12 +184,29 @@ def create_app(
         batches = cast("faust.Stream[bytes]", stream).noack_take(
             settings.flush_max_events, within=settings.flush_interval_s
         )
-        async for batch in batches:
-            # noack_take yields events (its annotation says values): ack them ourselves, after the write.
-            events = cast("list[EventT[bytes]]", list(batch))
-            await handle_batch(events, writer, deliver_dead_letter, telemetry, owners)
+
+        async def finish(events: list[EventT[bytes]], outcome: BatchOutcome) -> None:
+            await finish_batch(outcome, writer, deliver_dead_letter, telemetry)
             for event in events:
                 await stream.ack(event)
+
+        # Pipelined: batch N+1 is projected while batch N is being written. One write at a time,
+        # in order, and a batch is acknowledged only after its own write (and so after every
+        # earlier one).
+        writing: asyncio.Task[None] | None = None
+        try:
+            async for batch in batches:
+                # noack_take yields events (its annotation says values): ack them ourselves.
+                events = cast("list[EventT[bytes]]", list(batch))
+                outcome = await prepare_batch(events, writer, owners)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(finish(events, outcome))
+                if not settings.pipelined:
+                    await writing
+        finally:
+            if writing is not None and not writing.done():
+                await writing
 
     @app.page("/health")
     class Health(View):

@@ -78,6 +78,9 @@ class ProjectionWriter:
     ) -> None:
         self._client_factory = client_factory
         self._client: Client | None = None
+        # The owners lookup for the next batch runs while this batch is written (pipelined), and
+        # one client must not run two queries at once: it has its own.
+        self._lookup_client: Client | None = None
         self.database = database
         self.max_backoff_s = max_backoff_s
         self.failing_since: float | None = None  # monotonic time of the first failure in a row
@@ -118,7 +121,13 @@ class ProjectionWriter:
 
     def run_owners(self, run_ids: Iterable[str]) -> dict[str, Owner]:
         """The owners the store knows for ``run_ids`` (blocking; see query/ownership.py)."""
-        return ownership.run_owners(self._get_client(), self.database, run_ids)
+        if self._lookup_client is None:
+            self._lookup_client = self._client_factory()
+        try:
+            return ownership.run_owners(self._lookup_client, self.database, run_ids)
+        except Exception:
+            self._lookup_client = None  # reconnect next time
+            raise
 
     async def write_until_done(self, projection: Projection) -> WriteResult:
         """Write, retrying forever with backoff; runs the blocking client in a worker thread."""

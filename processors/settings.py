@@ -22,6 +22,7 @@ class ProcessorsSettings:
     data_dir: Path = Path(".cairn/processors")
     flush_interval_s: float = 0.5  # longest time a projected row waits before it is written
     flush_max_events: int = 2_000  # write earlier when this many events are buffered
+    pipelined: bool = True  # project the next batch while the last is written (CAIRN_PIPELINED)
     session_timeout_s: float = 10.0  # short, so a restarted local worker rejoins quickly
     log_level: str = "INFO"  # CAIRN_LOG_LEVEL
     # Whether CAIRN_CLICKHOUSE_URL was set: `cairn replay` then writes there even when a local
@@ -79,6 +80,7 @@ class ProcessorsSettings:
             flush_max_events=read_int(
                 env, "CAIRN_FLUSH_MAX_EVENTS", defaults.flush_max_events, minimum=1
             ),
+            pipelined=read_bool(env, "CAIRN_PIPELINED", defaults.pipelined),
             session_timeout_s=read_float(
                 env, "CAIRN_KAFKA_SESSION_TIMEOUT_S", defaults.session_timeout_s
             ),

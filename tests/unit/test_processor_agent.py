@@ -117,5 +117,49 @@ async def test_a_failing_store_is_retried_never_skipped(settings: ProcessorsSett
     assert writer.projections[0].events == 1
 
 
+class GatedWriter(FakeWriter):
+    """Holds its first write until ``gate`` opens; counts writes started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.started = 0
+
+    async def write_until_done(self, projection: Projection) -> WriteResult:
+        self.started += 1
+        await self.gate.wait()
+        return await super().write_until_done(projection)
+
+
+async def test_the_next_batch_is_projected_while_the_last_is_written_one_write_at_a_time(
+    settings: ProcessorsSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from processors import app as app_module
+
+    projected: list[int] = []
+    original = app_module.project_batch
+
+    def counting(events: list[Any], owners: Any = None) -> Any:
+        projected.append(len(events))
+        return original(events, owners)
+
+    monkeypatch.setattr(app_module, "project_batch", counting)
+    writer = GatedWriter()
+    _, project_events = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
+    names = [f"n{i}" for i in range(6)]
+    async with project_events.test_context() as agent:
+        for name in names:  # two batches of three (flush_max_events)
+            await agent.put(
+                event("run_renamed", runs_pb2.RunRenamed(name=name)).SerializeToString()
+            )
+        await _eventually(lambda: len(projected) == 2)
+        assert writer.started == 1, "the second write waits for the first"
+        assert writer.projections == []
+        writer.gate.set()
+        await _eventually(lambda: len(writer.projections) == 2)
+    written = [name for p in writer.projections for name in p.buffers["run_fields"].columns()[2]]
+    assert [n for n in written if n in names] == names  # in log order
+
+
 async def _no_dead_letter(value: bytes, key: bytes | None, reason: str, pos: LogPosition) -> None:
     raise AssertionError(f"unexpected dead letter: {reason}")
