@@ -11,7 +11,7 @@ PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q -c constraints.txt
 PROTOS := $(wildcard proto/cairn/v1/*.proto)
 
 .PHONY: help venv dev-venv up up-cluster down status demo test test-unit test-cluster test-integration test-e2e lint fmt proto proto-check \
-        browser bench bench-ingest bench-sdk bench-e2e bench-replay bench-query bench-api bench-portal clean
+        browser bench bench-ingest bench-sdk bench-store bench-e2e bench-replay bench-query bench-api bench-portal clean
 
 help:
 	@echo "make up      start the local stack (Kafka, ClickHouse endpoint, ingest, processors, portal)"
@@ -105,6 +105,10 @@ bench-sdk: dev-venv
 
 bench-query: dev-venv
 	$(BIN)/python -m bench.query_scale
+
+# The engine's cost of writing a metric point, per schema version (chdb in a temporary directory).
+bench-store: dev-venv
+	$(BIN)/python -m bench.store_write
 
 # The query service through cairn.Api on a temporary stack (CAIRN_BENCH_RUNS, CAIRN_BENCH_STEPS).
 bench-api: dev-venv
