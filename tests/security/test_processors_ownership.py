@@ -15,8 +15,7 @@ from aiokafka import AIOKafkaConsumer
 
 from cairn_contract.v1 import runs_pb2
 from tests.builders import event
-from tests.integration.processors_harness import eventually, produce, store
-from tests.integration.test_processors import Setup, setup  # noqa: F401 (fixture)
+from tests.integration.processors_harness import Setup, eventually, produce, store
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +39,7 @@ def _rows(stack: Setup, sql: str) -> list[tuple[object, ...]]:
     return [tuple(row) for row in store(stack.url).query(sql).result_rows]
 
 
-async def test_foreign_events_in_kafka_go_to_the_dead_letter_topic(setup: Setup) -> None:  # noqa: F811
+async def test_foreign_events_in_kafka_go_to_the_dead_letter_topic(setup: Setup) -> None:
     created = event(
         "run_created",
         runs_pb2.RunCreated(name="beta's run"),
