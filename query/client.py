@@ -7,7 +7,6 @@ code is the same either way: that is the point of the endpoint.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -65,17 +64,6 @@ def connect(
         password=target.password,
         database=database or target.database,
         secure=target.secure,
-        compress=compression(target.host),
+        compress="lz4",
         settings=settings or None,
     )
-
-
-def compression(host: str) -> str | bool:
-    """lz4 for request and response bodies over a network; none on loopback (the local stack),
-    where compressing costs CPU at both ends and saves nothing: the endpoint spent 12 % of its
-    time decompressing inserts (docs/benchmarks.md, flame graphs)."""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    return False if loopback else "lz4"

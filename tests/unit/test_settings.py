@@ -10,7 +10,7 @@ from cairn.errors import ConfigError, ErrorCode
 from localstack.secrets import LocalSecrets
 from localstack.settings import StackSettings
 from processors.settings import ProcessorsSettings
-from query.client import ClickHouseTarget, compression
+from query.client import ClickHouseTarget
 from servicekit.envconfig import read_bool, read_int, split_host_port
 
 
@@ -86,12 +86,3 @@ def test_clickhouse_url_parses_credentials_and_database() -> None:
 def test_clickhouse_url_rejects_other_schemes() -> None:
     with pytest.raises(ConfigError, match="ClickHouse URL must look like"):
         ClickHouseTarget.from_url("tcp://127.0.0.1:9000")
-
-
-@pytest.mark.parametrize(
-    ("host", "expected"),
-    [("127.0.0.1", False), ("localhost", False), ("::1", False), ("127.0.0.2", False),
-     ("clickhouse.internal", "lz4"), ("10.0.0.5", "lz4")],
-)  # fmt: skip
-def test_store_traffic_is_compressed_except_on_loopback(host: str, expected: object) -> None:
-    assert compression(host) == expected
