@@ -93,11 +93,11 @@ bench-ingest: dev-venv
 bench-e2e: dev-venv
 	$(BIN)/python -m bench.e2e_throughput
 
-# `cairn replay` on a temporary stack: points/s and points per CPU second (docs/deploy.md sizing).
 # The stack's RSS per service under load, and `cairn down` with an SDK stream open (docs/benchmarks.md).
 bench-footprint: dev-venv
 	$(BIN)/python -m bench.stack_footprint
 
+# `cairn replay` on a temporary stack: points/s and points per CPU second (docs/deploy.md sizing).
 bench-replay: dev-venv
 	$(BIN)/python -m bench.replay_throughput
 
