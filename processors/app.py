@@ -3,6 +3,8 @@
 One agent, ``project_events``, reads the event and identity topics in batches (``noack_take``:
 up to ``flush_max_events`` events or ``flush_interval_s``), projects them, writes the rows to
 ClickHouse, sends poison events to the dead-letter topic, and only then acknowledges the batch.
+A batch is projected and written in parts of at most ``flush_max_bytes`` of events each
+(:func:`byte_bounded`), in log order, each part acknowledged after its write.
 Aggregate ownership is enforced again here (domain/ownership.py): an event for a run, model or
 view another team owns is poison, whatever wrote it to Kafka. Events of one aggregate share a
 partition, hence a worker, so the owners this worker projected plus the store's are complete.
@@ -111,6 +113,24 @@ async def handle_batch(
     return outcome
 
 
+def byte_bounded(events: list[Any], max_bytes: int) -> list[list[Any]]:
+    """``events`` in order, cut into runs whose stored values add up to at most ``max_bytes``
+    (an event larger than that is a run of its own). Only sizes are read, nothing decoded."""
+    parts: list[list[Any]] = []
+    part: list[Any] = []
+    size = 0
+    for event in events:
+        length = len(event.message.value or b"")
+        if part and size + length > max_bytes:
+            parts.append(part)
+            part, size = [], 0
+        part.append(event)
+        size += length
+    if part:
+        parts.append(part)
+    return parts
+
+
 class ProcessorsApp(NamedTuple):
     app: faust.App
     agent: Any  # the projecting agent; tests drive it with ``agent.test_context()``
@@ -142,6 +162,7 @@ def create_app(
         topic_allow_declare=False,  # topics are created explicitly with their configs
         topic_disable_leader=True,
         producer_acks=-1,
+        stream_buffer_maxsize=settings.stream_buffer_events,
     )
     source = app.topic(
         settings.events_topic, settings.identity_topic, key_serializer="raw", value_serializer="raw"
@@ -171,9 +192,10 @@ def create_app(
         async for batch in batches:
             # noack_take yields events (its annotation says values): ack them ourselves, after the write.
             events = cast("list[EventT[bytes]]", list(batch))
-            await handle_batch(events, writer, deliver_dead_letter, telemetry, owners)
-            for event in events:
-                await stream.ack(event)
+            for part in byte_bounded(events, settings.flush_max_bytes):
+                await handle_batch(part, writer, deliver_dead_letter, telemetry, owners)
+                for event in part:
+                    await stream.ack(event)
 
     @app.page("/health")
     class Health(View):
