@@ -132,8 +132,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     names = [part.name for part in reversed(parts(settings, secrets, os.environ))]
     # Anything else with a PID file (a part of another profile) is stopped too, last.
     names += [name for name in supervisor.recorded() if name not in names]
-    for name in names:
-        was_running = supervisor.stop(name)
+    for name, was_running in supervisor.stop_all(names):
         print(f"  {name:<13} {'stopped' if was_running else 'not running'}")
     return 0
 
