@@ -13,7 +13,8 @@ Starts a whole local stack in a temporary home (``localstack.ephemeral``), then:
    store must hold every point it logged exactly once (count and distinct (key, step) both equal
    what the process reports).
 
-Run: ``python -m bench.stack_footprint [--seconds 30] [--processes 2] [--stream-rate 20000]``.
+Run: ``python -m bench.stack_footprint [--seconds 30] [--processes 2] [--stream-rate 20000]``
+(``--logs DIR`` keeps the services' logs).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ from typing import Any
 import psutil
 
 from bench.e2e_throughput import SERIES_POINTS
+from localstack.processes import pid_alive
 
 PARTS = ("kafka", "clickhouse", "ingest", "processors", "portal")
 SAMPLE_INTERVAL_S = 0.5
@@ -121,7 +124,7 @@ def _watch_exits(pids: dict[str, int], started: float, gone: dict[str, float]) -
     """Record in ``gone`` when each part's process exits (seconds after ``started``)."""
     while len(gone) < len(pids) and time.monotonic() - started < 170:
         for name, pid in pids.items():
-            if name not in gone and not psutil.pid_exists(pid):
+            if name not in gone and not pid_alive(pid):
                 gone[name] = time.monotonic() - started
         time.sleep(0.05)
 
@@ -150,7 +153,9 @@ def _wait_count(client: Any, run_ids: list[str], total: int, timeout: float) -> 
     return seen
 
 
-def measure(seconds: float, processes: int, stream_rate: int) -> dict[str, Any]:
+def measure(
+    seconds: float, processes: int, stream_rate: int, logs: Path | None = None
+) -> dict[str, Any]:
     from localstack.ephemeral import cairn, temporary_stack
     from query.client import connect
 
@@ -217,6 +222,8 @@ def measure(seconds: float, processes: int, stream_rate: int) -> dict[str, Any]:
             "distinct": distinct,
             "exactly_once": count == distinct == report["points"],
         }
+        if logs is not None:
+            shutil.copytree(Path(home) / "logs", logs, dirs_exist_ok=True)
     return {"footprint": footprint, "shutdown": shutdown}
 
 
@@ -227,13 +234,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--stream-rate", type=int, default=20_000)
+    parser.add_argument("--logs", type=Path, help="copy the services' logs here at the end")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         _kind, rate, stop_file = args.worker
         _worker_stream(int(rate), stop_file, "stream")
         return
-    result = measure(args.seconds, args.processes, args.stream_rate)
+    result = measure(args.seconds, args.processes, args.stream_rate, args.logs)
     f, s = result["footprint"], result["shutdown"]
     print(
         f"stack RSS, {args.processes} SDK processes logging for {args.seconds:.0f} s "
