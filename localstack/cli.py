@@ -16,7 +16,6 @@ from cairn_contract.errors import ConfigError, ValidationError
 from localstack import secrets as local_secrets
 from localstack.secrets import LocalSecrets
 from localstack.settings import PROFILES, StackSettings
-from query.row_policies import check_team
 
 _SQL_FORMATS = {
     "csv": "CSVWithNames",
@@ -179,6 +178,7 @@ def _sql_url(settings: StackSettings, args: argparse.Namespace) -> str:
     if all_teams:
         return settings.reporting_clickhouse_url(secrets)
     from localstack.bootstrap import LOCAL_TEAM, ensure_team_reporting_user
+    from query.row_policies import check_team  # imports pandas: only `cairn sql` pays for it
 
     if not secrets.team_reporting_key:
         secrets = local_secrets.load_or_create(settings.secrets_path)
