@@ -25,7 +25,7 @@ class ProcessorsSettings:
     # Bytes of events (as stored in Kafka) per write: a batch of larger events is written in
     # several inserts, so a backlog of 20,000-point events does not become one insert of
     # 40 M rows (the worker's and the store's memory follow the insert's size).
-    flush_max_bytes: int = 8 * 2**20
+    flush_max_bytes: int = 32 * 2**20  # 8 MiB cost a third of the throughput (docs/benchmarks.md)
     # Events faust reads ahead per stream before pausing the fetch (faust's stream_buffer_maxsize,
     # 4,096 by default): bounds what waits in memory behind the batch being written.
     stream_buffer_events: int = 1_000

@@ -54,7 +54,7 @@ def test_processors_memory_bounds_are_read_from_their_variables() -> None:
     )
     assert (settings.flush_max_bytes, settings.stream_buffer_events) == (1_048_576, 50)
     defaults = ProcessorsSettings.from_env({})
-    assert (defaults.flush_max_bytes, defaults.stream_buffer_events) == (8 * 2**20, 1_000)
+    assert (defaults.flush_max_bytes, defaults.stream_buffer_events) == (32 * 2**20, 1_000)
 
 
 @pytest.mark.parametrize(
