@@ -11,7 +11,7 @@ PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q -c constraints.txt
 PROTOS := $(wildcard proto/cairn/v1/*.proto)
 
 .PHONY: help venv dev-venv up up-cluster down status demo test test-unit test-cluster test-integration test-e2e lint fmt proto proto-check \
-        browser bench bench-ingest bench-sdk bench-store bench-e2e bench-replay bench-query bench-api bench-portal clean
+        browser bench bench-ingest bench-sdk bench-store bench-e2e bench-footprint bench-replay bench-query bench-api bench-portal clean
 
 help:
 	@echo "make up      start the local stack (Kafka, ClickHouse endpoint, ingest, processors, portal)"
@@ -92,6 +92,10 @@ bench-ingest: dev-venv
 
 bench-e2e: dev-venv
 	$(BIN)/python -m bench.e2e_throughput
+
+# The stack's RSS per service under load, and `cairn down` with an SDK stream open (docs/benchmarks.md).
+bench-footprint: dev-venv
+	$(BIN)/python -m bench.stack_footprint
 
 # `cairn replay` on a temporary stack: points/s and points per CPU second (docs/deploy.md sizing).
 bench-replay: dev-venv

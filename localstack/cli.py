@@ -16,7 +16,6 @@ from cairn_contract.errors import ConfigError, ValidationError
 from localstack import secrets as local_secrets
 from localstack.secrets import LocalSecrets
 from localstack.settings import PROFILES, StackSettings
-from query.row_policies import check_team
 
 _SQL_FORMATS = {
     "csv": "CSVWithNames",
@@ -132,8 +131,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     names = [part.name for part in reversed(parts(settings, secrets, os.environ))]
     # Anything else with a PID file (a part of another profile) is stopped too, last.
     names += [name for name in supervisor.recorded() if name not in names]
-    for name in names:
-        was_running = supervisor.stop(name)
+    for name, was_running in supervisor.stop_all(names):
         print(f"  {name:<13} {'stopped' if was_running else 'not running'}")
     return 0
 
@@ -180,6 +178,7 @@ def _sql_url(settings: StackSettings, args: argparse.Namespace) -> str:
     if all_teams:
         return settings.reporting_clickhouse_url(secrets)
     from localstack.bootstrap import LOCAL_TEAM, ensure_team_reporting_user
+    from query.row_policies import check_team  # imports pandas: only `cairn sql` pays for it
 
     if not secrets.team_reporting_key:
         secrets = local_secrets.load_or_create(settings.secrets_path)

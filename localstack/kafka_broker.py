@@ -31,7 +31,7 @@ class BrokerConfig:
     port: int = 9092
     controller_port: int = 9093
     host: str = "127.0.0.1"
-    heap: str = "512m"
+    heap: str = "192m"  # with jvm_options' limits: ~300 MB RSS under `make bench-footprint`
 
     @property
     def bootstrap(self) -> str:
@@ -102,6 +102,9 @@ def _server_properties(config: BrokerConfig) -> str:
             "group.initial.rebalance.delay.ms=0",
             "message.max.bytes=16777216",
             "replica.fetch.max.bytes=16777216",
+            # The log cleaner's key map (compacted topics) takes 128 MiB of heap by default, for
+            # as long as the broker runs; a local stack's compacted topics hold few keys.
+            "log.cleaner.dedupe.buffer.size=16777216",
             "",
         ]
     )
@@ -141,15 +144,35 @@ def prepare(config: BrokerConfig, cache_dir: Path) -> list[str]:
             )
     return [
         "java",
-        f"-Xmx{config.heap}",
-        "-Xms128m",
-        "-XX:+UseG1GC",
-        "-Djava.awt.headless=true",
+        *jvm_options(config.heap),
         f"-Dlog4j2.configurationFile={_DEPLOY_DIR / 'log4j2.yaml'}",
         "-cp",
         classpath,
         "kafka.Kafka",
         str(props),
+    ]
+
+
+def jvm_options(heap: str) -> list[str]:
+    """The broker JVM's memory limits: a local broker's RSS is its heap plus what the JVM keeps
+    beside it, so each of those is bounded too (docs/benchmarks.md, "Stack footprint").
+
+    The serial collector has no remembered sets or concurrent threads (G1's cost ~10 % of the
+    heap); the heap starts small and grows only under load. Socket I/O on heap buffers goes
+    through per-thread temporary direct buffers as large as the largest message (16 MiB here);
+    ``jdk.nio.maxCachedBufferSize`` stops those from being kept after use.
+    """
+    return [
+        f"-Xmx{heap}",
+        "-Xms32m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",  # C1 only: no C2 compiler arenas, a smaller code cache
+        "-XX:MaxMetaspaceSize=128m",
+        "-XX:ReservedCodeCacheSize=64m",
+        "-XX:MaxDirectMemorySize=128m",
+        "-Djdk.nio.maxCachedBufferSize=1048576",
+        "-Xss512k",
+        "-Djava.awt.headless=true",
     ]
 
 

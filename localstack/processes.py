@@ -62,12 +62,24 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child still answers kill(0); reap it if it is ours.
+    # A zombie still answers kill(0); reap it if it is ours.
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    return True
+    # A part started by an earlier `cairn up` is init's child once that command exited: it stays
+    # a zombie until init reaps it, which some inits (containers, microVMs) do only every ~2 s.
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """True if ``pid`` has exited and waits to be reaped (Linux ``/proc``; False elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # "pid (comm) state ...": comm may hold spaces and parentheses, the state follows the last ")".
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def stop_pid(pid: int, *, grace: float = 20.0) -> bool:

@@ -3,12 +3,19 @@
 One agent, ``project_events``, reads the event and identity topics in batches (``noack_take``:
 up to ``flush_max_events`` events or ``flush_interval_s``), projects them, writes the rows to
 ClickHouse, sends poison events to the dead-letter topic, and only then acknowledges the batch.
+A batch is projected and written in parts of at most ``flush_max_bytes`` of events each
+(:func:`byte_bounded`), in log order, each part acknowledged after its write.
 Projecting the next batch overlaps the write of the last one (``pipelined``); writes and
 acknowledgements stay one at a time and in order.
 Aggregate ownership is enforced again here (domain/ownership.py): an event for a run, model or
 view another team owns is poison, whatever wrote it to Kafka. Events of one aggregate share a
 partition, hence a worker, so the owners this worker projected plus the store's are complete.
 Faust commits only acknowledged offsets, so a commit never covers a write that did not happen.
+
+Stopping (SIGTERM, ``cairn down``) commits what was acknowledged and leaves the events read
+ahead but not yet written to the next start, which reads them again from the committed offsets
+(the tables deduplicate them): working through the read-ahead first took longer than any stop
+grace under a backlog (:class:`ProjectingApp`). A rebalance still waits for the batch in hand.
 """
 
 from __future__ import annotations
@@ -127,6 +134,41 @@ async def handle_batch(
     return outcome
 
 
+def byte_bounded(events: list[Any], max_bytes: int) -> list[list[Any]]:
+    """``events`` in order, cut into runs whose stored values add up to at most ``max_bytes``
+    (an event larger than that is a run of its own). Only sizes are read, nothing decoded."""
+    parts: list[list[Any]] = []
+    part: list[Any] = []
+    size = 0
+    for event in events:
+        length = len(event.message.value or b"")
+        if part and size + length > max_bytes:
+            parts.append(part)
+            part, size = [], 0
+        part.append(event)
+        size += length
+    if part:
+        parts.append(part)
+    return parts
+
+
+class ProjectingApp(faust.App):
+    """A faust app that does not work through its read-ahead when it stops.
+
+    faust's ``stream_wait_empty`` waits, before stopping and before giving up partitions in a
+    rebalance, until every event read from Kafka is acknowledged. The app is configured with it
+    off, and this class waits on rebalance only: another worker then takes the partitions over
+    only after this one's writes for them ended, as before. When the app stops, nothing waits:
+    acknowledged offsets are committed, the rest is read again after the restart.
+    """
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        if self.should_stop:
+            return
+        logger.info("Wait for streams...")
+        await consumer.wait_empty()
+
+
 class ProcessorsApp(NamedTuple):
     app: faust.App
     agent: Any  # the projecting agent; tests drive it with ``agent.test_context()``
@@ -141,7 +183,7 @@ def create_app(
     automation_store: automations.ClickHouseDeliveryStore | None = None,
 ) -> ProcessorsApp:
     telemetry = metrics or ProcessorMetrics()
-    app = faust.App(
+    app = ProjectingApp(
         settings.group_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
@@ -158,6 +200,8 @@ def create_app(
         topic_allow_declare=False,  # topics are created explicitly with their configs
         topic_disable_leader=True,
         producer_acks=-1,
+        stream_buffer_maxsize=settings.stream_buffer_events,
+        stream_wait_empty=False,  # ProjectingApp still waits on rebalance
     )
     source = app.topic(
         settings.events_topic, settings.identity_topic, key_serializer="raw", value_serializer="raw"
@@ -198,12 +242,13 @@ def create_app(
             async for batch in batches:
                 # noack_take yields events (its annotation says values): ack them ourselves.
                 events = cast("list[EventT[bytes]]", list(batch))
-                outcome = await prepare_batch(events, writer, owners)
-                if writing is not None:
-                    await writing
-                writing = asyncio.create_task(finish(events, outcome))
-                if not settings.pipelined:
-                    await writing
+                for part in byte_bounded(events, settings.flush_max_bytes):
+                    outcome = await prepare_batch(part, writer, owners)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(finish(part, outcome))
+                    if not settings.pipelined:
+                        await writing
         finally:
             if writing is not None and not writing.done():
                 await writing

@@ -23,6 +23,13 @@ class ProcessorsSettings:
     flush_interval_s: float = 0.5  # longest time a projected row waits before it is written
     flush_max_events: int = 2_000  # write earlier when this many events are buffered
     pipelined: bool = True  # project the next batch while the last is written (CAIRN_PIPELINED)
+    # Bytes of events (as stored in Kafka) per write: a batch of larger events is written in
+    # several inserts, so a backlog of 20,000-point events does not become one insert of
+    # 40 M rows (the worker's and the store's memory follow the insert's size).
+    flush_max_bytes: int = 32 * 2**20  # 8 MiB cost a third of the throughput (docs/benchmarks.md)
+    # Events faust reads ahead per stream before pausing the fetch (faust's stream_buffer_maxsize,
+    # 4,096 by default): bounds what waits in memory behind the batch being written.
+    stream_buffer_events: int = 1_000
     session_timeout_s: float = 10.0  # short, so a restarted local worker rejoins quickly
     log_level: str = "INFO"  # CAIRN_LOG_LEVEL
     # Whether CAIRN_CLICKHOUSE_URL was set: `cairn replay` then writes there even when a local
@@ -81,6 +88,12 @@ class ProcessorsSettings:
                 env, "CAIRN_FLUSH_MAX_EVENTS", defaults.flush_max_events, minimum=1
             ),
             pipelined=read_bool(env, "CAIRN_PIPELINED", defaults.pipelined),
+            flush_max_bytes=read_int(
+                env, "CAIRN_FLUSH_MAX_BYTES", defaults.flush_max_bytes, minimum=1
+            ),
+            stream_buffer_events=read_int(
+                env, "CAIRN_STREAM_BUFFER_EVENTS", defaults.stream_buffer_events, minimum=1
+            ),
             session_timeout_s=read_float(
                 env, "CAIRN_KAFKA_SESSION_TIMEOUT_S", defaults.session_timeout_s
             ),

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 import pytest
 
 from cairn.v1 import metrics_pb2, runs_pb2
 from domain.projections import LogPosition, Projection
-from processors.app import create_app
+from processors.app import byte_bounded, create_app
 from processors.projection_writer import WriteResult
 from processors.settings import ProcessorsSettings
 from tests.builders import event
@@ -86,6 +86,37 @@ async def test_agent_writes_events_in_batches_and_counts_points(
         await _eventually(lambda: sum(p.events for p in writer.projections) == 2)
     assert sum(p.points for p in writer.projections) == 3
     assert sum(p.buffers["events"].rows for p in writer.projections) == 2
+
+
+async def test_a_batch_larger_than_flush_max_bytes_is_written_in_parts_in_log_order(
+    tmp_path: Path,
+) -> None:
+    settings = ProcessorsSettings(
+        data_dir=tmp_path, flush_interval_s=0.5, flush_max_events=10, flush_max_bytes=1
+    )
+    writer = FakeWriter()
+    _, project_events = create_app(settings, writer=writer, dead_letter=_no_dead_letter)
+    names = [f"r{i}" for i in range(4)]
+    async with project_events.test_context() as agent:
+        for name in names:
+            await agent.put(
+                event("run_renamed", runs_pb2.RunRenamed(name=name)).SerializeToString()
+            )
+        await _eventually(lambda: sum(p.events for p in writer.projections) == 4)
+    assert [p.events for p in writer.projections] == [1, 1, 1, 1]  # each event over the limit
+
+
+def test_byte_bounded_cuts_a_batch_by_stored_size_and_keeps_the_order() -> None:
+    class Message(NamedTuple):
+        value: bytes
+
+    class Event(NamedTuple):
+        message: Message
+
+    events = [Event(Message(b"x" * size)) for size in (3, 3, 5, 1, 9, 2)]
+    parts = byte_bounded(events, 6)
+    assert [[len(e.message.value) for e in part] for part in parts] == [[3, 3], [5, 1], [9], [2]]
+    assert [e for part in parts for e in part] == events
 
 
 async def test_poison_goes_to_dead_letter_with_reason_and_the_rest_is_written(

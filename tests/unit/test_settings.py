@@ -48,6 +48,15 @@ def test_integer_below_minimum_is_rejected() -> None:
         ProcessorsSettings.from_env({"CAIRN_FLUSH_MAX_EVENTS": "0"})
 
 
+def test_processors_memory_bounds_are_read_from_their_variables() -> None:
+    settings = ProcessorsSettings.from_env(
+        {"CAIRN_FLUSH_MAX_BYTES": "1048576", "CAIRN_STREAM_BUFFER_EVENTS": "50"}
+    )
+    assert (settings.flush_max_bytes, settings.stream_buffer_events) == (1_048_576, 50)
+    defaults = ProcessorsSettings.from_env({})
+    assert (defaults.flush_max_bytes, defaults.stream_buffer_events) == (32 * 2**20, 1_000)
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"), [("1", True), ("true", True), ("off", False), ("", False)]
 )
