@@ -67,6 +67,9 @@ __all__ = [
 ]
 
 VERSION_WAIT_S = 60.0
+# How long register_model looks again for an artifact not found: the processors' lag behind a run
+# that just finished (usually well under a second); a name that was never logged waits this long.
+ARTIFACT_WAIT_S = 10.0
 REPORT_FORMATS = ("md", "html")
 
 
@@ -259,11 +262,15 @@ def register_model(
 ) -> ModelVersion:
     """Register an artifact that run ``run_id`` already logged as the next version of ``name``
     (MLflow's ``register_model``); works outside a run. The model is created in ``team`` and
-    ``project`` (default: the configured ones) on first use."""
+    ``project`` (default: the configured ones) on first use.
+
+    A run that has just finished may not be projected yet (its events are in Kafka when
+    ``finish()`` returns, in the store a moment later), so an artifact not found is looked up
+    again for up to ``ARTIFACT_WAIT_S`` before the NOT_FOUND error."""
     run = checks.check_id(run_id, "run_id")
     label = checks.check_name(artifact_name, "artifact_name")
     settings = _settings(team=team, project=project)
-    found = reads_for(settings).artifact(run, label)
+    found = _artifact_when_visible(reads_for(settings), run, label)
     if isinstance(aliases, str):
         aliases = (aliases,)
     return _register(
@@ -277,6 +284,19 @@ def register_model(
         description=description,
         tags=metadata,
     )
+
+
+def _artifact_when_visible(reads: RegistryReads, run_id: str, name: str) -> tuple[str, str]:
+    deadline = time.monotonic() + ARTIFACT_WAIT_S
+    delay = 0.05
+    while True:
+        try:
+            return reads.artifact(run_id, name)
+        except NotFoundError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
 
 
 def _emit(settings: Settings, model: str, field: str, payload: Any) -> None:

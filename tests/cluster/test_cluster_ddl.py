@@ -44,8 +44,13 @@ from tests.query.integration.conftest import seed
 from tests.query.integration.world import Clock
 
 SHARDS = 2
-# Filled by materialized views attached to the local tables: never written directly.
-MV_TARGETS = {"metric_summaries", "metric_bounds", "metric_rollup", "metric_rollup_ends"}
+# Filled by materialized views attached to the local tables: never written directly. (The 64-step
+# rollups are written by the processors since migration 12, so they are copied like the rest.)
+MV_TARGETS = {"metric_summaries", "metric_bounds"}
+# Aggregates with a sum (a block's point count): every row here is loaded twice, a duplicate adds
+# to the sum, and the single node and the shards need not keep the same duplicate blocks, so the
+# sums may differ (readers use them only for series never delivered twice: metric_bounds).
+SUMMED = {"metric_rollup_ends"}
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +70,7 @@ def test_every_rendered_cluster_statement_parses_in_clickhouse(
     assert len(statements) > 60
     for statement in statements:
         assert _parse(clickhouse_endpoint, statement).startswith(
-            ("Create", "Alter", "InsertQuery")
+            ("Create", "Alter", "InsertQuery", "DropQuery")
         ), statement
 
 
@@ -173,7 +178,7 @@ def test_final_through_the_shards_equals_final_on_one_node(pair: Pair) -> None:
     admin = pair.client("default")
     compared = 0
     for table in distributed_tables(pair.cluster):
-        if table.table in MV_TARGETS:
+        if table.table in MV_TARGETS | SUMMED:
             continue
         one = _snapshot(admin, pair.single, table.table)
         two = _snapshot(admin, pair.cluster, table.table)
