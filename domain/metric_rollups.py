@@ -135,8 +135,8 @@ def _append(
         run_id=run_id,
         key=key,
         block=block_ids,
-        low=_points(values, steps, times, low),
-        high=_points(values, steps, times, high),
+        low=_tuples(low, values, steps, times),
+        high=_tuples(high, values, steps, times),
     )
     ends.extend(
         len(block_ids),
@@ -179,5 +179,6 @@ def _any_order(steps: _Array, times: _Array, values: _Array) -> _Rows:
     return grouped[starts], low_order[starts], high_order[stops], last_order[stops], counts
 
 
-def _points(values: _Array, steps: _Array, times: _Array, at: _Array) -> list[tuple[Any, ...]]:
-    return list(zip(values[at].tolist(), steps[at].tolist(), times[at].tolist(), strict=True))
+def _tuples(at: _Array, *columns: _Array) -> list[tuple[Any, ...]]:
+    """The rows ``at`` of ``columns`` as Python tuples (the tables' tuple columns)."""
+    return list(zip(*(column[at].tolist() for column in columns), strict=True))

@@ -121,19 +121,6 @@ async def finish_batch(
     metrics.poison.inc(len(outcome.poison))
 
 
-async def handle_batch(
-    events: list[Any],
-    writer: Writer,
-    dead_letter: DeadLetter,
-    metrics: ProcessorMetrics,
-    owners: AggregateOwners | None = None,
-) -> BatchOutcome:
-    """Everything before the acknowledgement: project, write (until it succeeds), dead-letter."""
-    outcome = await prepare_batch(events, writer, owners)
-    await finish_batch(outcome, writer, dead_letter, metrics)
-    return outcome
-
-
 def byte_bounded(events: list[Any], max_bytes: int) -> list[list[Any]]:
     """``events`` in order, cut into runs whose stored values add up to at most ``max_bytes``
     (an event larger than that is a run of its own). Only sizes are read, nothing decoded."""
